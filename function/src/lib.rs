@@ -1,0 +1,1 @@
+//! The custom handler (HTTP server the Functions host invokes) and the deployment package builder.

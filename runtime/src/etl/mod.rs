@@ -1,0 +1,1 @@
+//! Raw batch -> Parquet conversion.

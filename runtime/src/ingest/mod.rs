@@ -1,0 +1,1 @@
+//! Kafka -> raw batch ingestion.

@@ -1,0 +1,1 @@
+//! Superhero game-server load generator.
