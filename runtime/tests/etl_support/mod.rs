@@ -1,0 +1,92 @@
+//! Shared helpers for the ETL integration tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::ParquetMetaData;
+use runtime::etl::{convert, ConvertOptions, ConvertOutcome, Folder};
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw")
+}
+
+/// Every golden raw file as (name relative to container raw, bytes), sorted by name.
+pub fn fixtures() -> Vec<(String, Vec<u8>)> {
+    let root = fixtures_dir();
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    assert!(
+        files.len() >= 5,
+        "fixtures missing under {}",
+        root.display()
+    );
+    files
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(data), &mut out).unwrap();
+    out
+}
+
+pub struct Converted {
+    pub outcome: ConvertOutcome,
+    pub parquet: Vec<u8>,
+    pub rejects: Vec<u8>,
+}
+
+pub fn convert_bytes(folder: Folder, input: &[u8], options: &ConvertOptions) -> Converted {
+    let mut parquet = Vec::new();
+    let mut rejects = Vec::new();
+    let outcome = convert(folder, input, &mut parquet, &mut rejects, options).unwrap();
+    Converted {
+        outcome,
+        parquet,
+        rejects,
+    }
+}
+
+pub fn read_parquet(data: Vec<u8>) -> (Vec<RecordBatch>, std::sync::Arc<ParquetMetaData>) {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(data)).unwrap();
+    let metadata = builder.metadata().clone();
+    let batches = builder
+        .build()
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    (batches, metadata)
+}
+
+pub fn reject_lines(rejects: &[u8]) -> Vec<serde_json::Value> {
+    std::str::from_utf8(rejects)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
