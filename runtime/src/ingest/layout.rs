@@ -1,0 +1,374 @@
+//! Turns one closed batch into the raw files the original wrote (seed §2.6), deterministically.
+//!
+//! * `etl_id` = UUIDv5(`<topic>/<partition>/<first>/<last>`), `msg_id` = UUIDv5(`<topic>/<partition>/<offset>`).
+//! * Paths: `<folder>/YYYY/MM/DD/<etl_id>_<topic>_<partition>_<first>_<last>.json.gzip`, where the date
+//!   is the UTC date of the batch's first message's Kafka timestamp (1970/01/01 when it has none).
+//! * `etl_meta.timestamp_start`/`timestamp_end` are the smallest/largest Kafka timestamp in the batch
+//!   (the original used wall-clock times, which would make replays differ).
+//! * `etl_meta`, `buffer_meta` and `log_meta` are written whenever the batch has at least one valid
+//!   message; the task file (`lib_server_lobby` / `lib_server_game`) only when it has task rows;
+//!   `_quarantine` only when some message was bad.
+//!
+//! So a replay of the same offsets produces the same paths and the same bytes.
+
+use crate::ingest::pyjson;
+use crate::ingest::quarantine::QuarantineRow;
+use crate::ingest::records::{
+    self, buffer_row, GameRow, LobbyRow, LogRow, RawMessage, TaskKind, GAME_TOPIC, LOBBY_TOPIC,
+};
+use crate::ingest::timefmt;
+use bytes::Bytes;
+use chrono::{Datelike, NaiveDateTime};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde::Serialize;
+use std::io::Write;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Namespace of every UUIDv5 this worker derives.
+pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x5e9e_7a1c_4b1d_5f3a_9c2e_0d6b_8f41_a7c3);
+
+/// Folder of quarantined messages inside the raw container.
+pub const QUARANTINE_FOLDER: &str = "_quarantine";
+
+/// Messages of one topic-partition with consecutive (increasing) offsets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub messages: Vec<RawMessage>,
+}
+
+impl Batch {
+    pub fn first_offset(&self) -> i64 {
+        self.messages.first().map_or(-1, |m| m.offset)
+    }
+    pub fn last_offset(&self) -> i64 {
+        self.messages.last().map_or(-1, |m| m.offset)
+    }
+}
+
+/// One file to upload.
+#[derive(Debug, Clone)]
+pub struct RawFile {
+    /// Path inside the raw container.
+    pub path: String,
+    pub bytes: Bytes,
+    pub rows: usize,
+}
+
+/// Everything a flush must do for one batch.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOutput {
+    pub etl_id: String,
+    pub files: Vec<RawFile>,
+    /// `(game_token, user_token)` of every `Cleaning Game Records` message.
+    pub cleanups: Vec<(String, String)>,
+    pub messages: usize,
+    pub quarantined: usize,
+    pub task_rows: usize,
+    /// `(offset, error)` of each quarantined message, for logging.
+    pub errors: Vec<(i64, String)>,
+}
+
+/// Deterministic batch id.
+pub fn etl_id(topic: &str, partition: i32, first: i64, last: i64) -> Uuid {
+    Uuid::new_v5(
+        &ID_NAMESPACE,
+        format!("{topic}/{partition}/{first}/{last}").as_bytes(),
+    )
+}
+
+/// Deterministic message id.
+pub fn msg_id(topic: &str, partition: i32, offset: i64) -> Uuid {
+    Uuid::new_v5(
+        &ID_NAMESPACE,
+        format!("{topic}/{partition}/{offset}").as_bytes(),
+    )
+}
+
+/// The task folder of a topic, if it has one.
+pub fn task_folder(topic: &str) -> Option<&'static str> {
+    match topic {
+        LOBBY_TOPIC => Some("lib_server_lobby"),
+        GAME_TOPIC => Some("lib_server_game"),
+        _ => None,
+    }
+}
+
+/// Gzip of a JSON array, written like `json.dump(rows, f)`.
+struct ArrayWriter {
+    gz: GzEncoder<Vec<u8>>,
+    rows: usize,
+}
+
+impl ArrayWriter {
+    fn new() -> Self {
+        let mut gz = GzEncoder::new(Vec::with_capacity(16 * 1024), Compression::default());
+        // Writes into a Vec cannot fail.
+        let _ = gz.write_all(b"[");
+        Self { gz, rows: 0 }
+    }
+    fn push<T: Serialize>(&mut self, row: &T) -> std::io::Result<()> {
+        if self.rows > 0 {
+            self.gz.write_all(b", ")?;
+        }
+        pyjson::write(&mut self.gz, row).map_err(std::io::Error::other)?;
+        self.rows += 1;
+        Ok(())
+    }
+    fn finish(mut self, path: String) -> std::io::Result<RawFile> {
+        self.gz.write_all(b"]")?;
+        Ok(RawFile {
+            path,
+            bytes: Bytes::from(self.gz.finish()?),
+            rows: self.rows,
+        })
+    }
+}
+
+/// Builds the raw files of `batch`. Pure; only fails on an internal I/O error of the gzip encoder.
+pub fn assemble(batch: &Batch) -> std::io::Result<BatchOutput> {
+    let topic: &str = &batch.topic;
+    let (first, last) = (batch.first_offset(), batch.last_offset());
+    let etl = etl_id(topic, batch.partition, first, last).to_string();
+    let times: Vec<NaiveDateTime> = batch
+        .messages
+        .iter()
+        .filter_map(|m| m.timestamp_ms.and_then(timefmt::from_epoch_ms))
+        .collect();
+    let epoch = NaiveDateTime::default();
+    let date = batch
+        .messages
+        .first()
+        .and_then(|m| m.timestamp_ms)
+        .and_then(timefmt::from_epoch_ms)
+        .unwrap_or(epoch);
+    let file_name = format!(
+        "{:04}/{:02}/{:02}/{etl}_{topic}_{}_{first}_{last}.json.gzip",
+        date.year(),
+        date.month(),
+        date.day(),
+        batch.partition
+    );
+    let path = |folder: &str| format!("{folder}/{file_name}");
+
+    let mut out = BatchOutput {
+        etl_id: etl.clone(),
+        messages: batch.messages.len(),
+        ..Default::default()
+    };
+    let mut buffers = ArrayWriter::new();
+    let mut logs = ArrayWriter::new();
+    let mut tasks = ArrayWriter::new();
+    let mut quarantine = ArrayWriter::new();
+    for msg in &batch.messages {
+        let id = msg_id(topic, msg.partition, msg.offset).to_string();
+        let parsed = match records::parse(topic, msg.value.as_deref()) {
+            Ok(p) => p,
+            Err(err) => {
+                let error = err.to_string();
+                quarantine.push(&QuarantineRow::new(&etl, &id, msg, &error))?;
+                out.errors.push((msg.offset, error));
+                continue;
+            }
+        };
+        buffers.push(&buffer_row(&etl, id.clone(), msg))?;
+        let env = &parsed.envelope;
+        logs.push(&LogRow {
+            etl_id: &etl,
+            msg_id: &id,
+            level: &env.level,
+            timestamp: &env.timestamp,
+            name: &env.name,
+            log_message: &env.log_message,
+        })?;
+        match &parsed.task {
+            TaskKind::StartingMatch {
+                timestamp,
+                game_token,
+                heroes,
+            } => {
+                for h in heroes {
+                    tasks.push(&LobbyRow {
+                        etl_id: &etl,
+                        msg_id: &id,
+                        timestamp,
+                        game_token,
+                        user_token: &h.user_token,
+                        superhero_id: h.id,
+                        superhero_attack: h.attack,
+                        superhero_health: h.health,
+                    })?;
+                }
+            }
+            TaskKind::AttackCompleted(a) => tasks.push(&GameRow {
+                etl_id: &etl,
+                msg_id: &id,
+                timestamp: &a.timestamp,
+                game_token: &a.game_token,
+                user_token: &a.user_token,
+                action: &a.action,
+                enemy_token: &a.enemy_token,
+                enemy_damage: a.enemy_damage,
+                enemy_health_prior: a.enemy_health_prior,
+                enemy_health_post: a.enemy_health_post,
+            })?,
+            TaskKind::Cleaning {
+                game_token,
+                user_token,
+            } => out.cleanups.push((game_token.clone(), user_token.clone())),
+            TaskKind::Other => {}
+        }
+    }
+    out.quarantined = quarantine.rows;
+    out.task_rows = tasks.rows;
+    if buffers.rows > 0 {
+        let mut etl_rows = ArrayWriter::new();
+        let start = times.iter().min().copied().unwrap_or(epoch);
+        let end = times.iter().max().copied().unwrap_or(epoch);
+        etl_rows.push(&records::EtlRow {
+            etl_id: &etl,
+            service: "Kafka",
+            mode: "Batch",
+            timestamp_start: timefmt::format_raw(&start),
+            timestamp_end: timefmt::format_raw(&end),
+        })?;
+        out.files.push(etl_rows.finish(path("etl_meta"))?);
+        out.files.push(buffers.finish(path("buffer_meta"))?);
+        out.files.push(logs.finish(path("log_meta"))?);
+        if tasks.rows > 0 {
+            if let Some(folder) = task_folder(topic) {
+                out.files.push(tasks.finish(path(folder))?);
+            }
+        }
+    }
+    if quarantine.rows > 0 {
+        out.files.push(quarantine.finish(path(QUARANTINE_FOLDER))?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::read::GzDecoder;
+    use std::io::Read;
+
+    fn msg(offset: i64, value: &[u8]) -> RawMessage {
+        RawMessage {
+            topic: Arc::from(LOBBY_TOPIC),
+            partition: 1,
+            offset,
+            timestamp_ms: Some(1_705_190_360_317 + offset),
+            timestamp_type: 0,
+            key: None,
+            header_keys: vec![],
+            value: Some(Bytes::copy_from_slice(value)),
+        }
+    }
+
+    fn gunzip(b: &[u8]) -> String {
+        let mut s = String::new();
+        GzDecoder::new(b).read_to_string(&mut s).unwrap();
+        s
+    }
+
+    const START: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:20.999999", "name": "kafka.lib.server.lobby", "log_message": "Starting Match", "task": "{\"TIMESTAMP\": \"2024-01-13T23:59:20Z\", \"PAYLOAD\": {\"GAME_TOKEN\": \"g\", \"PARTICIPANTS\": [\"a\", \"b\"], \"PARTICIPANTS_HEROS\": {\"a\": {\"token\": \"a\", \"id\": 14, \"attack\": 73600, \"health\": 4536000}, \"b\": {\"token\": \"b\", \"id\": 243, \"attack\": 1, \"health\": 10}}}, \"STATUS\": {\"GAME\": \"START\"}}"}"#;
+    const CLEAN: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:25.000001", "name": "kafka.lib.server.lobby", "log_message": "Cleaning Game Records", "task": {"game_token": "g", "user_token": "a"}}"#;
+
+    #[test]
+    fn batch_files_are_deterministic_and_shaped_like_the_original() {
+        let batch = Batch {
+            topic: Arc::from(LOBBY_TOPIC),
+            partition: 1,
+            messages: vec![
+                msg(7, START.as_bytes()),
+                msg(8, b"garbage"),
+                msg(9, CLEAN.as_bytes()),
+            ],
+        };
+        let a = assemble(&batch).unwrap();
+        let b = assemble(&batch).unwrap();
+        let names: Vec<_> = a.files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(
+            names,
+            b.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>()
+        );
+        for (x, y) in a.files.iter().zip(&b.files) {
+            assert_eq!(x.bytes, y.bytes, "{}", x.path);
+        }
+        let etl = etl_id(LOBBY_TOPIC, 1, 7, 9).to_string();
+        let folders: Vec<_> = names.iter().map(|n| n.split('/').next().unwrap()).collect();
+        assert_eq!(
+            folders,
+            [
+                "etl_meta",
+                "buffer_meta",
+                "log_meta",
+                "lib_server_lobby",
+                "_quarantine"
+            ]
+        );
+        assert_eq!(
+            names[0],
+            format!("etl_meta/2024/01/13/{etl}_lib.server.lobby_1_7_9.json.gzip")
+        );
+        assert_eq!(a.cleanups, vec![("g".to_string(), "a".to_string())]);
+        assert_eq!((a.messages, a.quarantined, a.task_rows), (3, 1, 2));
+
+        let m7 = msg_id(LOBBY_TOPIC, 1, 7);
+        assert_eq!(
+            gunzip(&a.files[0].bytes),
+            format!(
+                r#"[{{"etl_id": "{etl}", "service": "Kafka", "mode": "Batch", "timestamp_start": "2024-01-13T23:59:20.324000", "timestamp_end": "2024-01-13T23:59:20.326000"}}]"#
+            )
+        );
+        let buffer = gunzip(&a.files[1].bytes);
+        assert!(buffer.starts_with(&format!(
+            r#"[{{"etl_id": "{etl}", "msg_id": "{m7}", "checksum": null, "headers": [], "key": "", "offset": 7, "partition": 1, "serialized_key_size": -1, "serialized_value_size": {}, "timestamp": "2024-01-13T23:59:20.324000", "timestamp_type": 0, "topic": "lib.server.lobby", "_is_protocol": false}}, "#,
+            START.len()
+        )), "{buffer}");
+        assert_eq!(
+            gunzip(&a.files[3].bytes),
+            format!(
+                r#"[{{"etl_id": "{etl}", "msg_id": "{m7}", "timestamp": "2024-01-13T23:59:20.000000", "game_token": "g", "user_token": "a", "superhero_id": 14, "superhero_attack": 73600, "superhero_health": 4536000}}, {{"etl_id": "{etl}", "msg_id": "{m7}", "timestamp": "2024-01-13T23:59:20.000000", "game_token": "g", "user_token": "b", "superhero_id": 243, "superhero_attack": 1, "superhero_health": 10}}]"#
+            )
+        );
+        let q: serde_json::Value = serde_json::from_str(&gunzip(&a.files[4].bytes)).unwrap();
+        assert_eq!(q[0]["offset"], 8);
+        assert_eq!(q[0]["value"], "garbage");
+    }
+
+    #[test]
+    fn batch_without_task_rows_has_no_task_file() {
+        let batch = Batch {
+            topic: Arc::from(LOBBY_TOPIC),
+            partition: 0,
+            messages: vec![msg(0, CLEAN.as_bytes())],
+        };
+        let out = assemble(&batch).unwrap();
+        let folders: Vec<_> = out
+            .files
+            .iter()
+            .map(|f| f.path.split('/').next().unwrap().to_string())
+            .collect();
+        assert_eq!(folders, ["etl_meta", "buffer_meta", "log_meta"]);
+    }
+
+    #[test]
+    fn all_bad_batch_writes_only_quarantine() {
+        let batch = Batch {
+            topic: Arc::from(GAME_TOPIC),
+            partition: 0,
+            messages: vec![msg(0, b"\xff")],
+        };
+        let out = assemble(&batch).unwrap();
+        assert_eq!(out.files.len(), 1);
+        assert!(out.files[0].path.starts_with("_quarantine/2024/01/13/"));
+        let q: serde_json::Value = serde_json::from_str(&gunzip(&out.files[0].bytes)).unwrap();
+        assert_eq!(q[0]["value_encoding"], "base64");
+        assert_eq!(q[0]["value"], "/w==");
+    }
+}

@@ -1,0 +1,453 @@
+//! The original worker's record builders (seed §2.5): one consumed Kafka message becomes a
+//! `buffer_meta` row, a `log_meta` row and, for `Starting Match` on the lobby topic or
+//! `Attack Completed` on the game topic, task rows. Key order is the original's; serde writes struct
+//! fields in declaration order.
+//!
+//! Parsing is strict where the original asserted and tolerant where the original crashed by mistake
+//! (timestamps without a fraction or with one where it expected `Z`). Anything that does not parse is
+//! returned as a [`BadMessage`] value, never a panic.
+
+use crate::ingest::timefmt;
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// The lobby topic.
+pub const LOBBY_TOPIC: &str = "lib.server.lobby";
+/// The game topic.
+pub const GAME_TOPIC: &str = "lib.server.game";
+
+/// A consumed Kafka record, owned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawMessage {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    /// CreateTime (or LogAppendTime) in epoch ms, when the broker gave one.
+    pub timestamp_ms: Option<i64>,
+    /// 0 = CreateTime, 1 = LogAppendTime, -1 = none.
+    pub timestamp_type: i32,
+    pub key: Option<Bytes>,
+    pub header_keys: Vec<String>,
+    pub value: Option<Bytes>,
+}
+
+/// Why a message could not be turned into records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadMessage {
+    #[error("message has no value")]
+    NoValue,
+    #[error("value is not UTF-8: {0}")]
+    NotUtf8(String),
+    #[error("value is not JSON: {0}")]
+    NotJson(String),
+    #[error("value is not a JSON object")]
+    NotObject,
+    #[error("envelope field `{0}` is missing")]
+    Missing(&'static str),
+    #[error("field `{field}` has the wrong type (expected {expected})")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("`task` string is not a JSON object: {0}")]
+    TaskNotJson(String),
+    #[error("timestamp `{field}` is not a recognised form: {value:?}")]
+    BadTimestamp { field: &'static str, value: String },
+}
+
+/// The envelope (`log_meta` content).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub level: String,
+    pub timestamp: String,
+    pub name: String,
+    pub log_message: String,
+}
+
+/// What the task of a message means for the raw tables and for Redis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskKind {
+    /// `Starting Match` on the lobby topic: one lobby row per hero.
+    StartingMatch {
+        timestamp: String,
+        game_token: String,
+        heroes: Vec<Hero>,
+    },
+    /// `Attack Completed` on the game topic: one game row.
+    AttackCompleted(AttackRow),
+    /// `Cleaning Game Records`: no task rows; the game's Redis keys get an expiry.
+    Cleaning {
+        game_token: String,
+        user_token: String,
+    },
+    /// Every other message: buffer and log rows only.
+    Other,
+}
+
+/// One `PARTICIPANTS_HEROS` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hero {
+    pub user_token: String,
+    pub id: i64,
+    pub attack: i64,
+    pub health: i64,
+}
+
+/// The fields of a `lib_server_game` row taken from the task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttackRow {
+    pub timestamp: String,
+    pub game_token: String,
+    pub user_token: String,
+    pub action: String,
+    pub enemy_token: String,
+    pub enemy_damage: i64,
+    pub enemy_health_prior: i64,
+    pub enemy_health_post: i64,
+}
+
+/// A message that parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub envelope: Envelope,
+    pub task: TaskKind,
+}
+
+/// Parses one message of `topic`.
+pub fn parse(topic: &str, value: Option<&[u8]>) -> Result<Parsed, BadMessage> {
+    let bytes = value.ok_or(BadMessage::NoValue)?;
+    let text = std::str::from_utf8(bytes).map_err(|e| BadMessage::NotUtf8(e.to_string()))?;
+    let doc: Value = serde_json::from_str(text).map_err(|e| BadMessage::NotJson(e.to_string()))?;
+    let obj = doc.as_object().ok_or(BadMessage::NotObject)?;
+    let envelope = Envelope {
+        level: str_field(obj, "level")?,
+        timestamp: str_field(obj, "timestamp")?,
+        name: str_field(obj, "name")?,
+        log_message: str_field(obj, "log_message")?,
+    };
+    if timefmt::parse_loose(&envelope.timestamp).is_none() {
+        return Err(BadMessage::BadTimestamp {
+            field: "timestamp",
+            value: envelope.timestamp,
+        });
+    }
+    let task_value = obj.get("task").ok_or(BadMessage::Missing("task"))?;
+    let decoded;
+    let task = match task_value {
+        Value::String(s) => {
+            decoded = serde_json::from_str::<Value>(s)
+                .map_err(|e| BadMessage::TaskNotJson(e.to_string()))?;
+            decoded.as_object().ok_or(BadMessage::TaskNotJson(
+                "decoded value is not an object".into(),
+            ))?
+        }
+        Value::Object(m) => m,
+        _ => {
+            return Err(BadMessage::WrongType {
+                field: "task",
+                expected: "JSON string or object",
+            })
+        }
+    };
+    let kind = match (topic, envelope.log_message.as_str()) {
+        (LOBBY_TOPIC, "Starting Match") => starting_match(task)?,
+        (GAME_TOPIC, "Attack Completed") => TaskKind::AttackCompleted(attack_completed(task)?),
+        (_, "Cleaning Game Records") => TaskKind::Cleaning {
+            game_token: str_field(task, "game_token")?,
+            user_token: str_field(task, "user_token")?,
+        },
+        _ => TaskKind::Other,
+    };
+    Ok(Parsed {
+        envelope,
+        task: kind,
+    })
+}
+
+fn starting_match(task: &Map<String, Value>) -> Result<TaskKind, BadMessage> {
+    let timestamp = task_timestamp(task)?;
+    let payload = obj_field(task, "PAYLOAD")?;
+    let game_token = str_field(payload, "GAME_TOKEN")?;
+    let heroes_obj = obj_field(payload, "PARTICIPANTS_HEROS")?;
+    let mut heroes = Vec::with_capacity(heroes_obj.len());
+    for (user, hero) in heroes_obj {
+        let hero = hero.as_object().ok_or(BadMessage::WrongType {
+            field: "PARTICIPANTS_HEROS.*",
+            expected: "object",
+        })?;
+        heroes.push(Hero {
+            user_token: user.clone(),
+            id: int_field(hero, "id")?,
+            attack: int_field(hero, "attack")?,
+            health: int_field(hero, "health")?,
+        });
+    }
+    Ok(TaskKind::StartingMatch {
+        timestamp,
+        game_token,
+        heroes,
+    })
+}
+
+fn attack_completed(task: &Map<String, Value>) -> Result<AttackRow, BadMessage> {
+    let timestamp = task_timestamp(task)?;
+    let payload = obj_field(task, "PAYLOAD")?;
+    let status = obj_field(task, "STATUS")?;
+    let details = obj_field(status, "DETAILS")?;
+    Ok(AttackRow {
+        timestamp,
+        game_token: str_field(payload, "GAME_TOKEN")?,
+        user_token: str_field(payload, "USER_TOKEN")?,
+        action: str_field(status, "ACTION")?,
+        enemy_token: str_field(details, "ENEMY_TOKEN")?,
+        enemy_damage: int_field(details, "ENEMY_DAMAGE")?,
+        enemy_health_prior: int_field(details, "ENEMY_HEALTH_PRIOR")?,
+        enemy_health_post: int_field(details, "ENEMY_HEALTH_POST")?,
+    })
+}
+
+/// The task `TIMESTAMP`, converted to the raw `%S.%f` form (UTC, as the simulator wrote it).
+fn task_timestamp(task: &Map<String, Value>) -> Result<String, BadMessage> {
+    let text = task
+        .get("TIMESTAMP")
+        .ok_or(BadMessage::Missing("TIMESTAMP"))?
+        .as_str()
+        .ok_or(BadMessage::WrongType {
+            field: "TIMESTAMP",
+            expected: "string",
+        })?;
+    let t = timefmt::parse_loose(text).ok_or_else(|| BadMessage::BadTimestamp {
+        field: "TIMESTAMP",
+        value: text.to_string(),
+    })?;
+    Ok(timefmt::format_raw(&t))
+}
+
+fn str_field(obj: &Map<String, Value>, field: &'static str) -> Result<String, BadMessage> {
+    match obj.get(field) {
+        None => Err(BadMessage::Missing(field)),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(BadMessage::WrongType {
+            field,
+            expected: "string",
+        }),
+    }
+}
+
+fn int_field(obj: &Map<String, Value>, field: &'static str) -> Result<i64, BadMessage> {
+    match obj.get(field) {
+        None => Err(BadMessage::Missing(field)),
+        Some(v) => v.as_i64().ok_or(BadMessage::WrongType {
+            field,
+            expected: "integer",
+        }),
+    }
+}
+
+fn obj_field<'a>(
+    obj: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<&'a Map<String, Value>, BadMessage> {
+    match obj.get(field) {
+        None => Err(BadMessage::Missing(field)),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(BadMessage::WrongType {
+            field,
+            expected: "object",
+        }),
+    }
+}
+
+/// `raw/etl_meta` row.
+#[derive(Debug, Clone, Serialize)]
+pub struct EtlRow<'a> {
+    pub etl_id: &'a str,
+    pub service: &'static str,
+    pub mode: &'static str,
+    pub timestamp_start: String,
+    pub timestamp_end: String,
+}
+
+/// `raw/buffer_meta` row.
+#[derive(Debug, Clone, Serialize)]
+pub struct BufferRow<'a> {
+    pub etl_id: &'a str,
+    pub msg_id: String,
+    pub checksum: Option<u32>,
+    pub headers: &'a [String],
+    pub key: String,
+    pub offset: i64,
+    pub partition: i32,
+    pub serialized_key_size: i64,
+    pub serialized_value_size: i64,
+    pub timestamp: String,
+    pub timestamp_type: i32,
+    pub topic: &'a str,
+    #[serde(rename = "_is_protocol")]
+    pub is_protocol: bool,
+}
+
+/// `raw/log_meta` row.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogRow<'a> {
+    pub etl_id: &'a str,
+    pub msg_id: &'a str,
+    pub level: &'a str,
+    pub timestamp: &'a str,
+    pub name: &'a str,
+    pub log_message: &'a str,
+}
+
+/// `raw/lib_server_lobby` row.
+#[derive(Debug, Clone, Serialize)]
+pub struct LobbyRow<'a> {
+    pub etl_id: &'a str,
+    pub msg_id: &'a str,
+    pub timestamp: &'a str,
+    pub game_token: &'a str,
+    pub user_token: &'a str,
+    pub superhero_id: i64,
+    pub superhero_attack: i64,
+    pub superhero_health: i64,
+}
+
+/// `raw/lib_server_game` row.
+#[derive(Debug, Clone, Serialize)]
+pub struct GameRow<'a> {
+    pub etl_id: &'a str,
+    pub msg_id: &'a str,
+    pub timestamp: &'a str,
+    pub game_token: &'a str,
+    pub user_token: &'a str,
+    pub action: &'a str,
+    pub enemy_token: &'a str,
+    pub enemy_damage: i64,
+    pub enemy_health_prior: i64,
+    pub enemy_health_post: i64,
+}
+
+/// The `buffer_meta` row of a message (aiokafka's `ConsumerRecord` fields as the original saw them).
+pub fn buffer_row<'a>(etl_id: &'a str, msg_id: String, msg: &'a RawMessage) -> BufferRow<'a> {
+    let timestamp = msg
+        .timestamp_ms
+        .and_then(timefmt::from_epoch_ms)
+        .map(|t| timefmt::format_raw(&t))
+        .unwrap_or_default();
+    BufferRow {
+        etl_id,
+        msg_id,
+        checksum: None,
+        headers: &msg.header_keys,
+        key: msg
+            .key
+            .as_ref()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default(),
+        offset: msg.offset,
+        partition: msg.partition,
+        serialized_key_size: msg.key.as_ref().map_or(-1, |k| k.len() as i64),
+        serialized_value_size: msg.value.as_ref().map_or(-1, |v| v.len() as i64),
+        timestamp,
+        timestamp_type: msg.timestamp_type,
+        topic: &msg.topic,
+        is_protocol: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ATTACK: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T22:25:41.654999", "name": "kafka.lib.server.game", "log_message": "Attack Completed", "task": "{\"TIMESTAMP\": \"2024-01-13T22:25:41.654321\", \"PAYLOAD\": {\"GAME_TOKEN\": \"g1\", \"USER_TOKEN\": \"u1\"}, \"STATUS\": {\"ACTION\": \"ATTACK\", \"DETAILS\": {\"ENEMY_TOKEN\": \"u2\", \"ENEMY_DAMAGE\": 74378, \"ENEMY_HEALTH_PRIOR\": 401800, \"ENEMY_HEALTH_POST\": 327422}}}"}"#;
+
+    #[test]
+    fn attack_completed_parses_both_timestamp_forms() {
+        let p = parse(GAME_TOPIC, Some(ATTACK.as_bytes())).unwrap();
+        let TaskKind::AttackCompleted(row) = p.task else {
+            panic!("not an attack")
+        };
+        assert_eq!(row.timestamp, "2024-01-13T22:25:41.654321");
+        assert_eq!(row.enemy_health_post, 327_422);
+        let old = ATTACK.replace("41.654321", "41Z");
+        let p = parse(GAME_TOPIC, Some(old.as_bytes())).unwrap();
+        let TaskKind::AttackCompleted(row) = p.task else {
+            panic!("not an attack")
+        };
+        assert_eq!(row.timestamp, "2024-01-13T22:25:41.000000");
+    }
+
+    #[test]
+    fn attack_on_lobby_topic_has_no_task_rows() {
+        let p = parse(LOBBY_TOPIC, Some(ATTACK.as_bytes())).unwrap();
+        assert_eq!(p.task, TaskKind::Other);
+    }
+
+    #[test]
+    fn envelope_without_fraction_is_accepted_and_kept_verbatim() {
+        let v = ATTACK.replace("41.654999", "41");
+        let p = parse(GAME_TOPIC, Some(v.as_bytes())).unwrap();
+        assert_eq!(p.envelope.timestamp, "2024-01-13T22:25:41");
+    }
+
+    #[test]
+    fn cleaning_task_is_an_object() {
+        let v = r#"{"level": "INFO", "timestamp": "2024-01-13T22:25:45.001234", "name": "kafka.lib.server.lobby", "log_message": "Cleaning Game Records", "task": {"game_token": "g", "user_token": "u"}}"#;
+        let p = parse(LOBBY_TOPIC, Some(v.as_bytes())).unwrap();
+        assert_eq!(
+            p.task,
+            TaskKind::Cleaning {
+                game_token: "g".into(),
+                user_token: "u".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_messages_are_values() {
+        let cases: Vec<(Option<&[u8]>, &str)> = vec![
+            (None, "no value"),
+            (Some(b"\xff\xfe"), "not UTF-8"),
+            (Some(b"not json"), "not JSON"),
+            (Some(b"[1]"), "not a JSON object"),
+            (
+                Some(br#"{"level": "INFO", "timestamp": "2024-01-13T22:25:41", "name": "n", "log_message": "m"}"#),
+                "`task` is missing",
+            ),
+            (
+                Some(br#"{"level": 1, "timestamp": "2024-01-13T22:25:41", "name": "n", "log_message": "m", "task": "{}"}"#),
+                "`level` has the wrong type",
+            ),
+            (
+                Some(br#"{"level": "INFO", "timestamp": "13/01/2024", "name": "n", "log_message": "m", "task": "{}"}"#),
+                "not a recognised form",
+            ),
+            (
+                Some(br#"{"level": "INFO", "timestamp": "2024-01-13T22:25:41", "name": "n", "log_message": "m", "task": "{oops"}"#),
+                "`task` string is not a JSON object",
+            ),
+        ];
+        for (value, want) in cases {
+            let err = parse(GAME_TOPIC, value).unwrap_err().to_string();
+            assert!(err.contains(want), "{err} !~ {want}");
+        }
+        let bad_damage = ATTACK.replace("74378", "\\\"lots\\\"");
+        let err = parse(GAME_TOPIC, Some(bad_damage.as_bytes())).unwrap_err();
+        assert_eq!(
+            err,
+            BadMessage::WrongType {
+                field: "ENEMY_DAMAGE",
+                expected: "integer"
+            }
+        );
+        let bad_ts = ATTACK.replace("41.654321", "yesterday");
+        assert!(matches!(
+            parse(GAME_TOPIC, Some(bad_ts.as_bytes())),
+            Err(BadMessage::BadTimestamp {
+                field: "TIMESTAMP",
+                ..
+            })
+        ));
+    }
+}
