@@ -1,1 +1,118 @@
-//! local cloud
+//! The local cloud: an emulator of Entra ID (token + managed identity), ARM, Microsoft Graph and the
+//! Functions host, with one Azurite instance per storage account as the real data plane.
+//!
+//! `Emulator::start` binds 127.0.0.1 (port 0 picks a free one) and returns the URLs to point the
+//! provisioner at. Everything behaves like Azure where Azure is awkward: 202 with an empty body and
+//! LRO polling, 409s, 429 with Retry-After, PrincipalNotFound right after a principal is created.
+
+pub mod admin;
+pub mod arm;
+pub mod azurite;
+pub mod blob_client;
+pub mod config;
+pub mod error;
+pub mod event_pump;
+pub mod functions_host;
+pub mod graph;
+pub mod identity;
+pub mod providers;
+pub mod request_log;
+pub mod server;
+pub mod state;
+pub mod token;
+
+use config::EmulatorConfig;
+use serde_json::json;
+use server::{lock, AppState, Shared};
+use state::DirectoryObject;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use config::{DEFAULT_SUBSCRIPTION, DEFAULT_TENANT, DEPLOYER_CLIENT_ID, DEPLOYER_OBJECT_ID, DEPLOYER_SECRET};
+
+/// A running emulator. Dropping it stops the server, the Azurite instances and hosted handlers.
+pub struct Emulator {
+    pub addr: SocketAddr,
+    pub state: Shared,
+    server: tokio::task::JoinHandle<()>,
+    pump: tokio::task::JoinHandle<()>,
+    _data_dir: Option<tempfile::TempDir>,
+}
+
+/// Directory objects every tenant starts with: the deployer's service principal, replicated long ago.
+pub fn seed_directory(state: &Shared, cfg: &EmulatorConfig) {
+    let old = Instant::now().checked_sub(Duration::from_secs(86_400)).unwrap_or_else(Instant::now);
+    let mut cloud = lock(&state.cloud);
+    for app in &cfg.apps {
+        cloud.directory.insert(app.object_id.clone(), DirectoryObject {
+            id: app.object_id.clone(),
+            principal_type: "ServicePrincipal".into(),
+            body: json!({"id": app.object_id, "appId": app.client_id, "displayName": app.display_name, "servicePrincipalType": "Application"}),
+            created: old,
+            members: vec![],
+            owners: vec![],
+        });
+    }
+}
+
+impl Emulator {
+    /// Starts on `port` (0 = any free port) on 127.0.0.1.
+    pub async fn start(cfg: EmulatorConfig, port: u16) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&cfg.data_dir)?;
+        if !cfg.azurite_blob_bin.exists() {
+            anyhow::bail!(
+                "Azurite is not installed at {}: run `tests/local-cloud.sh install` or set AZURITE_BLOB_BIN",
+                cfg.azurite_blob_bin.display()
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e} (is another emulator running? pick another --port)"))?;
+        let addr = listener.local_addr()?;
+        let state: Shared = Arc::new(AppState::new(cfg.clone()));
+        *lock(&state.base_url) = format!("http://{addr}");
+        seed_directory(&state, &cfg);
+        let app = server::router(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let pump = event_pump::spawn(state.clone());
+        Ok(Self { addr, state, server, pump, _data_dir: None })
+    }
+
+    /// A fast emulator in a temporary folder, for tests.
+    pub async fn start_for_tests() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let cfg = EmulatorConfig::new(dir.path().to_path_buf());
+        let mut emulator = Self::start(cfg, 0).await?;
+        emulator._data_dir = Some(dir);
+        Ok(emulator)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn authority(&self) -> String {
+        self.url()
+    }
+
+    pub fn requests(&self) -> Vec<request_log::LoggedRequest> {
+        self.state.log.entries()
+    }
+
+    pub async fn shutdown(self) {
+        functions_host::stop_all(&self.state).await;
+        self.state.azurite.stop_all().await;
+        self.pump.abort();
+        self.server.abort();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.pump.abort();
+        self.server.abort();
+    }
+}

@@ -1,0 +1,264 @@
+//! The ARM front door: api-version checks, path parsing, and dispatch to one provider per namespace.
+
+pub mod lro;
+pub mod path;
+
+use crate::error::ArmError;
+use crate::server::{lock, Shared};
+use crate::token::Claims;
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use path::ResourcePath;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// One ARM call, parsed.
+pub struct ArmRequest {
+    pub method: Method,
+    pub path: String,
+    pub segments: Vec<String>,
+    pub query: HashMap<String, String>,
+    pub body: Option<Value>,
+    pub headers: HeaderMap,
+    pub caller: Claims,
+}
+
+impl ArmRequest {
+    pub fn api_version(&self) -> &str {
+        self.query.get("api-version").map(String::as_str).unwrap_or_default()
+    }
+    pub fn body(&self) -> Result<&Value, ArmError> {
+        self.body.as_ref().ok_or_else(|| ArmError::bad_request("InvalidRequestContent", "The request content was invalid and could not be deserialized: 'Missing request body'."))
+    }
+}
+
+pub type ArmResult = Result<Response, ArmError>;
+
+/// api-versions each namespace serves here (the pinned ones and those our SDK family sends).
+fn supported_versions(namespace: &str) -> &'static [&'static str] {
+    match namespace.to_ascii_lowercase().as_str() {
+        "microsoft.resources" => &["2021-04-01", "2022-09-01", "2025-04-01"],
+        "microsoft.storage" => &["2023-01-01", "2023-05-01", "2025-01-01", "2025-06-01"],
+        "microsoft.authorization" => &["2022-04-01"],
+        "microsoft.web" => &["2023-12-01", "2024-04-01", "2024-11-01"],
+        "microsoft.insights" => &["2020-02-02"],
+        "microsoft.operationalinsights" => &["2023-09-01", "2025-02-01"],
+        "microsoft.eventgrid" => &["2025-02-15"],
+        _ => &[],
+    }
+}
+
+pub async fn dispatch(State(state): State<Shared>, request: Request) -> Response {
+    match parse(request).await {
+        Ok(req) => route(&state, req).await.unwrap_or_else(IntoResponse::into_response),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn parse(request: Request) -> Result<ArmRequest, ArmError> {
+    let (parts, body) = request.into_parts();
+    let caller = parts.extensions.get::<Claims>().cloned().ok_or_else(|| {
+        ArmError::new(StatusCode::UNAUTHORIZED, "AuthenticationFailed", "Authentication failed.")
+    })?;
+    let bytes = to_bytes(Body::new(body), 64 * 1024 * 1024).await.unwrap_or_default();
+    let body = if bytes.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_slice(&bytes).map_err(|e| {
+            ArmError::bad_request("InvalidRequestContent", format!("The request content was invalid and could not be deserialized: '{e}'."))
+        })?)
+    };
+    let query: HashMap<String, String> = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let path = parts.uri.path().to_string();
+    let segments = path.trim_matches('/').split('/').map(percent_decode).collect();
+    Ok(ArmRequest { method: parts.method, path, segments, query, body, headers: parts.headers, caller })
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+fn check_api_version(req: &ArmRequest, namespace: &str) -> Result<(), ArmError> {
+    let Some(version) = req.query.get("api-version") else {
+        return Err(ArmError::bad_request("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."));
+    };
+    let supported = supported_versions(namespace);
+    if !supported.contains(&version.as_str()) {
+        return Err(ArmError::bad_request(
+            "InvalidApiVersionParameter",
+            format!("The api-version '{version}' is invalid. The supported versions are '{}'.", supported.join(",")),
+        ));
+    }
+    Ok(())
+}
+
+async fn route(state: &Shared, req: ArmRequest) -> ArmResult {
+    lro::advance(state).await;
+    let parsed = ResourcePath::parse(&req.segments)?;
+    check_api_version(&req, parsed.namespace())?;
+    {
+        let cfg = state.cfg();
+        if !parsed.subscription.eq_ignore_ascii_case(&cfg.subscription_id) {
+            return Err(ArmError::not_found("SubscriptionNotFound", format!("The subscription '{}' could not be found.", parsed.subscription)));
+        }
+    }
+    use path::Target;
+    match &parsed.target {
+        Target::Operation { .. } => lro::poll(state, &req, &parsed),
+        Target::Provider { .. } => crate::providers::resources::provider(state, &req, &parsed),
+        Target::ResourceGroup { .. } | Target::ResourceGroupResources { .. } => {
+            crate::providers::resources::resource_group(state, &req, &parsed).await
+        }
+        Target::RoleAssignment { .. } | Target::RoleAssignmentList { .. } | Target::RoleDefinition { .. } => {
+            crate::providers::authorization::handle(state, &req, &parsed)
+        }
+        Target::SubscriptionAction { .. } => crate::providers::storage::subscription_action(state, &req, &parsed),
+        Target::Resource { namespace, .. } => {
+            require_resource_group(state, &parsed)?;
+            if matches!(req.method, Method::PUT | Method::PATCH | Method::DELETE) {
+                let depth = parsed.names().len();
+                ensure_no_conflict(state, &parsed.resource_id(depth))?;
+            }
+            match namespace.to_ascii_lowercase().as_str() {
+                "microsoft.storage" => crate::providers::storage::handle(state, &req, &parsed).await,
+                "microsoft.operationalinsights" => crate::providers::operational_insights::handle(state, &req, &parsed),
+                "microsoft.insights" => crate::providers::insights::handle(state, &req, &parsed),
+                "microsoft.web" => crate::providers::web::handle(state, &req, &parsed).await,
+                "microsoft.eventgrid" => crate::providers::event_grid::handle(state, &req, &parsed).await,
+                other => Err(ArmError::bad_request(
+                    "NoRegisteredProviderFound",
+                    format!("No registered resource provider found for namespace '{other}'."),
+                )),
+            }
+        }
+    }
+}
+
+fn require_resource_group(state: &Shared, parsed: &ResourcePath) -> Result<(), ArmError> {
+    let rg = parsed.resource_group.clone().unwrap_or_default();
+    let id = path::resource_group_id(&parsed.subscription, &rg);
+    if lock(&state.cloud).get(&id).is_none() {
+        return Err(ArmError::not_found("ResourceGroupNotFound", format!("Resource group '{rg}' could not be found.")));
+    }
+    Ok(())
+}
+
+/// 409 while an operation on the resource (or its resource group) is still running.
+pub fn ensure_no_conflict(state: &Shared, id: &str) -> Result<(), ArmError> {
+    let cloud = lock(&state.cloud);
+    if let Some((_, op)) = cloud.running_operation_on(id) {
+        if op.action == crate::state::OperationAction::Delete && path::is_resource_group_id(&op.resource_id) {
+            return Err(ArmError::conflict(
+                "ResourceGroupBeingDeleted",
+                "The resource group is being deleted. Please retry after the delete operation completes.",
+            ));
+        }
+        if crate::state::key(&op.resource_id) == crate::state::key(id) {
+            return Err(ArmError::conflict(
+                "AnotherOperationInProgress",
+                format!("Cannot modify resource '{id}': another operation is in progress on it."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn ok(value: Value) -> ArmResult {
+    Ok((StatusCode::OK, Json(value)).into_response())
+}
+
+pub fn status_json(status: StatusCode, value: Value) -> ArmResult {
+    Ok((status, Json(value)).into_response())
+}
+
+pub fn empty(status: StatusCode) -> ArmResult {
+    Ok(status.into_response())
+}
+
+pub fn method_not_allowed(req: &ArmRequest) -> ArmError {
+    ArmError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!("The requested resource does not support http method '{}'.", req.method),
+    )
+}
+
+/// Tags must be an object of strings; ARM allows at most 50.
+pub fn validate_tags(body: &Value) -> Result<Value, ArmError> {
+    match body.get("tags") {
+        None | Some(Value::Null) => Ok(Value::Object(Default::default())),
+        Some(Value::Object(map)) => {
+            if map.len() > 50 {
+                return Err(ArmError::bad_request("InvalidTagCount", "A resource can have at most 50 tags."));
+            }
+            if map.values().any(|v| !v.is_string()) {
+                return Err(ArmError::bad_request("InvalidTagValue", "Tag values must be strings."));
+            }
+            Ok(Value::Object(map.clone()))
+        }
+        Some(_) => Err(ArmError::bad_request("InvalidRequestContent", "'tags' must be an object.")),
+    }
+}
+
+pub fn require_location(body: &Value) -> Result<String, ArmError> {
+    body.get("location")
+        .and_then(Value::as_str)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.to_ascii_lowercase().replace(' ', ""))
+        .ok_or_else(|| ArmError::bad_request("LocationRequired", "The location property is required for this definition."))
+}
+
+/// Deep-merges `patch` into `target` (objects merge, everything else replaces).
+pub fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                match t.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
+                    _ => {
+                        t.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+/// Stores a created or updated tracked resource. A new one starts in `Creating` behind an
+/// `Azure-AsyncOperation` (when `create_seconds` is given); an update answers 200 at once.
+pub fn put_tracked(state: &Shared, req: &ArmRequest, id: &str, kind: &str, body: Value, create_seconds: Option<f64>) -> ArmResult {
+    let exists = lock(&state.cloud).get(id).is_some();
+    let mut body = body;
+    let namespace = kind.split('/').next().unwrap_or_default().to_string();
+    match (exists, create_seconds) {
+        (false, Some(seconds)) => {
+            body["properties"]["provisioningState"] = Value::from(if namespace.eq_ignore_ascii_case("Microsoft.Web") { "InProgress" } else { "Creating" });
+            lock(&state.cloud).insert(crate::state::Resource { id: id.into(), kind: kind.into(), body: body.clone() });
+            let op = lro::start(state, id, crate::state::OperationAction::Create, seconds, None);
+            Ok(lro::with_async_operation(state, StatusCode::CREATED, body, &namespace, &op, req.api_version()))
+        }
+        (exists, _) => {
+            body["properties"]["provisioningState"] = Value::from("Succeeded");
+            lock(&state.cloud).insert(crate::state::Resource { id: id.into(), kind: kind.into(), body: body.clone() });
+            status_json(if exists { StatusCode::OK } else { StatusCode::CREATED }, body)
+        }
+    }
+}
+
+/// The stored body of `id`, or ARM's 404 for it.
+pub fn get_tracked(state: &Shared, id: &str, kind: &str, parsed: &ResourcePath) -> ArmResult {
+    let body = lock(&state.cloud).get(id).map(|r| r.body.clone());
+    match body {
+        Some(body) => ok(body),
+        None => Err(ArmError::resource_not_found(kind, id.rsplit('/').next().unwrap_or_default(), parsed.rg())),
+    }
+}

@@ -1,0 +1,292 @@
+//! Microsoft.Web: App Service plans and Linux function apps — system-assigned identity (a new
+//! principal), app settings (PUT replaces, POST list reads), site config, host keys, trigger sync.
+//! Whatever changes what a site runs is handed to the emulated Functions host.
+
+use crate::arm::path::ResourcePath;
+use crate::arm::{self, lro, ArmRequest, ArmResult};
+use crate::error::ArmError;
+use crate::server::{lock, Shared};
+use crate::state::{DirectoryObject, Resource};
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+const PLAN: &str = "Microsoft.Web/serverfarms";
+const SITE: &str = "Microsoft.Web/sites";
+const PLAN_SKUS: &[(&str, &str)] = &[
+    ("B1", "Basic"), ("B2", "Basic"), ("B3", "Basic"), ("S1", "Standard"), ("P1v3", "PremiumV3"),
+    ("Y1", "Dynamic"), ("EP1", "ElasticPremium"), ("EP2", "ElasticPremium"), ("EP3", "ElasticPremium"), ("FC1", "FlexConsumption"),
+];
+
+pub async fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
+    let (types, action) = parsed.shape();
+    let types: Vec<&str> = types.iter().map(String::as_str).collect();
+    let names = parsed.names();
+    match (types.as_slice(), action.as_deref()) {
+        (["serverfarms"], None) => plan(state, req, parsed),
+        (["sites"], None) => site(state, req, parsed).await,
+        (["sites"], Some("syncfunctiontriggers")) | (["sites"], Some("restart")) => {
+            require_site(state, parsed)?;
+            crate::functions_host::site_changed(state, &parsed.resource_id(1));
+            arm::empty(if action.as_deref() == Some("restart") { StatusCode::OK } else { StatusCode::NO_CONTENT })
+        }
+        (["sites", "config"], list) if names.get(1).is_some_and(|n| n.eq_ignore_ascii_case("appsettings")) => {
+            app_settings(state, req, parsed, list.is_some())
+        }
+        (["sites", "config"], None) if names.get(1).is_some_and(|n| n.eq_ignore_ascii_case("web")) => site_config(state, req, parsed),
+        (["sites", "host"], Some("listkeys")) => host_keys(state, parsed),
+        (["sites", "basicpublishingcredentialspolicies"], None) => publishing_policy(state, req, parsed),
+        _ => Err(ArmError::not_found("NotFound", format!("No route for {}.", req.path))),
+    }
+}
+
+fn plan(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
+    let id = parsed.resource_id(1);
+    let name = parsed.names().first().cloned().unwrap_or_default();
+    match req.method {
+        Method::GET => arm::get_tracked(state, &id, PLAN, parsed),
+        Method::DELETE => {
+            let in_use = lock(&state.cloud).resources.values().any(|r| {
+                r.kind == SITE && r.body.pointer("/properties/serverFarmId").and_then(Value::as_str).is_some_and(|f| f.eq_ignore_ascii_case(&id))
+            });
+            if in_use {
+                return Err(ArmError::conflict("Conflict", format!("Server farm '{name}' cannot be deleted because it has web app(s) assigned to it.")));
+            }
+            let existed = lock(&state.cloud).remove(&id).is_some();
+            arm::empty(if existed { StatusCode::OK } else { StatusCode::NO_CONTENT })
+        }
+        Method::PUT => {
+            arm::ensure_no_conflict(state, &id)?;
+            let body = req.body()?;
+            let location = arm::require_location(body)?;
+            let tags = arm::validate_tags(body)?;
+            let sku_name = body.pointer("/sku/name").and_then(Value::as_str).unwrap_or_default();
+            let Some((sku, tier)) = PLAN_SKUS.iter().find(|(s, _)| s.eq_ignore_ascii_case(sku_name)) else {
+                return Err(ArmError::bad_request("InvalidSku", format!("The pricing tier '{sku_name}' is not allowed in this resource group.")));
+            };
+            let reserved = body.pointer("/properties/reserved").and_then(Value::as_bool).unwrap_or(false);
+            let capacity = body.pointer("/sku/capacity").and_then(Value::as_u64).unwrap_or(if *tier == "Dynamic" { 0 } else { 1 });
+            let kind = body.get("kind").and_then(Value::as_str).unwrap_or("app");
+            let resource = json!({
+                "id": id, "name": name, "type": PLAN, "location": location, "tags": tags, "kind": kind,
+                "sku": {"name": sku, "tier": tier, "size": sku, "family": sku.trim_end_matches(char::is_numeric), "capacity": capacity},
+                "properties": {"reserved": reserved, "status": "Ready", "numberOfSites": 0, "maximumNumberOfWorkers": 3, "geoRegion": location, "perSiteScaling": false, "zoneRedundant": false},
+            });
+            let secs = state.cfg().latency.plan_create_s;
+            arm::put_tracked(state, req, &id, PLAN, resource, Some(secs))
+        }
+        _ => Err(arm::method_not_allowed(req)),
+    }
+}
+
+fn require_site(state: &Shared, parsed: &ResourcePath) -> Result<Resource, ArmError> {
+    let id = parsed.resource_id(1);
+    lock(&state.cloud).get(&id).cloned().ok_or_else(|| {
+        ArmError::resource_not_found(SITE, &parsed.names().first().cloned().unwrap_or_default(), parsed.rg())
+    })
+}
+
+fn valid_site_name(name: &str) -> bool {
+    (2..=60).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+async fn site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
+    let id = parsed.resource_id(1);
+    let name = parsed.names().first().cloned().unwrap_or_default();
+    match req.method {
+        Method::GET => arm::get_tracked(state, &id, SITE, parsed),
+        Method::DELETE => {
+            if lock(&state.cloud).get(&id).is_none() {
+                return arm::empty(StatusCode::NOT_FOUND);
+            }
+            arm::ensure_no_conflict(state, &id)?;
+            lro::cascade_delete(state, &id, false).await;
+            arm::empty(StatusCode::OK)
+        }
+        Method::PUT => put_site(state, req, parsed, &id, &name),
+        _ => Err(arm::method_not_allowed(req)),
+    }
+}
+
+fn put_site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, id: &str, name: &str) -> ArmResult {
+    if !valid_site_name(name) {
+        return Err(ArmError::bad_request("InvalidSiteName", format!("The site name '{name}' is invalid: 2-60 letters, digits and hyphens.")));
+    }
+    arm::ensure_no_conflict(state, id)?;
+    let body = req.body()?;
+    let location = arm::require_location(body)?;
+    let tags = arm::validate_tags(body)?;
+    let farm = body.pointer("/properties/serverFarmId").and_then(Value::as_str).unwrap_or_default().to_string();
+    let Some(plan) = lock(&state.cloud).get(&farm).cloned() else {
+        return Err(ArmError::not_found("ServerFarmNotFound", format!("The server farm '{farm}' was not found.")));
+    };
+    let taken = lock(&state.cloud).resources.values().any(|r| r.kind == SITE && r.body["name"] == json!(name) && !r.id.eq_ignore_ascii_case(id));
+    if taken {
+        return Err(ArmError::conflict("Conflict", format!("Website with given name {name} already exists.")));
+    }
+    let existing = lock(&state.cloud).get(id).cloned();
+    let mut site_config = body.pointer("/properties/siteConfig").cloned().unwrap_or_else(|| json!({}));
+    let app_settings = site_config.as_object_mut().and_then(|c| c.remove("appSettings"));
+    if plan.body.pointer("/sku/tier") == Some(&json!("Dynamic")) && site_config.get("alwaysOn") == Some(&json!(true)) {
+        return Err(ArmError::bad_request("BadRequest", "Always On is not supported on Consumption (Dynamic) plans."));
+    }
+    let principal = identity_for(state, body, existing.as_ref());
+    let mut props = existing.as_ref().and_then(|r| r.body.get("properties").cloned()).unwrap_or_else(|| {
+        json!({
+            "state": "Running", "enabled": true, "usageState": "Normal", "availabilityState": "Normal",
+            "defaultHostName": format!("{name}.azurewebsites.net"),
+            "hostNames": [format!("{name}.azurewebsites.net")],
+            "enabledHostNames": [format!("{name}.azurewebsites.net"), format!("{name}.scm.azurewebsites.net")],
+            "hostNameSslStates": [
+                {"name": format!("{name}.azurewebsites.net"), "hostType": "Standard", "sslState": "Disabled"},
+                {"name": format!("{name}.scm.azurewebsites.net"), "hostType": "Repository", "sslState": "Disabled"}],
+            "httpsOnly": false, "clientAffinityEnabled": true, "publicNetworkAccess": "Enabled", "reserved": false,
+            "outboundIpAddresses": "127.0.0.1", "possibleOutboundIpAddresses": "127.0.0.1",
+        })
+    });
+    let mut requested = body.get("properties").cloned().unwrap_or_else(|| json!({}));
+    if let Some(obj) = requested.as_object_mut() {
+        obj.remove("siteConfig");
+    }
+    arm::merge(&mut props, &requested);
+    props["lastModifiedTimeUtc"] = json!(chrono::Utc::now().to_rfc3339());
+    props["siteConfig"] = json!({"linuxFxVersion": site_config.get("linuxFxVersion").cloned().unwrap_or(json!("")), "numberOfWorkers": 1});
+    let mut resource = json!({
+        "id": id, "name": name, "type": SITE, "location": location, "tags": tags,
+        "kind": body.get("kind").cloned().unwrap_or(json!("app")), "properties": props,
+    });
+    if let Some((principal_id, tenant)) = principal {
+        resource["identity"] = json!({"type": "SystemAssigned", "principalId": principal_id, "tenantId": tenant});
+    }
+    store_site_config(state, id, &site_config, existing.is_none());
+    if let Some(settings) = app_settings {
+        let map: Map<String, Value> = settings
+            .as_array()
+            .map(|items| items.iter().filter_map(|i| Some((i.get("name")?.as_str()?.to_string(), i.get("value").cloned().unwrap_or(json!(""))))).collect())
+            .unwrap_or_default();
+        store_app_settings(state, id, Value::Object(map));
+    }
+    let secs = state.cfg().latency.site_create_s;
+    let response = arm::put_tracked(state, req, id, SITE, resource, Some(secs));
+    crate::functions_host::site_changed(state, id);
+    let _ = parsed;
+    response
+}
+
+/// A system-assigned identity is a new service principal, created with the site.
+fn identity_for(state: &Shared, body: &Value, existing: Option<&Resource>) -> Option<(String, String)> {
+    let wants = body.pointer("/identity/type").and_then(Value::as_str).is_some_and(|t| t.contains("SystemAssigned"));
+    let tenant = state.cfg().tenant_id;
+    let current = existing.and_then(|r| r.body.pointer("/identity/principalId")).and_then(Value::as_str).map(str::to_string);
+    match (wants, current) {
+        (true, Some(id)) => Some((id, tenant)),
+        (true, None) => {
+            let id = uuid::Uuid::new_v4().to_string();
+            lock(&state.cloud).directory.insert(id.clone(), DirectoryObject {
+                id: id.clone(),
+                principal_type: "ServicePrincipal".into(),
+                body: json!({"id": id, "servicePrincipalType": "ManagedIdentity", "displayName": body.get("name")}),
+                created: Instant::now(),
+                members: vec![],
+                owners: vec![],
+            });
+            Some((id, tenant))
+        }
+        (false, Some(id)) => {
+            lock(&state.cloud).directory.remove(&id);
+            None
+        }
+        (false, None) => None,
+    }
+}
+
+fn store_site_config(state: &Shared, site_id: &str, requested: &Value, fresh: bool) {
+    let id = format!("{site_id}/config/web");
+    let mut config = lock(&state.cloud).get(&id).map(|r| r.body["properties"].clone()).filter(|_| !fresh).unwrap_or_else(|| {
+        json!({"alwaysOn": false, "ftpsState": "AllAllowed", "minTlsVersion": "1.2", "scmMinTlsVersion": "1.2",
+               "http20Enabled": false, "use32BitWorkerProcess": true, "linuxFxVersion": "", "numberOfWorkers": 1})
+    });
+    arm::merge(&mut config, requested);
+    let body = json!({"id": id, "name": "web", "type": "Microsoft.Web/sites/config", "properties": config});
+    lock(&state.cloud).insert(Resource { id, kind: "Microsoft.Web/sites/config".into(), body });
+}
+
+pub fn store_app_settings(state: &Shared, site_id: &str, settings: Value) {
+    let id = format!("{site_id}/config/appsettings");
+    let body = json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": settings});
+    lock(&state.cloud).insert(Resource { id, kind: "Microsoft.Web/sites/config".into(), body });
+}
+
+pub fn app_settings_of(state: &Shared, site_id: &str) -> Map<String, Value> {
+    lock(&state.cloud)
+        .get(&format!("{site_id}/config/appsettings"))
+        .and_then(|r| r.body["properties"].as_object().cloned())
+        .unwrap_or_default()
+}
+
+fn app_settings(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, list: bool) -> ArmResult {
+    let site = require_site(state, parsed)?;
+    let id = format!("{}/config/appsettings", site.id);
+    match (req.method.clone(), list) {
+        (Method::POST, true) => {
+            let settings = app_settings_of(state, &site.id);
+            arm::ok(json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": settings}))
+        }
+        (Method::PUT, false) => {
+            arm::ensure_no_conflict(state, &site.id)?;
+            let props = req.body()?.get("properties").cloned().unwrap_or_else(|| json!({}));
+            if props.as_object().is_none_or(|m| m.values().any(|v| !v.is_string())) {
+                return Err(ArmError::bad_request("BadRequest", "App settings must be an object of string values."));
+            }
+            store_app_settings(state, &site.id, props.clone());
+            crate::functions_host::site_changed(state, &site.id);
+            arm::ok(json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": props}))
+        }
+        _ => Err(arm::method_not_allowed(req)),
+    }
+}
+
+fn site_config(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
+    let site = require_site(state, parsed)?;
+    let id = format!("{}/config/web", site.id);
+    match req.method {
+        Method::GET => arm::get_tracked(state, &id, "Microsoft.Web/sites/config", parsed),
+        Method::PUT | Method::PATCH => {
+            let mut requested = req.body()?.get("properties").cloned().unwrap_or_else(|| json!({}));
+            if let Some(obj) = requested.as_object_mut() {
+                obj.remove("appSettings");
+            }
+            store_site_config(state, &site.id, &requested, false);
+            arm::get_tracked(state, &id, "Microsoft.Web/sites/config", parsed)
+        }
+        _ => Err(arm::method_not_allowed(req)),
+    }
+}
+
+fn publishing_policy(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
+    let site = require_site(state, parsed)?;
+    let which = parsed.names().get(1).cloned().unwrap_or_default();
+    let id = format!("{}/basicPublishingCredentialsPolicies/{which}", site.id);
+    match req.method {
+        Method::GET => {
+            let body = lock(&state.cloud).get(&id).map(|r| r.body.clone());
+            arm::ok(body.unwrap_or_else(|| json!({"id": id, "name": which, "properties": {"allow": true}})))
+        }
+        Method::PUT => {
+            let allow = req.body()?.pointer("/properties/allow").and_then(Value::as_bool).unwrap_or(true);
+            let body = json!({"id": id, "name": which, "type": "Microsoft.Web/sites/basicPublishingCredentialsPolicies", "properties": {"allow": allow}});
+            lock(&state.cloud).insert(Resource { id, kind: "Microsoft.Web/sites/basicPublishingCredentialsPolicies".into(), body: body.clone() });
+            arm::ok(body)
+        }
+        _ => Err(arm::method_not_allowed(req)),
+    }
+}
+
+fn host_keys(state: &Shared, parsed: &ResourcePath) -> ArmResult {
+    let site = require_site(state, parsed)?;
+    let keys = crate::functions_host::host_keys(state, &site.id);
+    arm::ok(keys)
+}
