@@ -27,7 +27,10 @@ fn envelopes_are_python_json_in_the_original_key_order() {
         for m in &game.messages {
             let text = std::str::from_utf8(&m.value).unwrap();
             assert!(text.is_ascii());
-            assert!(!text.contains("\":\"") && !text.contains(",\""), "compact separators: {text}");
+            assert!(
+                !text.contains("\":\"") && !text.contains(",\""),
+                "compact separators: {text}"
+            );
             let v: Value = serde_json::from_str(text).unwrap();
             let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
             assert_eq!(keys, ["level", "timestamp", "name", "log_message", "task"]);
@@ -55,7 +58,10 @@ fn envelopes_are_python_json_in_the_original_key_order() {
                     }
                 }
                 (Kind::AttackCompleted, TaskKind::AttackCompleted(a)) => {
-                    assert_eq!(a.enemy_health_post, (a.enemy_health_prior - a.enemy_damage).max(0));
+                    assert_eq!(
+                        a.enemy_health_post,
+                        (a.enemy_health_prior - a.enemy_damage).max(0)
+                    );
                 }
                 (Kind::Cleaning, TaskKind::Cleaning { .. }) => {}
                 (Kind::GameTimedOut | Kind::AttackedDeadEnemy, TaskKind::Other) => {}
@@ -72,7 +78,10 @@ fn envelopes_are_python_json_in_the_original_key_order() {
     }
     // Both envelope forms occur: with fraction (26 chars) and without (19 chars, isoformat at µs=0).
     assert!(seen.contains(&(Kind::AttackCompleted, 26)));
-    assert!(seen.iter().any(|(_, len)| *len == 19), "no whole-second timestamp in 200 games");
+    assert!(
+        seen.iter().any(|(_, len)| *len == 19),
+        "no whole-second timestamp in 200 games"
+    );
 }
 
 #[test]
@@ -84,13 +93,25 @@ fn games_follow_the_original_sequence() {
         if game.timed_out {
             let waiting = game.state.participants.len();
             assert!(waiting >= 1 && waiting < n);
-            assert_eq!(kinds.iter().filter(|k| **k == Kind::GameTimedOut).count(), waiting);
-            assert_eq!(kinds.iter().filter(|k| **k == Kind::Cleaning).count(), waiting);
+            assert_eq!(
+                kinds.iter().filter(|k| **k == Kind::GameTimedOut).count(),
+                waiting
+            );
+            assert_eq!(
+                kinds.iter().filter(|k| **k == Kind::Cleaning).count(),
+                waiting
+            );
             continue;
         }
         assert_eq!(&kinds[..n], vec![Kind::StartingMatch; n].as_slice());
-        assert_eq!(&kinds[kinds.len() - n..], vec![Kind::Cleaning; n].as_slice());
-        let attacks = kinds.iter().filter(|k| **k == Kind::AttackCompleted).count();
+        assert_eq!(
+            &kinds[kinds.len() - n..],
+            vec![Kind::Cleaning; n].as_slice()
+        );
+        let attacks = kinds
+            .iter()
+            .filter(|k| **k == Kind::AttackCompleted)
+            .count();
         assert!(attacks >= n - 1, "at least one kill per loser");
         // Exactly one hero is left alive.
         let alive = game.state.heroes.iter().filter(|(_, _, h)| *h > 0).count();
@@ -130,5 +151,8 @@ fn counts_add_up() {
         .filter(|m| m.kind == Kind::Poison)
         .filter(|m| records::parse(m.topic, Some(&m.value)).is_ok())
         .count();
-    assert_eq!(poison, 0, "every poison message must be rejected by the ingest parser");
+    assert_eq!(
+        poison, 0,
+        "every poison message must be rejected by the ingest parser"
+    );
 }

@@ -24,7 +24,10 @@ async fn main() -> std::process::ExitCode {
                 }
             }
             if counts.delivery_failures > 0 {
-                eprintln!("loadgen: {} messages were not delivered", counts.delivery_failures);
+                eprintln!(
+                    "loadgen: {} messages were not delivered",
+                    counts.delivery_failures
+                );
                 return std::process::ExitCode::FAILURE;
             }
             std::process::ExitCode::SUCCESS

@@ -91,6 +91,13 @@ pub struct IngestConfig {
     /// Write to this local directory instead of blob storage (tests, benchmarks).
     #[arg(long, env = "RAW_LOCAL_DIR", conflicts_with = "raw_account_url")]
     pub raw_local_dir: Option<PathBuf>,
+    /// Consumer-group session timeout: how long a dead worker keeps its partitions.
+    #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
+    pub session_timeout_ms: u32,
+    /// Test hook: abort the process right after the N-th batch's files are uploaded, before its
+    /// offset is committed (proves replays rewrite the same files).
+    #[arg(long, env = "INGEST_FAULT_ABORT_AFTER_UPLOADS", hide = true)]
+    pub fault_abort_after_uploads: Option<u64>,
     /// Log as JSON lines.
     #[arg(long, env = "LOG_JSON")]
     pub log_json: bool,

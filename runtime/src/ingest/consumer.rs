@@ -203,8 +203,10 @@ pub fn subscribe(
     bootstrap: &str,
     group_id: &str,
     topics: &[String],
+    session_timeout_ms: u32,
     context: IngestContext,
 ) -> Result<IngestConsumer, KafkaError> {
+    let heartbeat_ms = (session_timeout_ms / 5).clamp(100, 3000);
     let consumer: IngestConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group_id)
@@ -212,8 +214,8 @@ pub fn subscribe(
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
+        .set("session.timeout.ms", session_timeout_ms.to_string())
+        .set("heartbeat.interval.ms", heartbeat_ms.to_string())
         .set("max.poll.interval.ms", "300000")
         .set("socket.keepalive.enable", "true")
         .set_log_level(RDKafkaLogLevel::Warning)

@@ -131,6 +131,7 @@ struct Worker {
     batcher: Batcher,
     committed: HashMap<Tp, Option<i64>>,
     stats: Stats,
+    uploads: u64,
 }
 
 /// Runs the worker until `shutdown` resolves; then flushes every open batch and returns.
@@ -164,7 +165,13 @@ pub async fn run(
     };
     let context = IngestContext::new(redis_client.clone(), &cfg.topics);
     tracing::info!(bootstrap = %cfg.bootstrap(), group = %cfg.group_id, topics = ?cfg.topics, "subscribing");
-    let consumer = consumer::subscribe(&cfg.bootstrap(), &cfg.group_id, &cfg.topics, context)?;
+    let consumer = consumer::subscribe(
+        &cfg.bootstrap(),
+        &cfg.group_id,
+        &cfg.topics,
+        cfg.session_timeout_ms,
+        context,
+    )?;
     let limits = Limits {
         max_messages: cfg.batch_size,
         max_age: cfg.batch_max_age(),
@@ -177,6 +184,7 @@ pub async fn run(
         batcher: Batcher::new(limits),
         committed: HashMap::new(),
         stats: Stats::default(),
+        uploads: 0,
     };
     worker.run_loop(&mut shutdown).await?;
     tracing::info!(stats = ?worker.stats, "stopped");
@@ -328,6 +336,16 @@ impl Worker {
             .map(|file| retry("upload", deadline, move || sink.put(file)));
         for r in join_all(uploads).await {
             r.map_err(|e| FlushError::Timeout(timeout, e))?;
+        }
+
+        self.uploads += 1;
+        if self.cfg.fault_abort_after_uploads == Some(self.uploads) {
+            tracing::error!(
+                first = range.0,
+                last = range.1,
+                "fault injection: aborting before the offset commit"
+            );
+            std::process::abort();
         }
 
         if !self.cfg.no_cleanup && !out.cleanups.is_empty() {

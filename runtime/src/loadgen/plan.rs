@@ -143,7 +143,9 @@ pub struct Planner {
 }
 
 fn uuid4(rng: &mut StdRng) -> String {
-    uuid::Builder::from_random_bytes(rng.gen()).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(rng.gen())
+        .into_uuid()
+        .to_string()
 }
 
 impl Planner {
@@ -164,13 +166,13 @@ impl Planner {
     }
 
     fn tick(&mut self) -> NaiveDateTime {
-        let jitter = self.rng.gen_range(0..=self.opts.step.num_microseconds().unwrap_or(0) / 2);
+        let jitter = self
+            .rng
+            .gen_range(0..=self.opts.step.num_microseconds().unwrap_or(0) / 2);
         self.clock += self.opts.step + ChronoDuration::microseconds(jitter);
         // About 1% of records are logged on a whole second, where isoformat() drops the fraction.
         if self.rng.gen_bool(0.01) {
-            self.clock = self
-                .clock
-                .with_nanosecond_zero();
+            self.clock = self.clock.with_nanosecond_zero();
         }
         self.clock
     }
@@ -229,7 +231,11 @@ impl Planner {
     /// Simulates the fight: round-robin over sorted tokens, random living target, dead heroes leave
     /// the order. Returns the attacks `(attacker, enemy, prior, damage, post)` and the winner, or
     /// `None` if it would take more than [`MAX_ATTACKS`].
-    fn fight(&mut self, heroes: &[HeroStats], participants: &[String]) -> Option<(Vec<Attack>, usize)> {
+    fn fight(
+        &mut self,
+        heroes: &[HeroStats],
+        participants: &[String],
+    ) -> Option<(Vec<Attack>, usize)> {
         let mut health: Vec<i64> = heroes.iter().map(|h| h.health).collect();
         let mut order: Vec<usize> = (0..heroes.len()).collect();
         order.sort_by(|a, b| participants[*a].cmp(&participants[*b]));
@@ -244,7 +250,13 @@ impl Planner {
             let damage = heroes[attacker].attack;
             let post = (prior - damage).max(0);
             health[enemy] = post;
-            attacks.push(Attack { attacker, enemy, prior, damage, post });
+            attacks.push(Attack {
+                attacker,
+                enemy,
+                prior,
+                damage,
+                post,
+            });
             if post == 0 {
                 order.retain(|i| *i != enemy);
             }
@@ -266,7 +278,11 @@ impl Planner {
         }
         self.good_since_poison = 0;
         self.poison_seq += 1;
-        let topic = if self.rng.gen_bool(0.5) { LOBBY_TOPIC } else { GAME_TOPIC };
+        let topic = if self.rng.gen_bool(0.5) {
+            LOBBY_TOPIC
+        } else {
+            GAME_TOPIC
+        };
         let ts = python_isoformat(&self.tick());
         let value: Vec<u8> = match self.poison_seq % 5 {
             0 => b"this is not json".to_vec(),
@@ -314,7 +330,12 @@ impl Planner {
             for _ in &waiting_users {
                 let _ = self.tick();
                 let task = json!({"TIMESTAMP": self.lobby_ts(), "PAYLOAD": {"GAME_TOKEN": g}, "STATUS": {"GAME": "TIMED OUT"}});
-                let p = self.envelope(LOBBY_TOPIC, "INFO", Kind::GameTimedOut, Self::task_string(&task));
+                let p = self.envelope(
+                    LOBBY_TOPIC,
+                    "INFO",
+                    Kind::GameTimedOut,
+                    Self::task_string(&task),
+                );
                 self.push(&mut out, p);
             }
             for u in &waiting_users {
@@ -351,7 +372,13 @@ impl Planner {
             Some(o) => o,
             None => {
                 // Practically unreachable; all-null heroes always fight briefly.
-                heroes = (0..n).map(|i| HeroStats { id: i as u32 + 1, health: 10, attack: 1 }).collect();
+                heroes = (0..n)
+                    .map(|i| HeroStats {
+                        id: i as u32 + 1,
+                        health: 10,
+                        attack: 1,
+                    })
+                    .collect();
                 self.fight(&heroes, &participants).unwrap_or_default()
             }
         };
@@ -374,7 +401,12 @@ impl Planner {
                 "PAYLOAD": {"GAME_TOKEN": g, "PARTICIPANTS": listed, "PARTICIPANTS_HEROS": by_user},
                 "STATUS": {"GAME": "START"},
             });
-            let mut p = self.envelope(LOBBY_TOPIC, "INFO", Kind::StartingMatch, Self::task_string(&task));
+            let mut p = self.envelope(
+                LOBBY_TOPIC,
+                "INFO",
+                Kind::StartingMatch,
+                Self::task_string(&task),
+            );
             p.task_rows = n as u64;
             self.push(&mut out, p);
         }
@@ -406,7 +438,12 @@ impl Planner {
                 "PAYLOAD": {"GAME_TOKEN": g, "USER_TOKEN": participants[winner]},
                 "STATUS": {"ACTION": "NA", "DETAILS": {"ENEMY_TOKEN": null, "ENEMY_STATUS": "DEAD"}},
             });
-            let p = self.envelope(GAME_TOPIC, "ERROR", Kind::AttackedDeadEnemy, Self::task_string(&task));
+            let p = self.envelope(
+                GAME_TOPIC,
+                "ERROR",
+                Kind::AttackedDeadEnemy,
+                Self::task_string(&task),
+            );
             self.push(&mut out, p);
         }
         for u in participants.clone() {
@@ -459,10 +496,14 @@ impl Iterator for Planner {
 
 /// The whole plan's game tokens, for callers that need them.
 pub fn game_tokens(opts: &PlanOptions) -> Vec<String> {
-    Planner::new(opts.clone()).map(|g| g.state.game_token).collect()
+    Planner::new(opts.clone())
+        .map(|g| g.state.game_token)
+        .collect()
 }
 
 #[doc(hidden)]
 pub fn _uuid_is_v4(s: &str) -> bool {
-    Uuid::parse_str(s).map(|u| u.get_version_num() == 4).unwrap_or(false)
+    Uuid::parse_str(s)
+        .map(|u| u.get_version_num() == 4)
+        .unwrap_or(false)
 }

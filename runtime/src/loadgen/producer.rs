@@ -27,9 +27,9 @@ pub async fn ensure_topics(bootstrap: &str, topics: &[(&str, i32)]) -> Result<()
                 tracing::debug!(topic = %t, "topic exists")
             }
             Err((t, code)) => {
-                return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
-                    tracing::error!(topic = %t, error = %code, "topic creation failed")
-                })
+                return Err(KafkaError::AdminOp(code)).inspect_err(
+                    |_| tracing::error!(topic = %t, error = %code, "topic creation failed"),
+                )
             }
         }
     }

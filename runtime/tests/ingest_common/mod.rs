@@ -1,0 +1,431 @@
+//! Local services for the ingest tests: a tansu broker (sqlite storage), redis-server and Azurite,
+//! each on a free 127.0.0.1 port, killed on drop. A missing binary skips the test with a notice
+//! (overrides: TANSU_BIN, REDIS_SERVER_BIN, AZURITE_BLOB_BIN).
+#![allow(dead_code, clippy::unwrap_used)]
+
+use flate2::read::GzDecoder;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use runtime::ingest::config::IngestConfig;
+use runtime::ingest::sink::RawSink;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Azurite's well-known development account.
+pub const ACCOUNT: &str = "devstoreaccount1";
+pub const ACCOUNT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// Skips the calling test (returns) when the services cannot start.
+#[macro_export]
+macro_rules! services_or_skip {
+    () => {
+        match ingest_common::Services::start() {
+            Some(s) => s,
+            None => return,
+        }
+    };
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+fn find_bin(env: &str, candidates: &[&str]) -> Option<PathBuf> {
+    if let Ok(p) = std::env::var(env) {
+        let p = PathBuf::from(p);
+        return p.exists().then_some(p);
+    }
+    for c in candidates {
+        let p = PathBuf::from(c);
+        if p.is_absolute() {
+            if p.exists() {
+                return Some(p);
+            }
+        } else if let Ok(path) = std::env::var("PATH") {
+            for dir in std::env::split_paths(&path) {
+                let full = dir.join(c);
+                if full.exists() {
+                    return Some(full);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn wait_port(port: u16, what: &str, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            eprintln!("{what} exited early: {status}");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("{what} did not listen on {port} within 30 s");
+    false
+}
+
+/// A child process killed (SIGKILL) and reaped on drop.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    /// Sends SIGTERM and waits up to `timeout` for the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+    /// SIGKILL, then reap.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Services {
+    pub dir: tempfile::TempDir,
+    pub kafka_port: u16,
+    pub redis_port: u16,
+    pub blob_port: u16,
+    procs: Vec<Proc>,
+}
+
+impl Services {
+    /// Starts tansu, redis and Azurite; `None` (with a printed notice) when one is unavailable.
+    pub fn start() -> Option<Services> {
+        let tansu = find_bin(
+            "TANSU_BIN",
+            &["/root/.cache/superhero-dataflow/tansu/bin/tansu", "tansu"],
+        );
+        let redis = find_bin("REDIS_SERVER_BIN", &["redis-server"]);
+        let azurite = find_bin(
+            "AZURITE_BLOB_BIN",
+            &[
+                "/root/.cache/superhero-dataflow/azurite/node_modules/.bin/azurite-blob",
+                "azurite-blob",
+            ],
+        );
+        let (Some(tansu), Some(redis), Some(azurite)) = (tansu, redis, azurite) else {
+            eprintln!(
+                "SKIPPED: needs tansu, redis-server and azurite-blob (set TANSU_BIN, REDIS_SERVER_BIN, AZURITE_BLOB_BIN)"
+            );
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Services {
+            kafka_port: free_port(),
+            redis_port: free_port(),
+            blob_port: free_port(),
+            dir,
+            procs: vec![],
+        };
+        let log =
+            |name: &str| std::fs::File::create(s.dir.path().join(format!("{name}.log"))).unwrap();
+        let listener = format!("tcp://127.0.0.1:{}", s.kafka_port);
+        let tansu_child = Command::new(&tansu)
+            .current_dir(s.dir.path())
+            .args([
+                "broker",
+                "--listener-url",
+                &listener,
+                "--advertised-listener-url",
+                &listener,
+            ])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .stdout(log("tansu"))
+            .stderr(log("tansu.err"))
+            .spawn()
+            .ok()?;
+        let redis_child = Command::new(&redis)
+            .args(["--port", &s.redis_port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(log("redis"))
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let blob_dir = s.dir.path().join("azurite");
+        std::fs::create_dir_all(&blob_dir).unwrap();
+        let azurite_child = Command::new(&azurite)
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &s.blob_port.to_string(),
+            ])
+            .arg("--location")
+            .arg(&blob_dir)
+            .args([
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--loose",
+                "--silent",
+            ])
+            .stdout(log("azurite"))
+            .stderr(log("azurite.err"))
+            .spawn()
+            .ok()?;
+        for (name, child, port) in [
+            ("tansu", tansu_child, s.kafka_port),
+            ("redis", redis_child, s.redis_port),
+            ("azurite", azurite_child, s.blob_port),
+        ] {
+            let mut p = Proc {
+                child,
+                name: name.into(),
+            };
+            if !wait_port(port, name, &mut p.child) {
+                panic!("{name} did not start; logs in {}", s.dir.path().display());
+            }
+            s.procs.push(p);
+        }
+        s.create_container("raw");
+        Some(s)
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.kafka_port)
+    }
+
+    pub fn account_url(&self) -> String {
+        format!("http://127.0.0.1:{}/{ACCOUNT}", self.blob_port)
+    }
+
+    fn create_container(&self, name: &str) {
+        let key = runtime::azure_blob::AccountKey::new(ACCOUNT, ACCOUNT_KEY).unwrap();
+        let url =
+            url::Url::parse(&format!("{}/{name}?restype=container", self.account_url())).unwrap();
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let mut headers = BTreeMap::new();
+        headers.insert("x-ms-date".to_string(), date.clone());
+        headers.insert("x-ms-version".to_string(), "2021-08-06".to_string());
+        headers.insert("content-length".to_string(), "0".to_string());
+        let auth = key.shared_key_authorization("PUT", &url, &headers);
+        // Runs on its own thread: callers may already be inside a tokio runtime.
+        let status = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                reqwest::Client::new()
+                    .put(url)
+                    .header("x-ms-date", date)
+                    .header("x-ms-version", "2021-08-06")
+                    .header("content-length", "0")
+                    .header("authorization", auth)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .join()
+        .unwrap();
+        assert!(
+            status.is_success() || status.as_u16() == 409,
+            "create container: {status}"
+        );
+    }
+
+    /// Ingest settings pointing at these services.
+    pub fn ingest_env(&self) -> Vec<(String, String)> {
+        [
+            ("KAFKA_BOOTSTRAP_SERVERS", self.bootstrap()),
+            ("REDIS_HOST", "127.0.0.1".into()),
+            ("REDIS_PORT", self.redis_port.to_string()),
+            ("RAW_ACCOUNT_URL", self.account_url()),
+            ("RAW_ACCOUNT_KEY", ACCOUNT_KEY.into()),
+            ("RAW_CONTAINER", "raw".into()),
+            ("REDIS_EXPIRY", "600".into()),
+            ("RUST_LOG", "info".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// Starts the `ingest` binary with extra env; stdout/stderr go to `<dir>/<name>.{out,err}`.
+    pub fn spawn_ingest(&self, name: &str, extra: &[(&str, &str)]) -> Proc {
+        let out = std::fs::File::create(self.dir.path().join(format!("{name}.out"))).unwrap();
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("{name}.err")))
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ingest"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.ingest_env());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.stdout(out).stderr(err).spawn().unwrap();
+        Proc {
+            child,
+            name: name.into(),
+        }
+    }
+
+    /// The final stats line an ingest process printed.
+    pub fn ingest_stats(&self, name: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.dir.path().join(format!("{name}.out")))
+            .unwrap_or_default();
+        serde_json::from_str(text.trim()).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn ingest_log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{name}.err"))).unwrap_or_default()
+    }
+
+    /// A reader of the raw container.
+    pub fn raw_store(&self) -> Arc<dyn ObjectStore> {
+        use clap::Parser;
+        let cfg = IngestConfig::parse_from([
+            "ingest",
+            "--raw-account-url",
+            &self.account_url(),
+            "--raw-account-key",
+            ACCOUNT_KEY,
+        ]);
+        RawSink::from_config(&cfg).unwrap().store().clone()
+    }
+
+    pub fn redis(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/0", self.redis_port))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    /// Loadgen settings for these services.
+    pub fn loadgen(&self, games: u64, seed: u64) -> runtime::loadgen::LoadgenConfig {
+        use clap::Parser;
+        runtime::loadgen::LoadgenConfig::parse_from([
+            "loadgen",
+            "--bootstrap-servers",
+            &self.bootstrap(),
+            "--games",
+            &games.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--start-time",
+            "2024-01-13T23:59:20",
+            "--redis-host",
+            "127.0.0.1",
+            "--redis-port",
+            &self.redis_port.to_string(),
+        ])
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Every file of the raw container: path -> decompressed JSON array.
+pub async fn read_raw(store: &Arc<dyn ObjectStore>) -> BTreeMap<String, serde_json::Value> {
+    let metas: Vec<_> = store.list(None).try_collect().await.unwrap();
+    let mut out = BTreeMap::new();
+    for m in metas {
+        let bytes = store.get(&m.location).await.unwrap().bytes().await.unwrap();
+        let mut text = String::new();
+        GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap_or_else(|e| panic!("{} is not gzip: {e}", m.location));
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", m.location));
+        out.insert(m.location.to_string(), v);
+    }
+    out
+}
+
+/// `(topic, partition, offset)` of every row of every file under `folder`, with repeats.
+pub fn offsets_in(
+    files: &BTreeMap<String, serde_json::Value>,
+    folder: &str,
+) -> Vec<(String, i64, i64)> {
+    files
+        .iter()
+        .filter(|(p, _)| p.starts_with(&format!("{folder}/")))
+        .flat_map(|(_, v)| v.as_array().cloned().unwrap_or_default())
+        .map(|r| {
+            (
+                r["topic"].as_str().unwrap_or_default().to_string(),
+                r["partition"].as_i64().unwrap_or(-1),
+                r["offset"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect()
+}
+
+/// Rows under `folder`.
+pub fn rows_in(files: &BTreeMap<String, serde_json::Value>, folder: &str) -> usize {
+    files
+        .iter()
+        .filter(|(p, _)| p.starts_with(&format!("{folder}/")))
+        .map(|(_, v)| v.as_array().map_or(0, |a| a.len()))
+        .sum()
+}
+
+/// Polls raw storage until `done(files)` or the timeout; returns the last listing.
+pub async fn wait_for_raw(
+    store: &Arc<dyn ObjectStore>,
+    timeout: Duration,
+    done: impl Fn(&BTreeMap<String, serde_json::Value>) -> bool,
+) -> BTreeMap<String, serde_json::Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let files = read_raw(store).await;
+        if done(&files) || Instant::now() > deadline {
+            return files;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Distinct message positions landed (buffer_meta + _quarantine) and how many rows repeat one.
+pub fn landed(files: &BTreeMap<String, serde_json::Value>) -> (usize, usize) {
+    let mut all = offsets_in(files, "buffer_meta");
+    all.extend(offsets_in(files, "_quarantine"));
+    let distinct: BTreeSet<_> = all.iter().cloned().collect();
+    (distinct.len(), all.len() - distinct.len())
+}
