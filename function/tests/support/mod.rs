@@ -1,0 +1,215 @@
+//! Test helpers: a real Azurite with a custom account, and the handler binary.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use object_store::ObjectStore;
+use sha2::Sha256;
+
+pub const ACCOUNT: &str = "stdtestacct";
+/// base64 of a fixed 32-byte test key (not a secret).
+pub const KEY: &str = "c3VwZXJoZXJvLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmNkZWY=";
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(port: u16, what: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port} within 30 s");
+}
+
+/// Kills the child when dropped.
+pub struct Process {
+    pub child: Child,
+    pub port: u16,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn azurite_bin() -> Option<PathBuf> {
+    let bin = std::env::var_os("AZURITE_BLOB_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from("/root/.cache/superhero-dataflow/azurite/node_modules/.bin/azurite-blob")
+        });
+    bin.exists().then_some(bin)
+}
+
+/// Starts Azurite (blob only) on a free port with account [`ACCOUNT`] and a temp --location.
+pub fn start_azurite(bin: &PathBuf) -> Process {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = std::fs::File::create(dir.path().join("azurite.log")).unwrap();
+    let mut child = Command::new(bin)
+        .args([
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            &port.to_string(),
+            "--location",
+        ])
+        .arg(dir.path())
+        .args(["--skipApiVersionCheck", "--disableTelemetry", "--loose"])
+        .env("AZURITE_ACCOUNTS", format!("{ACCOUNT}:{KEY}"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    wait_listening(port, "azurite", &mut child);
+    Process {
+        child,
+        port,
+        _dir: Some(dir),
+    }
+}
+
+pub fn account_url(azurite_port: u16) -> String {
+    format!("http://127.0.0.1:{azurite_port}/{ACCOUNT}")
+}
+
+/// Creates a container with a Shared Key signed request (object_store has no container API).
+pub async fn create_container(azurite_port: u16, container: &str) {
+    let date = chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let version = "2021-08-06";
+    let string_to_sign = format!(
+        "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{ACCOUNT}/{ACCOUNT}/{container}\nrestype:container"
+    );
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(KEY)
+        .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(string_to_sign.as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let response = reqwest::Client::new()
+        .put(format!(
+            "{}/{container}?restype=container",
+            account_url(azurite_port)
+        ))
+        .header("x-ms-date", date)
+        .header("x-ms-version", version)
+        .header("Content-Length", "0")
+        .header("Authorization", format!("SharedKey {ACCOUNT}:{signature}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "create container: {} {}",
+        response.status(),
+        response.text().await.unwrap()
+    );
+}
+
+/// An object_store client on `container` of the Azurite account, built the handler's way.
+pub fn store(azurite_port: u16, container: &str) -> Arc<dyn ObjectStore> {
+    let config = function::config::HandlerConfig::from_lookup(|k| match k {
+        "FUNCTIONS_CUSTOMHANDLER_PORT" => Some("1".into()),
+        "STANDARD_ACCOUNT_URL" => Some(account_url(azurite_port)),
+        "STANDARD_ACCOUNT_KEY" => Some(KEY.into()),
+        "STANDARD_CONTAINER" => Some(container.into()),
+        _ => None,
+    })
+    .unwrap();
+    function::store::standard_store(&config.standard).unwrap()
+}
+
+/// Starts the `handler` binary against Azurite; its stdout (JSON logs) goes to `log`.
+pub fn start_handler(azurite_port: u16, container: &str, log: &std::path::Path) -> Process {
+    let port = free_port();
+    let log = std::fs::File::create(log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .env_clear()
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("STANDARD_ACCOUNT_URL", account_url(azurite_port))
+        .env("STANDARD_ACCOUNT_KEY", KEY)
+        .env("STANDARD_CONTAINER", container)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    wait_listening(port, "handler", &mut child);
+    Process {
+        child,
+        port,
+        _dir: None,
+    }
+}
+
+/// The request body the Functions host sends for a blob trigger (azure-rest-facts §12.5).
+pub fn host_invocation(name: &str, data: &[u8]) -> serde_json::Value {
+    let quoted = |s: &str| serde_json::to_string(s).unwrap();
+    serde_json::json!({
+        "Data": {"blob": base64::engine::general_purpose::STANDARD.encode(data)},
+        "Metadata": {
+            "name": quoted(name),
+            "Uri": quoted(&format!("https://rawacct.blob.core.windows.net/raw/{name}")),
+            "Properties": {"ContentLength": data.len(), "ContentType": "application/octet-stream", "ETag": "\"0x8DC\""},
+            "Metadata": {},
+            "sys": {"MethodName": "process_raw", "UtcNow": "2026-11-25T10:00:00Z", "RandGuid": "6b1b0c1e-0000-4000-8000-000000000000"}
+        }
+    })
+}
+
+pub fn fixture(folder: &str) -> (String, Vec<u8>) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../runtime/tests/fixtures/raw")
+        .join(folder);
+    let mut dir = root;
+    loop {
+        let entry = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        if entry.is_dir() {
+            dir = entry;
+        } else {
+            let base =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../runtime/tests/fixtures/raw");
+            let name = entry
+                .strip_prefix(&base)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            return (name, std::fs::read(&entry).unwrap());
+        }
+    }
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
