@@ -259,6 +259,6 @@ fn cargo_build(
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == BIN_NAME)
         .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .last()
+        .next_back()
         .ok_or(PackageError::NoArtifact)
 }

@@ -92,7 +92,7 @@ async fn handler_processes_host_invocations_against_azurite() {
     let (status, _) = post(handler.port, &host_invocation(&name, &raw)).await;
     assert_eq!(status, 200);
     assert_eq!(get(standard.as_ref(), &parquet_name).await, first);
-    assert_eq!(names(standard.as_ref()).await, [parquet_name.clone()]);
+    assert_eq!(names(standard.as_ref()).await, [parquet_name]);
 
     // A partly bad file: good rows kept, bad ones in _quarantine/...jsonl.
     let good = json!({"etl_id": "e", "msg_id": "m", "level": "INFO", "timestamp": "2024-01-13T23:59:21", "name": "n", "log_message": "Attack Completed"});

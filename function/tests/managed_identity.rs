@@ -14,12 +14,15 @@ use object_store::azure::AzureCredential;
 use object_store::CredentialProvider;
 use serde_json::{json, Value};
 
+/// (X-IDENTITY-HEADER, query parameters) of each token request.
+type SeenRequest = (Option<String>, std::collections::HashMap<String, String>);
+
 #[derive(Clone, Default)]
 struct Fake {
     calls: Arc<AtomicU64>,
     /// Seconds of life of the tokens handed out.
     lifetime: Arc<AtomicU64>,
-    seen: Arc<Mutex<Vec<(Option<String>, std::collections::HashMap<String, String>)>>>,
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
     fail: Arc<Mutex<bool>>,
 }
 
