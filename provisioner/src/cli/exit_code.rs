@@ -1,0 +1,8 @@
+//! Exit codes, the same for every command.
+
+/// Done; for `drift`: in sync.
+pub const OK: u8 = 0;
+/// Something failed, or the input was bad.
+pub const ERROR: u8 = 1;
+/// `drift`: live state differs from the environment file.
+pub const DRIFT: u8 = 2;
