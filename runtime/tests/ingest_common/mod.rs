@@ -120,7 +120,7 @@ impl Drop for Proc {
 }
 
 pub struct Services {
-    pub dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
     pub kafka_port: u16,
     pub redis_port: u16,
     pub blob_port: u16,
@@ -153,14 +153,13 @@ impl Services {
             kafka_port: free_port(),
             redis_port: free_port(),
             blob_port: free_port(),
-            dir,
+            dir: Some(dir),
             procs: vec![],
         };
-        let log =
-            |name: &str| std::fs::File::create(s.dir.path().join(format!("{name}.log"))).unwrap();
+        let log = |name: &str| std::fs::File::create(s.path().join(format!("{name}.log"))).unwrap();
         let listener = format!("tcp://127.0.0.1:{}", s.kafka_port);
         let tansu_child = Command::new(&tansu)
-            .current_dir(s.dir.path())
+            .current_dir(s.path())
             .args([
                 "broker",
                 "--listener-url",
@@ -180,7 +179,7 @@ impl Services {
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let blob_dir = s.dir.path().join("azurite");
+        let blob_dir = s.path().join("azurite");
         std::fs::create_dir_all(&blob_dir).unwrap();
         let azurite_child = Command::new(&azurite)
             .args([
@@ -211,7 +210,7 @@ impl Services {
                 name: name.into(),
             };
             if !wait_port(port, name, &mut p.child) {
-                panic!("{name} did not start; logs in {}", s.dir.path().display());
+                panic!("{name} did not start; logs in {}", s.path().display());
             }
             s.procs.push(p);
         }
@@ -285,11 +284,11 @@ impl Services {
 
     /// Starts the `ingest` binary with extra env; stdout/stderr go to `<dir>/<name>.{out,err}`.
     pub fn spawn_ingest(&self, name: &str, extra: &[(&str, &str)]) -> Proc {
-        let out = std::fs::File::create(self.dir.path().join(format!("{name}.out"))).unwrap();
+        let out = std::fs::File::create(self.path().join(format!("{name}.out"))).unwrap();
         let err = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.path().join(format!("{name}.err")))
+            .open(self.path().join(format!("{name}.err")))
             .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ingest"));
         cmd.env_clear()
@@ -307,13 +306,13 @@ impl Services {
 
     /// The final stats line an ingest process printed.
     pub fn ingest_stats(&self, name: &str) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.dir.path().join(format!("{name}.out")))
-            .unwrap_or_default();
+        let text =
+            std::fs::read_to_string(self.path().join(format!("{name}.out"))).unwrap_or_default();
         serde_json::from_str(text.trim()).unwrap_or(serde_json::Value::Null)
     }
 
     pub fn ingest_log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(format!("{name}.err"))).unwrap_or_default()
+        std::fs::read_to_string(self.path().join(format!("{name}.err"))).unwrap_or_default()
     }
 
     /// A reader of the raw container.
@@ -357,7 +356,21 @@ impl Services {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.dir
+            .as_ref()
+            .map(|d| d.path())
+            .unwrap_or(Path::new("/nonexistent"))
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        self.procs.clear();
+        if std::thread::panicking() {
+            if let Some(d) = self.dir.take() {
+                eprintln!("test failed: service logs kept in {}", d.keep().display());
+            }
+        }
     }
 }
 
