@@ -1,4 +1,5 @@
 //! The load generator's plan: deterministic, in the original's shapes, counts consistent.
+#![allow(clippy::unwrap_used)]
 
 use runtime::ingest::records::{self, TaskKind, GAME_TOPIC, LOBBY_TOPIC};
 use runtime::loadgen::plan::{Kind, PlanOptions, Planner};
@@ -88,7 +89,7 @@ fn envelopes_are_python_json_in_the_original_key_order() {
 fn games_follow_the_original_sequence() {
     for game in Planner::new(opts(11, 100)) {
         let kinds: Vec<Kind> = game.messages.iter().map(|m| m.kind).collect();
-        let n = game.state.size as usize;
+        let n = game.state.size;
         assert!(n == 2 || n == 3);
         if game.timed_out {
             let waiting = game.state.participants.len();

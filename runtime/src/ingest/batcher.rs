@@ -199,6 +199,7 @@ fn take(tp: &Tp, part: &mut Part) -> Option<Batch> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -135,7 +135,7 @@ impl IngestConfig {
         if self.batch_size == 0 {
             return Err("BATCH_SIZE must be at least 1".into());
         }
-        if !(self.batch_max_age > 0.0) {
+        if self.batch_max_age.is_nan() || self.batch_max_age <= 0.0 {
             return Err("BATCH_MAX_AGE must be a positive number of seconds".into());
         }
         if self.topics.iter().all(|t| t.trim().is_empty()) {
@@ -149,6 +149,7 @@ impl IngestConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

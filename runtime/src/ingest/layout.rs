@@ -251,6 +251,7 @@ pub fn assemble(batch: &Batch) -> std::io::Result<BatchOutput> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use flate2::read::GzDecoder;

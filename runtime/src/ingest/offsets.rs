@@ -41,7 +41,7 @@ impl Committed {
         let pending = pending.and_then(|v| {
             let (a, b) = v.split_once(',')?;
             let (a, b) = (a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?);
-            (a <= b && last_offset.map_or(true, |l| a == l + 1)).then_some((a, b))
+            (a <= b && last_offset.is_none_or(|l| a == l + 1)).then_some((a, b))
         });
         Committed {
             last_offset,
@@ -137,6 +137,7 @@ pub async fn commit(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -357,6 +357,7 @@ pub fn buffer_row<'a>(etl_id: &'a str, msg_id: String, msg: &'a RawMessage) -> B
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -35,6 +35,7 @@ pub fn python_isoformat(t: &NaiveDateTime) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

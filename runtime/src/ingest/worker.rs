@@ -394,7 +394,7 @@ impl Worker {
         };
         self.committed.insert(tp.clone(), committed.last_offset);
         if let Some(range) = committed.pending.or(retry_range) {
-            if committed.last_offset.map_or(true, |l| range.0 == l + 1) {
+            if committed.last_offset.is_none_or(|l| range.0 == l + 1) {
                 self.batcher.force(tp, range);
             }
         }
