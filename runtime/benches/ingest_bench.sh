@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# End-to-end ingest throughput (broker -> raw gzip-JSON files), one worker each:
+#   * the Rust `ingest` worker (release build),
+#   * a faithful minimal Python port of the original worker (runtime/benches/ingest_original.py,
+#     aiokafka from PyPI), without and with the original's 1 s sleep per partition per poll,
+# on the same tansu broker and the same messages (written once by `loadgen`). Both write to a local
+# directory, so the numbers compare the workers, not the storage.
+#
+# Env: GAMES (default 2000, about 29 messages per game), BATCH_SIZE (1000), BENCH_ORIGINAL_SLEEP
+# (1 = also run the port with the original's sleep; default 1), TANSU_BIN, REDIS_SERVER_BIN,
+# BENCH_VENV (Python venv location).
+set -euo pipefail
+
+GAMES=${GAMES:-2000}
+BATCH_SIZE=${BATCH_SIZE:-1000}
+BENCH_ORIGINAL_SLEEP=${BENCH_ORIGINAL_SLEEP:-1}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TANSU_BIN=${TANSU_BIN:-/root/.cache/superhero-dataflow/tansu/bin/tansu}
+REDIS_SERVER_BIN=${REDIS_SERVER_BIN:-redis-server}
+VENV=${BENCH_VENV:-$HOME/.cache/superhero-dataflow/bench-venv}
+
+for bin in "$TANSU_BIN" "$REDIS_SERVER_BIN"; do
+  command -v "$bin" >/dev/null 2>&1 || { echo "SKIPPED: $bin not found (set TANSU_BIN / REDIS_SERVER_BIN)"; exit 0; }
+done
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up"; exit 1; }
+
+echo "== building release binaries"
+(cd "$ROOT" && cargo build --release -p superhero-runtime --bins -q)
+BIN="$ROOT/target/release"
+
+echo "== python venv ($VENV)"
+if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+"$VENV/bin/python" -c 'import aiokafka, redis' 2>/dev/null || "$VENV/bin/pip" install -q aiokafka redis
+
+KPORT=$(free_port); RPORT=$(free_port)
+(cd "$WORK" && exec "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$KPORT" \
+  --advertised-listener-url "tcp://127.0.0.1:$KPORT" --storage-engine sqlite://tansu.db >"$WORK/tansu.log" 2>&1) &
+PIDS+=($!)
+"$REDIS_SERVER_BIN" --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+wait_port "$KPORT"; wait_port "$RPORT"
+
+echo "== producing $GAMES games"
+"$BIN/loadgen" --bootstrap-servers "127.0.0.1:$KPORT" --games "$GAMES" --seed 1 \
+  --start-time 2024-01-13T22:25:40 --report "$WORK/counts.json" >/dev/null 2>"$WORK/loadgen.log"
+TOTAL=$(python3 -c "import json;print(json.load(open('$WORK/counts.json'))['total_messages'])")
+BYTES=$(du -sb "$WORK/tansu.db" | cut -f1)
+echo "   $TOTAL messages"
+
+echo "== rust ingest"
+start=$(date +%s.%N)
+KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KPORT" REDIS_HOST=127.0.0.1 REDIS_PORT=$RPORT RAW_LOCAL_DIR="$WORK/rust" \
+  BATCH_SIZE=$BATCH_SIZE BATCH_MAX_AGE=1 INGEST_GROUP_ID=bench-rust RUST_LOG=warn \
+  "$BIN/ingest" >"$WORK/rust.out" 2>"$WORK/rust.err" &
+IPID=$!; PIDS+=($IPID)
+# Done when every partition's committed offset is its last message (tansu offsets start at 0).
+"$VENV/bin/python" - "$WORK/counts.json" "$RPORT" <<'PY'
+import json, sys, time, redis
+counts = json.load(open(sys.argv[1])); r = redis.Redis(port=int(sys.argv[2]))
+want = {f"kafka.topic.{t}.partition.{p}.state.last_offset": n - 1
+        for t, ps in counts["partitions"].items() for p, n in enumerate(ps) if n > 0}
+deadline = time.time() + 600
+while time.time() < deadline:
+    vals = r.mget(list(want))
+    if all(v is not None and int(v) == w for v, w in zip(vals, want.values())):
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit("rust ingest did not finish in 600 s")
+PY
+end=$(date +%s.%N)
+kill -TERM $IPID; wait $IPID || true
+RUST_SECS=$(python3 -c "print(round($end-$start,3))")
+RUST_RATE=$(python3 -c "print(round($TOTAL/($end-$start)))")
+
+run_py() {
+  "$VENV/bin/python" "$ROOT/runtime/benches/ingest_original.py" --bootstrap "127.0.0.1:$KPORT" \
+    --out "$WORK/$1" --expect "$TOTAL" --batch-size "$BATCH_SIZE" --redis-port "$RPORT" --group "bench-$1" "${@:2}"
+}
+echo "== python port of the original (no sleep)"
+PY_JSON=$(run_py py)
+PY_SECS=$(python3 -c "import json;print(round(json.loads('$PY_JSON')['elapsed_secs'],3))")
+PY_RATE=$(python3 -c "import json;print(round(json.loads('$PY_JSON')['messages_per_sec']))")
+if [ "$BENCH_ORIGINAL_SLEEP" = 1 ]; then
+  echo "== python port of the original (with its 1 s sleep per partition per poll)"
+  PYS_JSON=$(run_py pysleep --sleep)
+  PYS_SECS=$(python3 -c "import json;print(round(json.loads('$PYS_JSON')['elapsed_secs'],3))")
+  PYS_RATE=$(python3 -c "import json;print(round(json.loads('$PYS_JSON')['messages_per_sec']))")
+fi
+
+echo
+printf '%-44s %10s %10s %12s\n' "worker (1 instance, $TOTAL msgs, batch $BATCH_SIZE)" "seconds" "msgs/s" "rust ratio"
+printf '%-44s %10s %10s %12s\n' "rust ingest (release)" "$RUST_SECS" "$RUST_RATE" "1.0"
+printf '%-44s %10s %10s %12s\n' "python original logic, no sleep" "$PY_SECS" "$PY_RATE" \
+  "$(python3 -c "print(round($RUST_RATE/$PY_RATE,1))")"
+if [ "$BENCH_ORIGINAL_SLEEP" = 1 ]; then
+  printf '%-44s %10s %10s %12s\n' "python original logic, as written (sleep)" "$PYS_SECS" "$PYS_RATE" \
+    "$(python3 -c "print(round($RUST_RATE/$PYS_RATE,1))")"
+fi
+echo "(times include process start and group join; broker db $BYTES bytes)"
