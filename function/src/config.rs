@@ -7,8 +7,12 @@
 //! | `STANDARD_ACCOUNT_NAME` | optional; default: derived from the URL (first host label, or first path segment for path-style URLs) |
 //! | `STANDARD_CONTAINER` | default `standard` |
 //! | `PARQUET_CODEC` | `zstd` (default) or `gzip` |
-//! | `IDENTITY_ENDPOINT` + `IDENTITY_HEADER` | set by App Service when the app has a managed identity; preferred |
-//! | `STANDARD_ACCOUNT_KEY` | shared key, for local and dev runs only, used when there is no managed identity |
+//! | `STANDARD_ACCOUNT_KEY` | shared key, for local and dev runs only; when set it wins |
+//! | `IDENTITY_ENDPOINT` + `IDENTITY_HEADER` | set by App Service when the app has a managed identity; used when there is no key (production) |
+//!
+//! An explicit key wins over the identity because the platform exports `IDENTITY_*` whenever an
+//! identity exists, while a key is only ever set on purpose (local runs, the emulated Functions host,
+//! which cannot check Entra tokens against Azurite). Production settings never carry a key.
 
 use std::fmt;
 
@@ -69,7 +73,7 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
-    #[error("no credential for the standard account: set IDENTITY_ENDPOINT and IDENTITY_HEADER (managed identity) or STANDARD_ACCOUNT_KEY")]
+    #[error("no credential for the standard account: run with a managed identity (IDENTITY_ENDPOINT and IDENTITY_HEADER) or set STANDARD_ACCOUNT_KEY")]
     NoCredential,
 }
 
@@ -113,16 +117,16 @@ impl HandlerConfig {
         };
 
         let auth = match (
+            get(ACCOUNT_KEY_VAR),
             get(IDENTITY_ENDPOINT_VAR),
             get(IDENTITY_HEADER_VAR),
-            get(ACCOUNT_KEY_VAR),
         ) {
-            (Some(endpoint), Some(header), _) => StandardAuth::ManagedIdentity {
+            (Some(key), _, _) => StandardAuth::AccountKey(key),
+            (None, Some(endpoint), Some(header)) => StandardAuth::ManagedIdentity {
                 endpoint: Url::parse(&endpoint)
                     .map_err(|e| invalid(IDENTITY_ENDPOINT_VAR, e.to_string()))?,
                 header,
             },
-            (_, _, Some(key)) => StandardAuth::AccountKey(key),
             _ => return Err(ConfigError::NoCredential),
         };
 
@@ -176,22 +180,24 @@ mod tests {
     ];
 
     #[test]
-    fn managed_identity_is_preferred_over_a_key() {
+    fn managed_identity_without_a_key_and_an_explicit_key_wins() {
         let mut vars = BASE.to_vec();
         vars.extend([
             (IDENTITY_ENDPOINT_VAR, "http://127.0.0.1:41234/msi/token"),
             (IDENTITY_HEADER_VAR, "secret-header"),
-            (ACCOUNT_KEY_VAR, "a2V5"),
         ]);
         let c = config(&vars).expect("valid");
-        assert_eq!(c.port, 7071);
-        assert_eq!(c.standard.account, "stdstandard");
-        assert_eq!(c.standard.container, "standard");
-        assert_eq!(c.codec, ParquetCodec::Zstd);
         assert!(matches!(
             c.standard.auth,
             StandardAuth::ManagedIdentity { .. }
         ));
+        vars.push((ACCOUNT_KEY_VAR, "a2V5"));
+        let c = config(&vars).expect("valid");
+        assert!(matches!(c.standard.auth, StandardAuth::AccountKey(_)));
+        assert_eq!(c.port, 7071);
+        assert_eq!(c.standard.account, "stdstandard");
+        assert_eq!(c.standard.container, "standard");
+        assert_eq!(c.codec, ParquetCodec::Zstd);
         let debug = format!("{c:?}");
         assert!(
             !debug.contains("secret-header") && !debug.contains("a2V5"),

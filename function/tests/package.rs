@@ -243,3 +243,22 @@ fn real_handler_binary_is_checked_against_the_floor() {
     }
     println!("handler built here requires {required}");
 }
+
+#[test]
+fn handler_named_by_superhero_handler_bin_passes_the_floor() {
+    // e.g. after `cargo zigbuild --release -p superhero-function --bin handler
+    //             --target x86_64-unknown-linux-gnu.2.31`
+    let Some(path) = std::env::var_os("SUPERHERO_HANDLER_BIN") else {
+        eprintln!(
+            "SKIPPED: set SUPERHERO_HANDLER_BIN to a release handler built for the glibc floor"
+        );
+        return;
+    };
+    let package = build_package(&PackageOptions::new(BinarySource::Prebuilt(path.into()))).unwrap();
+    let glibc = package.binary_glibc.unwrap();
+    assert!(glibc <= GlibcVersion::FUNCTIONS_HOST_FLOOR);
+    println!(
+        "package: {} bytes, sha256 {}, handler needs {glibc}",
+        package.size, package.sha256
+    );
+}
