@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | processed (Parquet written, bad records in `_quarantine/...jsonl`) | 200 | the blob is handled |
 //! | quarantined (unreadable file, unknown folder; copy + `.reason.json` in `_quarantine/`) | 200 | retrying cannot fix the bytes; the copy keeps them |
+//! | ignored (`raw/_quarantine/...`, the ingest's own dead letters) | 200 | not an ETL input |
 //! | writing to the standard account or the local temp disk failed | 500 | transient: the host retries, then poison-queues the blob |
 //! | the invocation itself is malformed (no base64 data, no name) | 400 | nothing was written; the host retries, then poison-queues |
 //!
@@ -145,6 +146,10 @@ async fn process_raw(
                 ));
             }
             answer(StatusCode::OK, log)
+        }
+        Ok(BlobOutcome::Ignored { reason }) => {
+            tracing::info!(invocation_id, blob = %name, size, reason, "ignored");
+            answer(StatusCode::OK, format!("ignored raw/{name}: {reason}"))
         }
         Ok(BlobOutcome::Quarantined { copy, reason, .. }) => {
             tracing::warn!(invocation_id, blob = %name, size, kind = reason.kind(), reason = %reason, copy = %copy, "quarantined");

@@ -164,8 +164,24 @@ async fn handler_processes_host_invocations_against_azurite() {
         b"x"
     );
 
-    // A malformed invocation writes nothing and fails the invocation.
+    // The ingest's own dead letters in raw/_quarantine are not batches: ignored, nothing written.
     let before = names(standard.as_ref()).await;
+    let (status, body) = post(
+        handler.port,
+        &host_invocation(
+            "_quarantine/2024/01/13/e_lib.server.game_0_1_2.json.gzip",
+            b"x",
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["Logs"][0].as_str().unwrap().starts_with("ignored"),
+        "{body}"
+    );
+    assert_eq!(names(standard.as_ref()).await, before);
+
+    // A malformed invocation writes nothing and fails the invocation.
     let (status, body) = post(
         handler.port,
         &json!({"Data": {}, "Metadata": {"name": "\"log_meta/2024/01/13/y.json.gzip\""}}),

@@ -236,3 +236,38 @@ async fn empty_blob_is_quarantined() {
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn the_ingest_quarantine_in_raw_is_ignored() {
+    let standard = store();
+    for name in [
+        "_quarantine/2024/01/13/e_lib.server.game_0_1_9.json.gzip",
+        "raw/_quarantine/2024/01/13/e_lib.server.game_0_1_9.json.gzip",
+    ] {
+        let outcome = process_raw_blob(
+            &standard,
+            name,
+            Bytes::from_static(b"x"),
+            &ConvertOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(outcome, BlobOutcome::Ignored { .. }),
+            "{outcome:?}"
+        );
+    }
+    assert!(contents(&standard).await.is_empty());
+    // A folder that merely starts with the same characters is still an unknown folder.
+    let outcome = process_raw_blob(
+        &standard,
+        "_quarantined/2024/01/13/x.json.gzip",
+        Bytes::from_static(b"x"),
+        &ConvertOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, BlobOutcome::Quarantined { ref reason, .. } if reason.kind() == "unknown_folder")
+    );
+}

@@ -19,13 +19,15 @@ use tokio::io::AsyncWriteExt;
 use super::convert::{
     convert, ConvertOptions, ConvertOutcome, ConvertSummary, FileRejection, OutputError,
 };
-use super::path::{file_quarantine_name, file_quarantine_reason_name, PathError, RawBlobPath};
+use super::path::{
+    file_quarantine_name, file_quarantine_reason_name, PathError, RawBlobPath, QUARANTINE_PREFIX,
+};
 use super::quarantine::FileQuarantineReason;
 
 /// Uploads above this size go through multipart (block) upload.
 const SINGLE_PUT_LIMIT: usize = 8 * 1024 * 1024;
 
-/// What happened to a blob. Both variants mean the blob is fully handled.
+/// What happened to a blob. Every variant means the blob is fully handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobOutcome {
     Processed {
@@ -36,6 +38,9 @@ pub enum BlobOutcome {
         rejects: Option<String>,
         summary: ConvertSummary,
     },
+    /// A blob in the raw container's own `_quarantine/` (bad Kafka messages the ingest set aside):
+    /// not an ETL input, nothing is written.
+    Ignored { reason: &'static str },
     Quarantined {
         /// Standard-container name of the copy of the original bytes.
         copy: String,
@@ -95,6 +100,11 @@ pub async fn process_raw_blob(
     bytes: Bytes,
     options: &ConvertOptions,
 ) -> Result<BlobOutcome, ProcessError> {
+    if is_raw_quarantine(raw_name) {
+        return Ok(BlobOutcome::Ignored {
+            reason: "the raw container's _quarantine/ holds ingest dead letters, not batches",
+        });
+    }
     let raw = match RawBlobPath::parse(raw_name) {
         Ok(raw) => raw,
         Err(e) => return quarantine_file(standard, raw_name, bytes, e.into(), None).await,
@@ -136,6 +146,13 @@ pub async fn process_raw_blob(
             })
         }
     }
+}
+
+fn is_raw_quarantine(raw_name: &str) -> bool {
+    let relative = raw_name.strip_prefix("raw/").unwrap_or(raw_name);
+    relative
+        .strip_prefix(QUARANTINE_PREFIX)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 async fn quarantine_file(

@@ -160,9 +160,10 @@ pub fn convert<R: Read, W: Write + Send, Q: Write>(
     }
     let json = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(input));
 
+    let batch_rows = options.batch_rows.max(1);
     let properties = WriterProperties::builder()
         .set_compression(options.codec.compression())
-        .set_max_row_group_size(options.batch_rows.max(1))
+        .set_max_row_group_size(batch_rows)
         .build();
     let batch = BatchBuilder::new(folder);
     let writer = ArrowWriter::try_new(parquet_out, batch.schema(), Some(properties))?;
@@ -171,7 +172,7 @@ pub fn convert<R: Read, W: Write + Send, Q: Write>(
         batch,
         writer,
         rejects: RejectWriter::new(rejects_out),
-        batch_rows: options.batch_rows.max(1),
+        batch_rows,
         next_index: 0,
         summary: ConvertSummary {
             rows_written: 0,
