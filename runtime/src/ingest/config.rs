@@ -91,6 +91,10 @@ pub struct IngestConfig {
     /// Write to this local directory instead of blob storage (tests, benchmarks).
     #[arg(long, env = "RAW_LOCAL_DIR", conflicts_with = "raw_account_url")]
     pub raw_local_dir: Option<PathBuf>,
+    /// Extra librdkafka consumer properties, `key=value` (comma-separated in the env var), e.g.
+    /// `max.partition.fetch.bytes=4194304`.
+    #[arg(long = "kafka-config", env = "KAFKA_CONSUMER_CONFIG", value_delimiter = ',')]
+    pub kafka_config: Vec<String>,
     /// Consumer-group session timeout: how long a dead worker keeps its partitions.
     #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
     pub session_timeout_ms: u32,

@@ -204,10 +204,12 @@ pub fn subscribe(
     group_id: &str,
     topics: &[String],
     session_timeout_ms: u32,
+    extra: &[String],
     context: IngestContext,
 ) -> Result<IngestConsumer, KafkaError> {
     let heartbeat_ms = (session_timeout_ms / 5).clamp(100, 3000);
-    let consumer: IngestConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group_id)
         .set("client.id", "superhero-ingest")
@@ -218,8 +220,13 @@ pub fn subscribe(
         .set("heartbeat.interval.ms", heartbeat_ms.to_string())
         .set("max.poll.interval.ms", "300000")
         .set("socket.keepalive.enable", "true")
-        .set_log_level(RDKafkaLogLevel::Warning)
-        .create_with_context(context)?;
+        .set_log_level(RDKafkaLogLevel::Warning);
+    for kv in extra {
+        if let Some((k, v)) = kv.split_once('=') {
+            config.set(k.trim(), v.trim());
+        }
+    }
+    let consumer: IngestConsumer = config.create_with_context(context)?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names)?;
     Ok(consumer)

@@ -170,6 +170,7 @@ pub async fn run(
         &cfg.group_id,
         &cfg.topics,
         cfg.session_timeout_ms,
+        &cfg.kafka_config,
         context,
     )?;
     let limits = Limits {
