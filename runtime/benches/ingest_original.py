@@ -20,6 +20,7 @@ import datetime
 import gzip
 import json
 import os
+import resource
 import time
 import uuid
 
@@ -185,7 +186,9 @@ async def main():
         saver.cancel()
         await consumer.stop()
     elapsed = time.monotonic() - started
-    print(json.dumps({"messages": consumed, "elapsed_secs": elapsed, "messages_per_sec": consumed / elapsed}))
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"messages": consumed, "elapsed_secs": elapsed, "messages_per_sec": consumed / elapsed,
+                      "cpu_secs": ru.ru_utime + ru.ru_stime}))
 
 
 if __name__ == "__main__":
