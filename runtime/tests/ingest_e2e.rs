@@ -333,3 +333,52 @@ async fn flushes_by_age_then_on_sigterm_and_resumes_from_redis() {
     let stats = s.ingest_stats("term");
     assert_eq!(stats["messages"], c2.total_messages);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_dependencies_are_retried_without_crashing_or_leaking_secrets() {
+    let s = services_or_skip!();
+    let closed = ingest_common::free_port().to_string();
+    let dead_storage = format!("http://127.0.0.1:{closed}/{}", ingest_common::ACCOUNT);
+    let dead_kafka = format!("127.0.0.1:{closed}");
+    let cases: [(&str, Vec<(&str, &str)>, &str); 3] = [
+        (
+            "storage",
+            vec![("RAW_ACCOUNT_URL", dead_storage.as_str())],
+            "raw storage",
+        ),
+        (
+            "redis",
+            vec![("REDIS_PORT", closed.as_str())],
+            "what=\"redis\"",
+        ),
+        (
+            "kafka",
+            vec![("KAFKA_BOOTSTRAP_SERVERS", dead_kafka.as_str())],
+            "Kafka client error",
+        ),
+    ];
+    for (name, env, expect) in cases {
+        let mut w = s.spawn_ingest(name, &env);
+        let mut log = String::new();
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            log = s.ingest_log(name);
+            if log.contains(expect) {
+                break;
+            }
+        }
+        assert!(w.is_running(), "{name}: worker exited:\n{log}");
+        assert!(
+            log.contains(expect),
+            "{name}: no clear message ({expect}):\n{log}"
+        );
+        assert!(
+            !log.contains(ingest_common::ACCOUNT_KEY),
+            "{name}: account key in the logs"
+        );
+        let status = w
+            .terminate(Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("{name}: no exit after SIGTERM:\n{}", s.ingest_log(name)));
+        assert!(status.success(), "{name}: {status}");
+    }
+}

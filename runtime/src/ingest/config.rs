@@ -93,7 +93,11 @@ pub struct IngestConfig {
     pub raw_local_dir: Option<PathBuf>,
     /// Extra librdkafka consumer properties, `key=value` (comma-separated in the env var), e.g.
     /// `max.partition.fetch.bytes=4194304`.
-    #[arg(long = "kafka-config", env = "KAFKA_CONSUMER_CONFIG", value_delimiter = ',')]
+    #[arg(
+        long = "kafka-config",
+        env = "KAFKA_CONSUMER_CONFIG",
+        value_delimiter = ','
+    )]
     pub kafka_config: Vec<String>,
     /// Consumer-group session timeout: how long a dead worker keeps its partitions.
     #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000)]

@@ -157,7 +157,13 @@ pub async fn run(
         .set_number_of_retries(2);
     tracing::info!(host = %cfg.redis_host, port = cfg.redis_port, db = cfg.redis_db, "connecting to Redis");
     let Some(redis) = wait_for("redis", &mut shutdown, || {
-        ConnectionManager::new_with_config(redis_client.clone(), manager_cfg.clone())
+        let connect = ConnectionManager::new_with_config(redis_client.clone(), manager_cfg.clone());
+        async move {
+            match tokio::time::timeout(Duration::from_secs(5), connect).await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err("no answer within 5 s".to_string()),
+            }
+        }
     })
     .await
     else {
