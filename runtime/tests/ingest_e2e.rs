@@ -340,7 +340,8 @@ async fn unreachable_dependencies_are_retried_without_crashing_or_leaking_secret
     let closed = ingest_common::free_port().to_string();
     let dead_storage = format!("http://127.0.0.1:{closed}/{}", ingest_common::ACCOUNT);
     let dead_kafka = format!("127.0.0.1:{closed}");
-    let cases: [(&str, Vec<(&str, &str)>, &str); 3] = [
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 3] = [
         (
             "storage",
             vec![("RAW_ACCOUNT_URL", dead_storage.as_str())],
