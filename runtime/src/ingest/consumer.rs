@@ -220,6 +220,8 @@ pub fn subscribe(
         .set("heartbeat.interval.ms", heartbeat_ms.to_string())
         .set("max.poll.interval.ms", "300000")
         .set("socket.keepalive.enable", "true")
+        // Notice topics created after start-up within seconds (default is 5 minutes).
+        .set("topic.metadata.refresh.interval.ms", "5000")
         .set_log_level(RDKafkaLogLevel::Warning);
     for kv in extra {
         if let Some((k, v)) = kv.split_once('=') {

@@ -204,6 +204,7 @@ impl Worker {
         shutdown: &mut (impl Future<Output = ()> + Unpin),
     ) -> Result<(), WorkerError> {
         let mut next_report = Instant::now() + Duration::from_secs(30);
+        let mut last_consume_error: Option<Instant> = None;
         loop {
             let wake = self
                 .batcher
@@ -219,7 +220,10 @@ impl Worker {
                         received = Some(consumer::to_raw(&m, topic));
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "consume error");
+                        if last_consume_error.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(10)) {
+                            tracing::warn!(error = %e, "consume error (retrying; repeats are logged every 10 s)");
+                            last_consume_error = Some(Instant::now());
+                        }
                         sleep(Duration::from_millis(200)).await;
                     }
                 },
