@@ -49,6 +49,12 @@ install() {
     cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql --root "$CACHE/tansu" >"$CACHE/tansu-build.log" 2>&1 \
       || die "tansu build failed; see $CACHE/tansu-build.log"
   fi
+  if [ ! -x "$CACHE/zigbuild/bin/cargo-zigbuild" ] || ! python3 -c 'import ziglang' >/dev/null 2>&1; then
+    say "installing cargo-zigbuild (crates.io) and zig (PyPI ziglang): the function package links against glibc 2.31"
+    python3 -m pip install --quiet --disable-pip-version-check ziglang >/dev/null 2>&1 || die "pip install ziglang failed"
+    [ -x "$CACHE/zigbuild/bin/cargo-zigbuild" ] || cargo install cargo-zigbuild --locked --root "$CACHE/zigbuild" >"$CACHE/zigbuild-build.log" 2>&1 \
+      || die "cargo-zigbuild build failed; see $CACHE/zigbuild-build.log"
+  fi
   if ! python3 -c 'import pyarrow, duckdb' >/dev/null 2>&1; then
     say "installing pyarrow and duckdb from PyPI (golden Parquet cross-checks)"
     python3 -m pip install --quiet --disable-pip-version-check pyarrow duckdb >/dev/null 2>&1 || say "pyarrow/duckdb not installed; the cross-check tests will say they were skipped"

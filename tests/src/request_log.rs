@@ -19,6 +19,9 @@ pub struct LoggedRequest {
 
 impl LoggedRequest {
     pub fn is_write(&self) -> bool {
+        if self.path.contains("/oauth2/") {
+            return false;
+        }
         match self.method.as_str() {
             "GET" | "HEAD" => false,
             // Reads that Azure exposes as POST actions.

@@ -30,8 +30,10 @@ fn topic(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
         Method::GET => arm::get_tracked(state, &id, TOPIC, parsed),
         Method::DELETE => {
             let existed = !lock(&state.cloud).ids_under(&id).is_empty();
-            for child in lock(&state.cloud).ids_under(&id) {
-                lock(&state.cloud).remove(&child);
+            let children = lock(&state.cloud).ids_under(&id);
+            let mut cloud = lock(&state.cloud);
+            for child in children {
+                cloud.remove(&child);
             }
             arm::empty(if existed { StatusCode::OK } else { StatusCode::NO_CONTENT })
         }
