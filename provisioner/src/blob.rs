@@ -11,6 +11,8 @@ pub struct BlobAccount {
     http: reqwest::Client,
     endpoint: Url,
     key: AccountKey,
+    /// Sign as the deploying identity (Entra) instead of with the key.
+    bearer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +42,18 @@ impl BlobAccount {
         let key = AccountKey::new(&role.account_name(ctx), key).map_err(|e| ResourceError::Other(e.to_string()))?;
         let endpoint = ctx.outputs().blob_endpoints.get(role.label()).cloned().unwrap_or_else(|| format!("https://{}.blob.core.windows.net/", role.account_name(ctx)));
         let endpoint = Url::parse(&format!("{}/", endpoint.trim_end_matches('/'))).map_err(|e| ResourceError::Other(format!("bad blob endpoint: {e}")))?;
-        Ok(Self { http: reqwest::Client::new(), endpoint, key })
+        Ok(Self { http: reqwest::Client::new(), endpoint, key, bearer: None })
+    }
+
+    /// The account as the deploying identity sees it: an Entra token where Azure checks one
+    /// (https endpoints), the key where the local cloud's Azurite can only check keys.
+    pub async fn open_as_identity(ctx: &Ctx, role: AccountRole) -> Result<Self> {
+        let mut account = Self::open(ctx, role).await?;
+        if account.endpoint.scheme() == "https" {
+            let token = ctx.azure.credential().token("https://storage.azure.com/.default").await.map_err(|e| ResourceError::Other(e.to_string()))?;
+            account.bearer = Some(token);
+        }
+        Ok(account)
     }
 
     fn path_style(&self) -> bool {
@@ -60,7 +73,10 @@ impl BlobAccount {
         for (k, v) in extra {
             headers.insert(k.to_ascii_lowercase(), v.to_string());
         }
-        let auth = self.key.shared_key_authorization(method, &url, &headers);
+        let auth = match &self.bearer {
+            Some(token) => format!("Bearer {token}"),
+            None => self.key.shared_key_authorization(method, &url, &headers),
+        };
         let mut request = self.http.request(method.parse().unwrap_or(reqwest::Method::GET), url).header("authorization", auth).body(body);
         for (k, v) in &headers {
             request = request.header(k, v);

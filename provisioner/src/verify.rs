@@ -1,9 +1,137 @@
-//! `provision verify`: proves a deployed pipeline moves data (filled in by the end-to-end work).
+//! `provision verify`: no IaC tool checks that a deployed pipeline moves data; this does. It writes
+//! a small canary batch under `_canary/` in raw as the deploying identity, waits for the function to
+//! write the matching Parquet in standard, reads it back, checks its rows and removes both files.
+//! A failure names the stage: write refused, trigger never fired, function failed, output wrong.
 
-use crate::resources::Ctx;
-use std::time::Duration;
+use crate::blob::BlobAccount;
+use crate::cli::exit_code;
+use crate::names::{RAW_CONTAINER, STANDARD_CONTAINER};
+use crate::resources::storage_account::AccountRole;
+use crate::resources::{Ctx, Resource};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::time::{Duration, Instant};
 
-pub async fn run(_ctx: &Ctx, _timeout: Duration, _json: bool) -> u8 {
-    eprintln!("error: verify is not implemented yet");
-    crate::cli::exit_code::ERROR
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Deployment,
+    WriteRaw,
+    Trigger,
+    Function,
+    Output,
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub stage: Stage,
+    pub message: String,
+}
+
+fn failure(stage: Stage, message: impl Into<String>) -> Failure {
+    Failure { stage, message: message.into() }
+}
+
+const ROWS: usize = 3;
+
+/// A log_meta batch in the original worker's format, small and recognisable.
+fn canary_batch(id: &str) -> (Vec<u8>, Vec<String>) {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+    let msg_ids: Vec<String> = (0..ROWS).map(|i| format!("{id}-{i}")).collect();
+    let records: Vec<Value> = msg_ids
+        .iter()
+        .map(|m| json!({"etl_id": id, "msg_id": m, "level": "INFO", "timestamp": now, "name": "provision.verify", "log_message": "canary"}))
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = gz.write_all(serde_json::to_string(&records).unwrap_or_default().as_bytes());
+    (gz.finish().unwrap_or_default(), msg_ids)
+}
+
+fn parquet_rows(bytes: Vec<u8>) -> Result<Vec<String>, String> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).map_err(|e| e.to_string())?.build().map_err(|e| e.to_string())?;
+    let mut ids = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| e.to_string())?;
+        let column = batch.column_by_name("msg_id").ok_or("no msg_id column")?;
+        let strings = column.as_any().downcast_ref::<arrow::array::StringArray>().ok_or("msg_id is not a string column")?;
+        ids.extend(strings.iter().flatten().map(str::to_string));
+    }
+    Ok(ids)
+}
+
+async fn diagnose_trigger(ctx: &Ctx) -> Failure {
+    let sub = crate::resources::event_subscription::EventSubscription;
+    match sub.read(ctx).await {
+        Ok(live) if live.body().is_none() => failure(Stage::Trigger, "the trigger never fired: the Event Grid subscription on raw does not exist (run `provision drift --fix`)"),
+        Ok(live) => match sub.diff(ctx, &live) {
+            crate::resources::Action::Noop => failure(Stage::Trigger, "the trigger never fired: the Event Grid subscription exists as desired, but no output or quarantine appeared (is the function app running? check its logs)"),
+            _ => failure(Stage::Trigger, "the trigger never fired: the Event Grid subscription differs from what provision set (run `provision drift`)"),
+        },
+        Err(e) => failure(Stage::Trigger, format!("the trigger never fired, and reading the subscription failed: {e}")),
+    }
+}
+
+pub async fn check(ctx: &Ctx, timeout: Duration) -> Result<Duration, Failure> {
+    let started = Instant::now();
+    for role in [AccountRole::Raw, AccountRole::Standard] {
+        let account = crate::resources::storage_account::StorageAccount(role);
+        let live = account.read(ctx).await.map_err(|e| failure(Stage::Deployment, e.to_string()))?;
+        if live.body().is_none() {
+            return Err(failure(Stage::Deployment, format!("the {} account does not exist: run `provision up` first", role.label())));
+        }
+    }
+    let raw = BlobAccount::open_as_identity(ctx, AccountRole::Raw).await.map_err(|e| failure(Stage::WriteRaw, e.to_string()))?;
+    let standard = BlobAccount::open_as_identity(ctx, AccountRole::Standard).await.map_err(|e| failure(Stage::Output, e.to_string()))?;
+    let id = format!("canary-{}", uuid::Uuid::new_v4());
+    let date = chrono::Utc::now().format("%Y/%m/%d");
+    let raw_name = format!("_canary/log_meta/{date}/{id}.json.gzip");
+    let parquet_name = format!("_canary/log_meta/{date}/{id}.parquet");
+    let quarantine_name = format!("_quarantine/_canary/log_meta/{date}/{id}.jsonl");
+    let (batch, msg_ids) = canary_batch(&id);
+    raw.put(RAW_CONTAINER, &raw_name, batch, "application/gzip").await.map_err(|e| failure(Stage::WriteRaw, format!("writing the canary to raw was refused: {e}")))?;
+    let result = async {
+        loop {
+            if let Some(bytes) = standard.get(STANDARD_CONTAINER, &parquet_name).await.map_err(|e| failure(Stage::Output, e.to_string()))? {
+                let rows = parquet_rows(bytes).map_err(|e| failure(Stage::Output, format!("the canary's Parquet is unreadable: {e}")))?;
+                if rows != msg_ids {
+                    return Err(failure(Stage::Output, format!("the canary's Parquet has rows {rows:?}, expected {msg_ids:?}")));
+                }
+                return Ok(started.elapsed());
+            }
+            if let Some(bytes) = standard.get(STANDARD_CONTAINER, &quarantine_name).await.map_err(|e| failure(Stage::Output, e.to_string()))? {
+                return Err(failure(Stage::Function, format!("the function quarantined the canary: {}", String::from_utf8_lossy(&bytes).chars().take(400).collect::<String>())));
+            }
+            if started.elapsed() > timeout {
+                return Err(diagnose_trigger(ctx).await);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    .await;
+    let _ = raw.delete(RAW_CONTAINER, &raw_name).await;
+    let _ = standard.delete(STANDARD_CONTAINER, &parquet_name).await;
+    let _ = standard.delete(STANDARD_CONTAINER, &quarantine_name).await;
+    result
+}
+
+pub async fn run(ctx: &Ctx, timeout: Duration, json_out: bool) -> u8 {
+    match check(ctx, timeout).await {
+        Ok(took) => {
+            if json_out {
+                println!("{}", json!({"environment": ctx.env.name, "ok": true, "seconds": took.as_secs_f64()}));
+            } else {
+                println!("verify: the data path works — a canary batch went raw → function → Parquet in {:.1}s", took.as_secs_f64());
+            }
+            exit_code::OK
+        }
+        Err(f) => {
+            if json_out {
+                println!("{}", json!({"environment": ctx.env.name, "ok": false, "stage": f.stage, "error": f.message}));
+            } else {
+                eprintln!("verify failed at stage {:?}: {}", f.stage, f.message);
+            }
+            exit_code::ERROR
+        }
+    }
 }

@@ -19,10 +19,14 @@ use super::schema::{Folder, UnknownFolder};
 
 pub const RAW_EXTENSION: &str = ".json.gzip";
 pub const QUARANTINE_PREFIX: &str = "_quarantine";
+/// `provision verify`'s canary batches live under this prefix in raw and standard alike.
+pub const CANARY_PREFIX: &str = "_canary";
 
 /// A validated raw blob name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawBlobPath {
+    /// Under `_canary/`: a deployment check, kept apart from real data.
+    canary: bool,
     folder: Folder,
     /// `YYYY/MM/DD`
     date: String,
@@ -46,6 +50,10 @@ impl RawBlobPath {
     /// Validates a raw blob name, with or without the leading `raw/` container segment.
     pub fn parse(name: &str) -> Result<Self, PathError> {
         let relative = name.strip_prefix("raw/").unwrap_or(name);
+        let (canary, relative) = match relative.strip_prefix(&format!("{CANARY_PREFIX}/")) {
+            Some(rest) => (true, rest),
+            None => (false, relative),
+        };
         let parts: Vec<&str> = relative.split('/').collect();
         let [folder, year, month, day, file] = parts[..] else {
             return Err(PathError::Layout(name.to_owned()));
@@ -63,6 +71,7 @@ impl RawBlobPath {
             .filter(|stem| !stem.is_empty())
             .ok_or_else(|| PathError::Extension(name.to_owned()))?;
         Ok(Self {
+            canary,
             folder,
             date,
             stem: stem.to_owned(),
@@ -73,21 +82,36 @@ impl RawBlobPath {
         self.folder
     }
 
+    fn canary_prefix(&self) -> &'static str {
+        if self.canary {
+            "_canary/"
+        } else {
+            ""
+        }
+    }
+
+    pub fn is_canary(&self) -> bool {
+        self.canary
+    }
+
     /// The name relative to container `raw`.
     pub fn raw_name(&self) -> String {
-        format!("{}/{}/{}{RAW_EXTENSION}", self.folder, self.date, self.stem)
+        format!("{}{}/{}/{}{RAW_EXTENSION}", self.canary_prefix(), self.folder, self.date, self.stem)
     }
 
     /// Where the Parquet file goes in the standard container.
     pub fn parquet_name(&self) -> String {
-        format!("{}/{}/{}.parquet", self.folder, self.date, self.stem)
+        format!("{}{}/{}/{}.parquet", self.canary_prefix(), self.folder, self.date, self.stem)
     }
 
     /// Where rejected records go in the standard container.
     pub fn record_quarantine_name(&self) -> String {
         format!(
-            "{QUARANTINE_PREFIX}/{}/{}/{}.jsonl",
-            self.folder, self.date, self.stem
+            "{QUARANTINE_PREFIX}/{}{}/{}/{}.jsonl",
+            self.canary_prefix(),
+            self.folder,
+            self.date,
+            self.stem
         )
     }
 }
@@ -127,6 +151,15 @@ mod tests {
 
     const NAME: &str =
         "lib_server_game/2024/01/13/3febb019-42a1-40ff-8b3f-19e53c6ab6b9_1705190367510031.json.gzip";
+
+    #[test]
+    fn canary_batches_keep_their_prefix_on_every_output() {
+        let p = RawBlobPath::parse("_canary/log_meta/2026/11/25/check-1.json.gzip").expect("canary path");
+        assert!(p.is_canary());
+        assert_eq!(p.parquet_name(), "_canary/log_meta/2026/11/25/check-1.parquet");
+        assert_eq!(p.raw_name(), "_canary/log_meta/2026/11/25/check-1.json.gzip");
+        assert!(!RawBlobPath::parse("log_meta/2026/11/25/x.json.gzip").expect("plain").is_canary());
+    }
 
     #[test]
     fn maps_raw_to_standard_names() {
