@@ -10,6 +10,7 @@ pub mod arm;
 pub mod azurite;
 pub mod blob_client;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod event_pump;
 pub mod functions_host;
@@ -18,6 +19,7 @@ pub mod identity;
 pub mod providers;
 pub mod request_log;
 pub mod server;
+pub mod services;
 pub mod state;
 pub mod token;
 

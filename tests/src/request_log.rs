@@ -15,6 +15,9 @@ pub struct LoggedRequest {
     pub api_version: Option<String>,
     pub body: Option<serde_json::Value>,
     pub status: u16,
+    /// The caller's User-Agent, to tell concurrent clients apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 impl LoggedRequest {
@@ -42,7 +45,7 @@ impl RequestLog {
         Self { entries: Mutex::new(Vec::new()), file }
     }
 
-    pub fn record(&self, method: &str, path: &str, query: &str, body: Option<&str>, status: u16) {
+    pub fn record(&self, method: &str, path: &str, query: &str, body: Option<&str>, status: u16, user_agent: Option<&str>) {
         let api_version = url::form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "api-version")
             .map(|(_, v)| v.into_owned());
@@ -57,6 +60,7 @@ impl RequestLog {
             api_version,
             body,
             status,
+            user_agent: user_agent.map(str::to_string),
         };
         if let Some(file) = &self.file {
             if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {

@@ -90,6 +90,7 @@ async fn log_request(State(state): State<Shared>, request: Request, next: Next) 
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or_default().to_string();
     let method = parts.method.to_string();
+    let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_string);
     let logged_body = if path.contains("/oauth2/") || path.starts_with("/_admin") {
         None
     } else {
@@ -97,7 +98,7 @@ async fn log_request(State(state): State<Shared>, request: Request, next: Next) 
     };
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     if !path.starts_with("/_admin") {
-        state.log.record(&method, &path, &query, logged_body.as_deref(), response.status().as_u16());
+        state.log.record(&method, &path, &query, logged_body.as_deref(), response.status().as_u16(), user_agent.as_deref());
     }
     response
 }
