@@ -105,53 +105,118 @@ pub struct Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
     #[error("cannot read environment file {path}: {source}. Pass an existing file with --env-file, or --env NAME for environments/NAME.toml")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} has {} problem(s); nothing was sent to Azure:\n{}", problems.len(), problems.iter().map(|p| format!("  - {}: {}", p.place, p.message)).collect::<Vec<_>>().join("\n"))]
-    Invalid { path: String, problems: Vec<Problem> },
+    Invalid {
+        path: String,
+        problems: Vec<Problem>,
+    },
 }
 
-const TOP_KEYS: &[&str] = &["name", "subscription", "tenant", "location", "prefix", "suffix", "plan", "security_group", "tags", "package", "auth", "endpoints"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "subscription",
+    "tenant",
+    "location",
+    "prefix",
+    "suffix",
+    "plan",
+    "security_group",
+    "tags",
+    "package",
+    "auth",
+    "endpoints",
+];
 
 pub fn path_for(name: &str, root: &Path) -> PathBuf {
     root.join("environments").join(format!("{name}.toml"))
 }
 
 pub fn load(path: &Path) -> Result<Environment, EnvError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EnvError::Read { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| EnvError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse(&text, path)
 }
 
 /// Reads the file's text into an `Environment`, or every problem it has.
 pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
-    let invalid = |problems| EnvError::Invalid { path: path.display().to_string(), problems };
+    let invalid = |problems| EnvError::Invalid {
+        path: path.display().to_string(),
+        problems,
+    };
     let table: Table = match text.parse() {
         Ok(t) => t,
         Err(e) => {
-            let place = e.span().map(|s| format!("line {}", text[..s.start].lines().count().max(1))).unwrap_or_else(|| "file".into());
-            return Err(invalid(vec![Problem { place, message: format!("not valid TOML: {}", e.message()) }]));
+            let place = e
+                .span()
+                .map(|s| format!("line {}", text[..s.start].lines().count().max(1)))
+                .unwrap_or_else(|| "file".into());
+            return Err(invalid(vec![Problem {
+                place,
+                message: format!("not valid TOML: {}", e.message()),
+            }]));
         }
     };
-    let mut c = Checker { text, problems: Vec::new() };
+    let mut c = Checker {
+        text,
+        problems: Vec::new(),
+    };
     c.unknown_keys(&table, "", TOP_KEYS);
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("env").to_string();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("env")
+        .to_string();
     let name = c.string(&table, "name", "").unwrap_or(stem);
-    if !name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()) || name.is_empty() || name.len() > 12 {
+    if !name
+        .chars()
+        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+        || name.is_empty()
+        || name.len() > 12
+    {
         c.problem("name", "the environment name must be 1-12 lowercase letters and digits (it is part of Azure resource names)");
     }
     let subscription = c.guid(&table, "subscription", "");
     let tenant = c.guid(&table, "tenant", "");
-    let location = c.required_string(&table, "location", "").unwrap_or_default();
-    if !location.is_empty() && !location.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()) {
-        c.problem("location", "use the region's short name, e.g. `westeurope` (lowercase, no spaces)");
+    let location = c
+        .required_string(&table, "location", "")
+        .unwrap_or_default();
+    if !location.is_empty()
+        && !location
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+    {
+        c.problem(
+            "location",
+            "use the region's short name, e.g. `westeurope` (lowercase, no spaces)",
+        );
     }
     let prefix = c.required_string(&table, "prefix", "").unwrap_or_default();
-    if !prefix.is_empty() && (!prefix.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()) || prefix.len() > 10 || !prefix.starts_with(|ch: char| ch.is_ascii_lowercase())) {
+    if !prefix.is_empty()
+        && (!prefix
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            || prefix.len() > 10
+            || !prefix.starts_with(|ch: char| ch.is_ascii_lowercase()))
+    {
         c.problem("prefix", "the prefix must be 1-10 lowercase letters and digits starting with a letter: storage account names allow nothing else");
     }
     let suffix = match c.string(&table, "suffix", "") {
         Some(s) => {
-            if !(4..=6).contains(&s.len()) || !s.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()) {
-                c.problem("suffix", "the suffix must be 4-6 lowercase letters and digits");
+            if !(4..=6).contains(&s.len())
+                || !s
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            {
+                c.problem(
+                    "suffix",
+                    "the suffix must be 4-6 lowercase letters and digits",
+                );
             }
             s
         }
@@ -165,17 +230,35 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
         Some("Y1") => PlanSku::Y1,
         Some("EP1") => PlanSku::EP1,
         Some(other) => {
-            c.problem("plan.sku", &format!("`{other}` is not supported; use B1 (default), Y1 or EP1"));
+            c.problem(
+                "plan.sku",
+                &format!("`{other}` is not supported; use B1 (default), Y1 or EP1"),
+            );
             PlanSku::B1
         }
     };
 
     let group = c.table(&table, "security_group");
-    c.unknown_keys(&group, "security_group", &["display_name", "unique_name", "members"]);
-    let group_display_name = c.string(&group, "display_name", "security_group").unwrap_or_else(|| format!("{prefix}-{name}-data"));
-    let group_unique_name = c.string(&group, "unique_name", "security_group").unwrap_or_else(|| format!("{prefix}-{name}-data"));
-    if !group_unique_name.is_empty() && !group_unique_name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
-        c.problem("security_group.unique_name", "use letters, digits, '-' and '_' only (it is also the group's mail nickname)");
+    c.unknown_keys(
+        &group,
+        "security_group",
+        &["display_name", "unique_name", "members"],
+    );
+    let group_display_name = c
+        .string(&group, "display_name", "security_group")
+        .unwrap_or_else(|| format!("{prefix}-{name}-data"));
+    let group_unique_name = c
+        .string(&group, "unique_name", "security_group")
+        .unwrap_or_else(|| format!("{prefix}-{name}-data"));
+    if !group_unique_name.is_empty()
+        && !group_unique_name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+    {
+        c.problem(
+            "security_group.unique_name",
+            "use letters, digits, '-' and '_' only (it is also the group's mail nickname)",
+        );
     }
     let mut group_members = Vec::new();
     if let Some(v) = group.get("members") {
@@ -184,11 +267,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
                 for (i, item) in items.iter().enumerate() {
                     match item.as_str().filter(|s| uuid::Uuid::parse_str(s).is_ok()) {
                         Some(s) => group_members.push(s.to_string()),
-                        None => c.problem(&format!("security_group.members[{i}]"), "each member is an Entra object id (a GUID)"),
+                        None => c.problem(
+                            &format!("security_group.members[{i}]"),
+                            "each member is an Entra object id (a GUID)",
+                        ),
                     }
                 }
             }
-            None => c.problem("security_group.members", "must be a list of Entra object ids"),
+            None => c.problem(
+                "security_group.members",
+                "must be a list of Entra object ids",
+            ),
         }
     }
 
@@ -198,33 +287,53 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
             Some(s) if k.len() <= 512 && s.len() <= 256 => {
                 tags.insert(k.clone(), s.to_string());
             }
-            Some(_) => c.problem(&format!("tags.{k}"), "tag names are at most 512 characters and values at most 256"),
+            Some(_) => c.problem(
+                &format!("tags.{k}"),
+                "tag names are at most 512 characters and values at most 256",
+            ),
             None => c.problem(&format!("tags.{k}"), "tag values must be strings"),
         }
     }
     for reserved in ["managed-by", "environment"] {
         if tags.contains_key(reserved) {
-            c.problem(&format!("tags.{reserved}"), "this tag is set by provision to mark ownership; remove it");
+            c.problem(
+                &format!("tags.{reserved}"),
+                "this tag is set by provision to mark ownership; remove it",
+            );
         }
     }
 
     let package = c.table(&table, "package");
-    c.unknown_keys(&package, "package", &["access", "sas_lifetime_days", "sas_renew_within_days"]);
+    c.unknown_keys(
+        &package,
+        "package",
+        &["access", "sas_lifetime_days", "sas_renew_within_days"],
+    );
     let package_access = match c.string(&package, "access", "package").as_deref() {
         None | Some("sas") => PackageAccess::Sas,
         Some("identity") => PackageAccess::Identity,
         Some(other) => {
-            c.problem("package.access", &format!("`{other}` is not an access mode; use `sas` (default) or `identity`"));
+            c.problem(
+                "package.access",
+                &format!("`{other}` is not an access mode; use `sas` (default) or `identity`"),
+            );
             PackageAccess::Sas
         }
     };
-    let sas_lifetime_days = c.integer(&package, "sas_lifetime_days", "package").unwrap_or(365);
-    let sas_renew_within_days = c.integer(&package, "sas_renew_within_days", "package").unwrap_or(30);
+    let sas_lifetime_days = c
+        .integer(&package, "sas_lifetime_days", "package")
+        .unwrap_or(365);
+    let sas_renew_within_days = c
+        .integer(&package, "sas_renew_within_days", "package")
+        .unwrap_or(30);
     if !(1..=3650).contains(&sas_lifetime_days) {
         c.problem("package.sas_lifetime_days", "must be between 1 and 3650");
     }
     if sas_renew_within_days < 0 || sas_renew_within_days >= sas_lifetime_days {
-        c.problem("package.sas_renew_within_days", "must be at least 0 and less than sas_lifetime_days");
+        c.problem(
+            "package.sas_renew_within_days",
+            "must be at least 0 and less than sas_lifetime_days",
+        );
     }
 
     let auth = c.table(&table, "auth");
@@ -243,7 +352,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
     let client_id = c.string(&auth, "client_id", "auth");
     if let Some(id) = &client_id {
         if uuid::Uuid::parse_str(id).is_err() {
-            c.problem("auth.client_id", "must be the application (client) id, a GUID");
+            c.problem(
+                "auth.client_id",
+                "must be the application (client) id, a GUID",
+            );
         }
     }
     if auth.contains_key("client_secret") {
@@ -251,27 +363,51 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
     }
 
     let endpoints_table = c.table(&table, "endpoints");
-    c.unknown_keys(&endpoints_table, "endpoints", &["authority", "resource_manager", "graph", "resource_manager_audience", "graph_audience"]);
+    c.unknown_keys(
+        &endpoints_table,
+        "endpoints",
+        &[
+            "authority",
+            "resource_manager",
+            "graph",
+            "resource_manager_audience",
+            "graph_audience",
+        ],
+    );
     let mut endpoints = Endpoints::public();
     for (key, slot) in [
         ("authority", &mut endpoints.authority),
         ("resource_manager", &mut endpoints.resource_manager),
         ("graph", &mut endpoints.graph),
-        ("resource_manager_audience", &mut endpoints.resource_manager_audience),
+        (
+            "resource_manager_audience",
+            &mut endpoints.resource_manager_audience,
+        ),
         ("graph_audience", &mut endpoints.graph_audience),
     ] {
         if let Some(v) = c.string(&endpoints_table, key, "endpoints") {
             match url::Url::parse(&v) {
-                Ok(u) if u.scheme() == "https" || u.host_str() == Some("127.0.0.1") || u.host_str() == Some("localhost") => {
+                Ok(u)
+                    if u.scheme() == "https"
+                        || u.host_str() == Some("127.0.0.1")
+                        || u.host_str() == Some("localhost") =>
+                {
                     *slot = v.trim_end_matches('/').to_string()
                 }
-                _ => c.problem(&format!("endpoints.{key}"), "must be an https URL (plain http only for 127.0.0.1)"),
+                _ => c.problem(
+                    &format!("endpoints.{key}"),
+                    "must be an https URL (plain http only for 127.0.0.1)",
+                ),
             }
         }
     }
 
     let names_check = crate::names::Names::derive(&prefix, &name, &suffix);
-    for (what, account) in [("raw", &names_check.raw_account), ("standard", &names_check.standard_account), ("functions", &names_check.functions_account)] {
+    for (what, account) in [
+        ("raw", &names_check.raw_account),
+        ("standard", &names_check.standard_account),
+        ("functions", &names_check.functions_account),
+    ] {
         if !(3..=24).contains(&account.len()) {
             c.problem("prefix", &format!("the {what} storage account name `{account}` would break Azure's rule (3-24 lowercase letters and digits); shorten prefix or name"));
         }
@@ -305,9 +441,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
 /// Storage names are global: a stable 6-character suffix from subscription and environment.
 pub fn derived_suffix(subscription: &str, env: &str) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("{}/{env}", subscription.to_ascii_lowercase()).as_bytes());
+    let digest =
+        sha2::Sha256::digest(format!("{}/{env}", subscription.to_ascii_lowercase()).as_bytes());
     let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    digest.iter().take(6).map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
+    digest
+        .iter()
+        .take(6)
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect()
 }
 
 struct Checker<'t> {
@@ -320,7 +461,9 @@ impl Checker<'_> {
         let leaf = key.rsplit('.').next().unwrap_or(key);
         let line = self.text.lines().position(|l| {
             let t = l.trim_start();
-            t.starts_with(&format!("{leaf} ")) || t.starts_with(&format!("{leaf}=")) || t.starts_with(&format!("\"{leaf}\""))
+            t.starts_with(&format!("{leaf} "))
+                || t.starts_with(&format!("{leaf}="))
+                || t.starts_with(&format!("\"{leaf}\""))
         });
         match line {
             Some(n) => format!("{key} (line {})", n + 1),
@@ -330,14 +473,24 @@ impl Checker<'_> {
 
     fn problem(&mut self, key: &str, message: &str) {
         let place = self.place(key);
-        self.problems.push(Problem { place, message: message.to_string() });
+        self.problems.push(Problem {
+            place,
+            message: message.to_string(),
+        });
     }
 
     fn unknown_keys(&mut self, table: &Table, section: &str, known: &[&str]) {
         for key in table.keys() {
             if !known.contains(&key.as_str()) {
-                let full = if section.is_empty() { key.clone() } else { format!("{section}.{key}") };
-                self.problem(&full, &format!("unknown key; expected one of: {}", known.join(", ")));
+                let full = if section.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{section}.{key}")
+                };
+                self.problem(
+                    &full,
+                    &format!("unknown key; expected one of: {}", known.join(", ")),
+                );
             }
         }
     }
@@ -354,7 +507,11 @@ impl Checker<'_> {
     }
 
     fn string(&mut self, table: &Table, key: &str, section: &str) -> Option<String> {
-        let full = if section.is_empty() { key.to_string() } else { format!("{section}.{key}") };
+        let full = if section.is_empty() {
+            key.to_string()
+        } else {
+            format!("{section}.{key}")
+        };
         match table.get(key) {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
@@ -387,7 +544,10 @@ impl Checker<'_> {
     fn guid(&mut self, table: &Table, key: &str, section: &str) -> Option<String> {
         let value = self.required_string(table, key, section)?;
         if uuid::Uuid::parse_str(&value).is_err() {
-            self.problem(key, &format!("`{value}` is not a GUID; copy it from `az account show`"));
+            self.problem(
+                key,
+                &format!("`{value}` is not a GUID; copy it from `az account show`"),
+            );
             return None;
         }
         Some(value.to_ascii_lowercase())
@@ -413,8 +573,14 @@ team = "data"
         assert_eq!(env.name, "dev");
         assert_eq!(env.plan, PlanSku::B1);
         assert_eq!(env.package_access, PackageAccess::Sas);
-        assert_eq!(env.suffix, derived_suffix("00000000-0000-4000-8000-0000000000a1", "dev"));
-        assert_ne!(env.suffix, derived_suffix("00000000-0000-4000-8000-0000000000a1", "prod"));
+        assert_eq!(
+            env.suffix,
+            derived_suffix("00000000-0000-4000-8000-0000000000a1", "dev")
+        );
+        assert_ne!(
+            env.suffix,
+            derived_suffix("00000000-0000-4000-8000-0000000000a1", "prod")
+        );
         assert_eq!(env.suffix.len(), 6);
     }
 
@@ -433,10 +599,24 @@ access = "ftp"
 client_secret = "hunter2"
 "#;
         let err = parse(text, Path::new("environments/dev.toml")).expect_err("invalid");
-        let EnvError::Invalid { problems, .. } = &err else { panic!("{err}") };
+        let EnvError::Invalid { problems, .. } = &err else {
+            panic!("{err}")
+        };
         let places: Vec<&str> = problems.iter().map(|p| p.place.as_str()).collect();
-        for expected in ["subscription (line 2)", "tenant", "location (line 3)", "prefix (line 4)", "colour (line 5)", "plan.sku (line 7)", "package.access (line 9)", "auth.client_secret (line 11)"] {
-            assert!(places.contains(&expected), "missing {expected} in {places:?}");
+        for expected in [
+            "subscription (line 2)",
+            "tenant",
+            "location (line 3)",
+            "prefix (line 4)",
+            "colour (line 5)",
+            "plan.sku (line 7)",
+            "package.access (line 9)",
+            "auth.client_secret (line 11)",
+        ] {
+            assert!(
+                places.contains(&expected),
+                "missing {expected} in {places:?}"
+            );
         }
         let text = err.to_string();
         assert!(!text.contains("hunter2"), "the secret is not echoed");
@@ -445,9 +625,14 @@ client_secret = "hunter2"
 
     #[test]
     fn derived_storage_names_that_break_azure_rules_are_caught() {
-        let text = GOOD.replace("prefix = \"superhero\"", "prefix = \"abcdefghij\"").replace("location", "name = \"abcdefghijkl\"\nlocation");
+        let text = GOOD
+            .replace("prefix = \"superhero\"", "prefix = \"abcdefghij\"")
+            .replace("location", "name = \"abcdefghijkl\"\nlocation");
         let err = parse(&text, Path::new("x.toml")).expect_err("too long");
         assert!(err.to_string().contains("storage account name"), "{err}");
-        assert!(parse("not = [toml", Path::new("x.toml")).expect_err("bad").to_string().contains("not valid TOML"));
+        assert!(parse("not = [toml", Path::new("x.toml"))
+            .expect_err("bad")
+            .to_string()
+            .contains("not valid TOML"));
     }
 }

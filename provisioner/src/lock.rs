@@ -17,8 +17,13 @@ pub struct Lock {
 }
 
 pub fn holder_description(command: &str) -> String {
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim().to_string();
-    let user = std::env::var("USER").or_else(|_| std::env::var("GITHUB_ACTOR")).unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("GITHUB_ACTOR"))
+        .unwrap_or_else(|_| "unknown".into());
     serde_json::json!({"holder": format!("{user}@{host}"), "pid": std::process::id(), "command": command, "since": chrono::Utc::now().to_rfc3339()}).to_string()
 }
 
@@ -33,7 +38,15 @@ async fn lease(account: &BlobAccount, blob: &str, action: &str, lease_id: &str) 
         "break" => headers.push(("x-ms-lease-break-period", "0")),
         _ => headers.push(("x-ms-lease-id", lease_id)),
     }
-    Ok(account.send("PUT", &format!("{LOCK_CONTAINER}/{blob}?comp=lease"), &headers, vec![]).await?.status)
+    Ok(account
+        .send(
+            "PUT",
+            &format!("{LOCK_CONTAINER}/{blob}?comp=lease"),
+            &headers,
+            vec![],
+        )
+        .await?
+        .status)
 }
 
 impl Lock {
@@ -44,30 +57,55 @@ impl Lock {
         let started = Instant::now();
         loop {
             if !account.exists(LOCK_CONTAINER, &blob).await? {
-                let _ = account.put(LOCK_CONTAINER, &blob, b"{}".to_vec(), "application/json").await;
+                let _ = account
+                    .put(LOCK_CONTAINER, &blob, b"{}".to_vec(), "application/json")
+                    .await;
             }
             match lease(&account, &blob, "acquire", &lease_id).await? {
                 201 | 200 => break,
                 409 => {
-                    let holder = account.get(LOCK_CONTAINER, &blob).await?.map(|b| String::from_utf8_lossy(&b).to_string()).unwrap_or_default();
+                    let holder = account
+                        .get(LOCK_CONTAINER, &blob)
+                        .await?
+                        .map(|b| String::from_utf8_lossy(&b).to_string())
+                        .unwrap_or_default();
                     if started.elapsed() >= timeout {
                         return Err(ResourceError::Other(format!(
                             "environment {} is locked by another run: {holder}. Waited {}s (--lock-timeout). If that run is dead, the lease expires within 60 s, or run `provision force-unlock --env {}`",
                             ctx.env.name, timeout.as_secs(), ctx.env.name
                         )));
                     }
-                    (ctx.azure.notify)(format!("waiting for the lock on environment {} held by {holder}", ctx.env.name));
+                    (ctx.azure.notify)(format!(
+                        "waiting for the lock on environment {} held by {holder}",
+                        ctx.env.name
+                    ));
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                s => return Err(ResourceError::Other(format!("taking the lock failed: storage answered HTTP {s}"))),
+                s => {
+                    return Err(ResourceError::Other(format!(
+                        "taking the lock failed: storage answered HTTP {s}"
+                    )))
+                }
             }
         }
         let body = holder_description(command).into_bytes();
         let reply = account
-            .send("PUT", &format!("{LOCK_CONTAINER}/{blob}"), &[("x-ms-blob-type", "BlockBlob"), ("x-ms-lease-id", &lease_id), ("content-type", "application/json")], body)
+            .send(
+                "PUT",
+                &format!("{LOCK_CONTAINER}/{blob}"),
+                &[
+                    ("x-ms-blob-type", "BlockBlob"),
+                    ("x-ms-lease-id", &lease_id),
+                    ("content-type", "application/json"),
+                ],
+                body,
+            )
             .await?;
         if reply.status != 201 {
-            return Err(ResourceError::Other(format!("recording the lock holder failed: HTTP {}", reply.status)));
+            return Err(ResourceError::Other(format!(
+                "recording the lock holder failed: HTTP {}",
+                reply.status
+            )));
         }
         let renewer = {
             let (account, blob, lease_id) = (account.clone(), blob.clone(), lease_id.clone());
@@ -78,7 +116,12 @@ impl Lock {
                 }
             })
         };
-        Ok(Lock { account, blob, lease_id, renewer })
+        Ok(Lock {
+            account,
+            blob,
+            lease_id,
+            renewer,
+        })
     }
 
     pub async fn release(self) {
@@ -93,6 +136,8 @@ pub async fn force_unlock(ctx: &Ctx) -> Result<()> {
     let blob = format!("{}.lock", ctx.env.name);
     match lease(&account, &blob, "break", "").await? {
         202 | 200 | 409 | 404 => Ok(()),
-        s => Err(ResourceError::Other(format!("breaking the lock failed: HTTP {s}"))),
+        s => Err(ResourceError::Other(format!(
+            "breaking the lock failed: HTTP {s}"
+        ))),
     }
 }

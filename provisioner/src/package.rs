@@ -11,14 +11,22 @@ pub const ZIG_TARGET: &str = "x86_64-unknown-linux-gnu.2.31";
 pub fn workspace_root() -> PathBuf {
     std::env::var_os("PROVISION_WORKSPACE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default())
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        })
 }
 
 /// The folder holding `cargo-zigbuild`: on PATH, or the project's cached install.
 fn zigbuild_dir() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).find(|p| p.join("cargo-zigbuild").is_file()));
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).find(|p| p.join("cargo-zigbuild").is_file())
+    });
     on_path.or_else(|| {
-        let cached = PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/superhero-dataflow/zigbuild/bin");
+        let cached = PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/superhero-dataflow/zigbuild/bin");
         cached.join("cargo-zigbuild").is_file().then_some(cached)
     })
 }
@@ -27,12 +35,20 @@ pub fn build(output: Option<&Path>) -> Result<Package, PackageError> {
     let binary = match zigbuild_dir() {
         Some(dir) => {
             let mut paths: Vec<PathBuf> = vec![dir];
-            paths.extend(std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default());
+            paths.extend(
+                std::env::var_os("PATH")
+                    .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            );
             if let Ok(joined) = std::env::join_paths(paths) {
                 // cargo finds its `zigbuild` subcommand on PATH.
                 std::env::set_var("PATH", joined);
             }
-            BinarySource::Build { workspace_root: workspace_root(), subcommand: "zigbuild".into(), target: Some(ZIG_TARGET.into()) }
+            BinarySource::Build {
+                workspace_root: workspace_root(),
+                subcommand: "zigbuild".into(),
+                target: Some(ZIG_TARGET.into()),
+            }
         }
         None => BinarySource::cargo_build(workspace_root()),
     };

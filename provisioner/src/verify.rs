@@ -29,32 +29,47 @@ pub struct Failure {
 }
 
 fn failure(stage: Stage, message: impl Into<String>) -> Failure {
-    Failure { stage, message: message.into() }
+    Failure {
+        stage,
+        message: message.into(),
+    }
 }
 
 const ROWS: usize = 3;
 
 /// A log_meta batch in the original worker's format, small and recognisable.
 fn canary_batch(id: &str) -> (Vec<u8>, Vec<String>) {
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6f")
+        .to_string();
     let msg_ids: Vec<String> = (0..ROWS).map(|i| format!("{id}-{i}")).collect();
     let records: Vec<Value> = msg_ids
         .iter()
         .map(|m| json!({"etl_id": id, "msg_id": m, "level": "INFO", "timestamp": now, "name": "provision.verify", "log_message": "canary"}))
         .collect();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let _ = gz.write_all(serde_json::to_string(&records).unwrap_or_default().as_bytes());
+    let _ = gz.write_all(
+        serde_json::to_string(&records)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     (gz.finish().unwrap_or_default(), msg_ids)
 }
 
 fn parquet_rows(bytes: Vec<u8>) -> Result<Vec<String>, String> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).map_err(|e| e.to_string())?.build().map_err(|e| e.to_string())?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+        .map_err(|e| e.to_string())?
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut ids = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| e.to_string())?;
         let column = batch.column_by_name("msg_id").ok_or("no msg_id column")?;
-        let strings = column.as_any().downcast_ref::<arrow::array::StringArray>().ok_or("msg_id is not a string column")?;
+        let strings = column
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .ok_or("msg_id is not a string column")?;
         ids.extend(strings.iter().flatten().map(str::to_string));
     }
     Ok(ids)
@@ -76,31 +91,76 @@ pub async fn check(ctx: &Ctx, timeout: Duration) -> Result<Duration, Failure> {
     let started = Instant::now();
     for role in [AccountRole::Raw, AccountRole::Standard] {
         let account = crate::resources::storage_account::StorageAccount(role);
-        let live = account.read(ctx).await.map_err(|e| failure(Stage::Deployment, e.to_string()))?;
+        let live = account
+            .read(ctx)
+            .await
+            .map_err(|e| failure(Stage::Deployment, e.to_string()))?;
         if live.body().is_none() {
-            return Err(failure(Stage::Deployment, format!("the {} account does not exist: run `provision up` first", role.label())));
+            return Err(failure(
+                Stage::Deployment,
+                format!(
+                    "the {} account does not exist: run `provision up` first",
+                    role.label()
+                ),
+            ));
         }
     }
-    let raw = BlobAccount::open_as_identity(ctx, AccountRole::Raw).await.map_err(|e| failure(Stage::WriteRaw, e.to_string()))?;
-    let standard = BlobAccount::open_as_identity(ctx, AccountRole::Standard).await.map_err(|e| failure(Stage::Output, e.to_string()))?;
+    let raw = BlobAccount::open_as_identity(ctx, AccountRole::Raw)
+        .await
+        .map_err(|e| failure(Stage::WriteRaw, e.to_string()))?;
+    let standard = BlobAccount::open_as_identity(ctx, AccountRole::Standard)
+        .await
+        .map_err(|e| failure(Stage::Output, e.to_string()))?;
     let id = format!("canary-{}", uuid::Uuid::new_v4());
     let date = chrono::Utc::now().format("%Y/%m/%d");
     let raw_name = format!("_canary/log_meta/{date}/{id}.json.gzip");
     let parquet_name = format!("_canary/log_meta/{date}/{id}.parquet");
     let quarantine_name = format!("_quarantine/_canary/log_meta/{date}/{id}.jsonl");
     let (batch, msg_ids) = canary_batch(&id);
-    raw.put(RAW_CONTAINER, &raw_name, batch, "application/gzip").await.map_err(|e| failure(Stage::WriteRaw, format!("writing the canary to raw was refused: {e}")))?;
+    raw.put(RAW_CONTAINER, &raw_name, batch, "application/gzip")
+        .await
+        .map_err(|e| {
+            failure(
+                Stage::WriteRaw,
+                format!("writing the canary to raw was refused: {e}"),
+            )
+        })?;
     let result = async {
         loop {
-            if let Some(bytes) = standard.get(STANDARD_CONTAINER, &parquet_name).await.map_err(|e| failure(Stage::Output, e.to_string()))? {
-                let rows = parquet_rows(bytes).map_err(|e| failure(Stage::Output, format!("the canary's Parquet is unreadable: {e}")))?;
+            if let Some(bytes) = standard
+                .get(STANDARD_CONTAINER, &parquet_name)
+                .await
+                .map_err(|e| failure(Stage::Output, e.to_string()))?
+            {
+                let rows = parquet_rows(bytes).map_err(|e| {
+                    failure(
+                        Stage::Output,
+                        format!("the canary's Parquet is unreadable: {e}"),
+                    )
+                })?;
                 if rows != msg_ids {
-                    return Err(failure(Stage::Output, format!("the canary's Parquet has rows {rows:?}, expected {msg_ids:?}")));
+                    return Err(failure(
+                        Stage::Output,
+                        format!("the canary's Parquet has rows {rows:?}, expected {msg_ids:?}"),
+                    ));
                 }
                 return Ok(started.elapsed());
             }
-            if let Some(bytes) = standard.get(STANDARD_CONTAINER, &quarantine_name).await.map_err(|e| failure(Stage::Output, e.to_string()))? {
-                return Err(failure(Stage::Function, format!("the function quarantined the canary: {}", String::from_utf8_lossy(&bytes).chars().take(400).collect::<String>())));
+            if let Some(bytes) = standard
+                .get(STANDARD_CONTAINER, &quarantine_name)
+                .await
+                .map_err(|e| failure(Stage::Output, e.to_string()))?
+            {
+                return Err(failure(
+                    Stage::Function,
+                    format!(
+                        "the function quarantined the canary: {}",
+                        String::from_utf8_lossy(&bytes)
+                            .chars()
+                            .take(400)
+                            .collect::<String>()
+                    ),
+                ));
             }
             if started.elapsed() > timeout {
                 return Err(diagnose_trigger(ctx).await);
@@ -119,7 +179,10 @@ pub async fn run(ctx: &Ctx, timeout: Duration, json_out: bool) -> u8 {
     match check(ctx, timeout).await {
         Ok(took) => {
             if json_out {
-                println!("{}", json!({"environment": ctx.env.name, "ok": true, "seconds": took.as_secs_f64()}));
+                println!(
+                    "{}",
+                    json!({"environment": ctx.env.name, "ok": true, "seconds": took.as_secs_f64()})
+                );
             } else {
                 println!("verify: the data path works — a canary batch went raw → function → Parquet in {:.1}s", took.as_secs_f64());
             }
@@ -127,7 +190,10 @@ pub async fn run(ctx: &Ctx, timeout: Duration, json_out: bool) -> u8 {
         }
         Err(f) => {
             if json_out {
-                println!("{}", json!({"environment": ctx.env.name, "ok": false, "stage": f.stage, "error": f.message}));
+                println!(
+                    "{}",
+                    json!({"environment": ctx.env.name, "ok": false, "stage": f.stage, "error": f.message})
+                );
             } else {
                 eprintln!("verify failed at stage {:?}: {}", f.stage, f.message);
             }

@@ -22,7 +22,12 @@ pub fn router() -> Router<Shared> {
         .route("/state", get(state_view))
         .route("/reset", post(reset))
         .route("/requests", get(requests).delete(clear_requests))
-        .route("/resource", get(get_resource).patch(patch_resource).delete(delete_resource))
+        .route(
+            "/resource",
+            get(get_resource)
+                .patch(patch_resource)
+                .delete(delete_resource),
+        )
         .route("/faults", post(set_faults))
         .route("/latency", post(set_latency))
         .route("/settings", post(set_settings))
@@ -34,20 +39,39 @@ pub fn router() -> Router<Shared> {
 
 async fn state_view(State(state): State<Shared>) -> Json<Value> {
     let cloud = lock(&state.cloud);
-    let resources: Vec<Value> = cloud.resources.values().map(|r| json!({"id": r.id, "type": r.kind, "body": r.body})).collect();
+    let resources: Vec<Value> = cloud
+        .resources
+        .values()
+        .map(|r| json!({"id": r.id, "type": r.kind, "body": r.body}))
+        .collect();
     let directory: Vec<Value> = cloud
         .directory
         .values()
         .map(|o| json!({"id": o.id, "principalType": o.principal_type, "body": o.body, "members": o.members, "owners": o.owners}))
         .collect();
-    let accounts: Vec<Value> = cloud.accounts.values().map(|a| json!({"name": a.name, "blobEndpoint": a.blob_endpoint(), "ready": a.ready})).collect();
-    let deleted: Vec<Value> = cloud.deleted_workspaces.values().map(|d| json!({"id": d.id, "location": d.location})).collect();
-    Json(json!({"resources": resources, "directory": directory, "accounts": accounts, "deletedWorkspaces": deleted}))
+    let accounts: Vec<Value> = cloud
+        .accounts
+        .values()
+        .map(|a| json!({"name": a.name, "blobEndpoint": a.blob_endpoint(), "ready": a.ready}))
+        .collect();
+    let deleted: Vec<Value> = cloud
+        .deleted_workspaces
+        .values()
+        .map(|d| json!({"id": d.id, "location": d.location}))
+        .collect();
+    Json(
+        json!({"resources": resources, "directory": directory, "accounts": accounts, "deletedWorkspaces": deleted}),
+    )
 }
 
 async fn reset(State(state): State<Shared>) -> StatusCode {
     let accounts: Vec<String> = lock(&state.cloud).accounts.keys().cloned().collect();
-    let sites: Vec<String> = lock(&state.cloud).resources.values().filter(|r| r.kind == "Microsoft.Web/sites").map(|r| r.id.clone()).collect();
+    let sites: Vec<String> = lock(&state.cloud)
+        .resources
+        .values()
+        .filter(|r| r.kind == "Microsoft.Web/sites")
+        .map(|r| r.id.clone())
+        .collect();
     for site in sites {
         crate::functions_host::stop_site(&state, &site).await;
     }
@@ -83,7 +107,11 @@ async fn get_resource(State(state): State<Shared>, Query(q): Query<IdQuery>) -> 
 }
 
 /// Merges the JSON body into the stored resource, as a change made by hand in the portal.
-async fn patch_resource(State(state): State<Shared>, Query(q): Query<IdQuery>, Json(patch): Json<Value>) -> Response {
+async fn patch_resource(
+    State(state): State<Shared>,
+    Query(q): Query<IdQuery>,
+    Json(patch): Json<Value>,
+) -> Response {
     let changed = {
         let mut cloud = lock(&state.cloud);
         match cloud.get_mut(&q.id) {
@@ -98,7 +126,12 @@ async fn patch_resource(State(state): State<Shared>, Query(q): Query<IdQuery>, J
         return StatusCode::NOT_FOUND.into_response();
     }
     if q.id.to_ascii_lowercase().contains("/config/appsettings") {
-        let site = q.id[..q.id.to_ascii_lowercase().find("/config/appsettings").unwrap_or(0)].to_string();
+        let site = q.id[..q
+            .id
+            .to_ascii_lowercase()
+            .find("/config/appsettings")
+            .unwrap_or(0)]
+            .to_string();
         crate::functions_host::site_changed(&state, &site);
     }
     StatusCode::NO_CONTENT.into_response()
@@ -160,8 +193,17 @@ struct TokenRequest {
 
 async fn mint_token(State(state): State<Shared>, Json(req): Json<TokenRequest>) -> Json<Value> {
     let cfg = state.cfg();
-    let oid = req.object_id.unwrap_or_else(|| crate::config::DEPLOYER_OBJECT_ID.to_string());
-    let claims = claims_for(&cfg, &state.signer, &req.audience, &oid, &oid, req.lifetime_s.unwrap_or(3600));
+    let oid = req
+        .object_id
+        .unwrap_or_else(|| crate::config::DEPLOYER_OBJECT_ID.to_string());
+    let claims = claims_for(
+        &cfg,
+        &state.signer,
+        &req.audience,
+        &oid,
+        &oid,
+        req.lifetime_s.unwrap_or(3600),
+    );
     Json(json!({"access_token": state.signer.mint(&claims)}))
 }
 
@@ -189,13 +231,26 @@ struct DirectoryRequest {
     age_s: Option<u64>,
 }
 
-async fn add_directory_object(State(state): State<Shared>, Json(req): Json<DirectoryRequest>) -> Json<Value> {
+async fn add_directory_object(
+    State(state): State<Shared>,
+    Json(req): Json<DirectoryRequest>,
+) -> Json<Value> {
     let id = req.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let created = Instant::now().checked_sub(Duration::from_secs(req.age_s.unwrap_or(0))).unwrap_or_else(Instant::now);
+    let created = Instant::now()
+        .checked_sub(Duration::from_secs(req.age_s.unwrap_or(0)))
+        .unwrap_or_else(Instant::now);
     let body = json!({"id": id, "displayName": req.display_name});
-    lock(&state.cloud).directory.insert(id.clone(), DirectoryObject {
-        id: id.clone(), principal_type: req.principal_type, body: body.clone(), created, members: vec![], owners: vec![],
-    });
+    lock(&state.cloud).directory.insert(
+        id.clone(),
+        DirectoryObject {
+            id: id.clone(),
+            principal_type: req.principal_type,
+            body: body.clone(),
+            created,
+            members: vec![],
+            owners: vec![],
+        },
+    );
     Json(body)
 }
 

@@ -18,8 +18,14 @@ pub struct AzuriteFleet {
 pub enum AzuriteError {
     #[error("cannot start Azurite at {bin}: {source}. Install it with `tests/local-cloud.sh install` or set AZURITE_BLOB_BIN")]
     Spawn { bin: String, source: std::io::Error },
-    #[error("Azurite for account {account} did not listen on 127.0.0.1:{port} within 30 s; see {log}")]
-    NotListening { account: String, port: u16, log: String },
+    #[error(
+        "Azurite for account {account} did not listen on 127.0.0.1:{port} within 30 s; see {log}"
+    )]
+    NotListening {
+        account: String,
+        port: u16,
+        log: String,
+    },
 }
 
 pub fn free_port() -> u16 {
@@ -31,7 +37,11 @@ pub fn free_port() -> u16 {
 
 impl AzuriteFleet {
     pub fn new(bin: PathBuf, root: PathBuf) -> Self {
-        Self { bin, root, children: Mutex::new(HashMap::new()) }
+        Self {
+            bin,
+            root,
+            children: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Starts Azurite for `account` with `key` on `port` and waits until it listens.
@@ -43,25 +53,56 @@ impl AzuriteFleet {
         let log_file = std::fs::File::create(&log).ok();
         let mut command = Command::new(&self.bin);
         command
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--location"])
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &port.to_string(),
+                "--location",
+            ])
             .arg(&dir)
-            .args(["--skipApiVersionCheck", "--disableTelemetry", "--loose", "--silent"])
+            .args([
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--loose",
+                "--silent",
+            ])
             .env("AZURITE_ACCOUNTS", format!("{account}:{key}"))
             .stdin(Stdio::null())
             .kill_on_drop(true);
         match log_file {
-            Some(f) => command.stdout(Stdio::from(f.try_clone().map_err(|source| AzuriteError::Spawn { bin: self.bin.display().to_string(), source })?)).stderr(Stdio::from(f)),
+            Some(f) => command
+                .stdout(Stdio::from(f.try_clone().map_err(|source| {
+                    AzuriteError::Spawn {
+                        bin: self.bin.display().to_string(),
+                        source,
+                    }
+                })?))
+                .stderr(Stdio::from(f)),
             None => command.stdout(Stdio::null()).stderr(Stdio::null()),
         };
-        let child = command.spawn().map_err(|source| AzuriteError::Spawn { bin: self.bin.display().to_string(), source })?;
-        self.children.lock().await.insert(account.to_string(), child);
+        let child = command.spawn().map_err(|source| AzuriteError::Spawn {
+            bin: self.bin.display().to_string(),
+            source,
+        })?;
+        self.children
+            .lock()
+            .await
+            .insert(account.to_string(), child);
         for _ in 0..300 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(AzuriteError::NotListening { account: account.into(), port, log: log.display().to_string() })
+        Err(AzuriteError::NotListening {
+            account: account.into(),
+            port,
+            log: log.display().to_string(),
+        })
     }
 
     pub async fn stop(&self, account: &str) {

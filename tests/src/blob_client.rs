@@ -23,15 +23,33 @@ impl<'a> BlobClient<'a> {
         Self { http, account }
     }
 
-    async fn send(&self, method: reqwest::Method, path_and_query: &str, body: Vec<u8>) -> anyhow::Result<reqwest::Response> {
-        let url = Url::parse(&format!("{}{}", self.account.blob_endpoint(), path_and_query))?;
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let url = Url::parse(&format!(
+            "{}{}",
+            self.account.blob_endpoint(),
+            path_and_query
+        ))?;
         let key = AccountKey::new(&self.account.name, &self.account.key1)?;
         let mut headers = BTreeMap::new();
         headers.insert("x-ms-version".to_string(), STORAGE_VERSION.to_string());
-        headers.insert("x-ms-date".to_string(), chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string());
+        headers.insert(
+            "x-ms-date".to_string(),
+            chrono::Utc::now()
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        );
         headers.insert("content-length".to_string(), body.len().to_string());
         let auth = key.shared_key_authorization(method.as_str(), &url, &headers);
-        let mut request = self.http.request(method, url).header("authorization", auth).body(body);
+        let mut request = self
+            .http
+            .request(method, url)
+            .header("authorization", auth)
+            .body(body);
         for (k, v) in &headers {
             request = request.header(k, v);
         }
@@ -40,7 +58,13 @@ impl<'a> BlobClient<'a> {
 
     /// Creates the container; Ok(true) when it was new.
     pub async fn create_container(&self, name: &str) -> anyhow::Result<bool> {
-        let response = self.send(reqwest::Method::PUT, &format!("{name}?restype=container"), vec![]).await?;
+        let response = self
+            .send(
+                reqwest::Method::PUT,
+                &format!("{name}?restype=container"),
+                vec![],
+            )
+            .await?;
         match response.status().as_u16() {
             201 => Ok(true),
             409 => Ok(false),
@@ -49,7 +73,13 @@ impl<'a> BlobClient<'a> {
     }
 
     pub async fn delete_container(&self, name: &str) -> anyhow::Result<()> {
-        let response = self.send(reqwest::Method::DELETE, &format!("{name}?restype=container"), vec![]).await?;
+        let response = self
+            .send(
+                reqwest::Method::DELETE,
+                &format!("{name}?restype=container"),
+                vec![],
+            )
+            .await?;
         match response.status().as_u16() {
             202 | 404 => Ok(()),
             s => anyhow::bail!("Azurite refused to delete container {name}: HTTP {s}"),
@@ -66,11 +96,16 @@ impl<'a> BlobClient<'a> {
             }
             let response = self.send(reqwest::Method::GET, &query, vec![]).await?;
             if !response.status().is_success() {
-                anyhow::bail!("listing container {container} failed: HTTP {}", response.status());
+                anyhow::bail!(
+                    "listing container {container} failed: HTTP {}",
+                    response.status()
+                );
             }
             let xml = response.text().await?;
             items.extend(parse_blob_list(&xml));
-            marker = between(&xml, "<NextMarker>", "</NextMarker>").unwrap_or_default().to_string();
+            marker = between(&xml, "<NextMarker>", "</NextMarker>")
+                .unwrap_or_default()
+                .to_string();
             if marker.is_empty() {
                 return Ok(items);
             }
@@ -81,7 +116,10 @@ impl<'a> BlobClient<'a> {
         let path = format!("{container}/{}", encode_path(name));
         let response = self.send(reqwest::Method::GET, &path, vec![]).await?;
         if !response.status().is_success() {
-            anyhow::bail!("reading {container}/{name} failed: HTTP {}", response.status());
+            anyhow::bail!(
+                "reading {container}/{name} failed: HTTP {}",
+                response.status()
+            );
         }
         Ok(response.bytes().await?.to_vec())
     }
@@ -89,7 +127,11 @@ impl<'a> BlobClient<'a> {
 
 pub fn encode_path(name: &str) -> String {
     name.split('/')
-        .map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20"))
+        .map(|s| {
+            url::form_urlencoded::byte_serialize(s.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -101,7 +143,11 @@ fn between<'s>(text: &'s str, open: &str, close: &str) -> Option<&'s str> {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 fn parse_blob_list(xml: &str) -> Vec<BlobItem> {
@@ -110,8 +156,12 @@ fn parse_blob_list(xml: &str) -> Vec<BlobItem> {
         .filter_map(|chunk| {
             Some(BlobItem {
                 name: unescape(between(chunk, "<Name>", "</Name>")?),
-                etag: between(chunk, "<Etag>", "</Etag>").unwrap_or_default().to_string(),
-                content_length: between(chunk, "<Content-Length>", "</Content-Length>").and_then(|s| s.parse().ok()).unwrap_or(0),
+                etag: between(chunk, "<Etag>", "</Etag>")
+                    .unwrap_or_default()
+                    .to_string(),
+                content_length: between(chunk, "<Content-Length>", "</Content-Length>")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
             })
         })
         .collect()

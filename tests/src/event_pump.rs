@@ -36,16 +36,41 @@ fn watched(state: &Shared) -> Vec<Watched> {
         .filter(|r| r.kind == SUBSCRIPTION)
         .filter_map(|sub| {
             let topic_id = sub.body.pointer("/properties/topic")?.as_str()?;
-            let source = cloud.get(topic_id)?.body.pointer("/properties/source")?.as_str()?.to_string();
+            let source = cloud
+                .get(topic_id)?
+                .body
+                .pointer("/properties/source")?
+                .as_str()?
+                .to_string();
             let account = source.rsplit('/').next()?.to_string();
-            let prefix = sub.body.pointer("/properties/filter/subjectBeginsWith").and_then(Value::as_str).unwrap_or_default().to_string();
-            let container = prefix.strip_prefix("/blobServices/default/containers/").and_then(|r| r.split('/').next()).filter(|c| !c.is_empty()).map(str::to_string);
-            let event_types = sub.body.pointer("/properties/filter/includedEventTypes").and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            let prefix = sub
+                .body
+                .pointer("/properties/filter/subjectBeginsWith")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let container = prefix
+                .strip_prefix("/blobServices/default/containers/")
+                .and_then(|r| r.split('/').next())
+                .filter(|c| !c.is_empty())
+                .map(str::to_string);
+            let event_types = sub
+                .body
+                .pointer("/properties/filter/includedEventTypes")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_else(|| vec!["Microsoft.Storage.BlobCreated".to_string()]);
             Some(Watched {
                 subscription_id: sub.id.clone(),
-                endpoint: sub.body.pointer("/properties/destination/properties/endpointUrl")?.as_str()?.to_string(),
+                endpoint: sub
+                    .body
+                    .pointer("/properties/destination/properties/endpointUrl")?
+                    .as_str()?
+                    .to_string(),
                 account,
                 container,
                 subject_prefix: prefix,
@@ -55,8 +80,14 @@ fn watched(state: &Shared) -> Vec<Watched> {
         .collect()
 }
 
-async fn current_blobs(state: &Shared, account: &str, container: Option<&str>) -> Vec<(String, String, String, u64)> {
-    let Some(data) = lock(&state.cloud).accounts.get(account).cloned() else { return vec![] };
+async fn current_blobs(
+    state: &Shared,
+    account: &str,
+    container: Option<&str>,
+) -> Vec<(String, String, String, u64)> {
+    let Some(data) = lock(&state.cloud).accounts.get(account).cloned() else {
+        return vec![];
+    };
     let containers: Vec<String> = match container {
         Some(c) => vec![c.to_string()],
         None => return vec![],
@@ -65,7 +96,11 @@ async fn current_blobs(state: &Shared, account: &str, container: Option<&str>) -
     let mut out = Vec::new();
     for c in containers {
         if let Ok(items) = client.list_blobs(&c).await {
-            out.extend(items.into_iter().map(|i| (c.clone(), i.name, i.etag, i.content_length)));
+            out.extend(
+                items
+                    .into_iter()
+                    .map(|i| (c.clone(), i.name, i.etag, i.content_length)),
+            );
         }
     }
     out
@@ -77,7 +112,12 @@ fn delivery_key(container: &str, name: &str, etag: &str) -> String {
 
 /// Marks what already exists as seen, so a new subscription fires only for new blobs.
 pub async fn baseline(state: &Shared, subscription_id: &str, topic_id: &str) {
-    let source = lock(&state.cloud).get(topic_id).and_then(|t| t.body.pointer("/properties/source").and_then(Value::as_str).map(str::to_string));
+    let source = lock(&state.cloud).get(topic_id).and_then(|t| {
+        t.body
+            .pointer("/properties/source")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     let Some(source) = source else { return };
     let account = source.rsplit('/').next().unwrap_or_default().to_string();
     let existing = lock(&state.cloud).accounts.get(&account).cloned();
@@ -87,7 +127,12 @@ pub async fn baseline(state: &Shared, subscription_id: &str, topic_id: &str) {
     let containers: Vec<String> = lock(&state.cloud)
         .resources
         .values()
-        .filter(|r| r.kind == "Microsoft.Storage/storageAccounts/blobServices/containers" && r.id.to_ascii_lowercase().starts_with(&source.to_ascii_lowercase()))
+        .filter(|r| {
+            r.kind == "Microsoft.Storage/storageAccounts/blobServices/containers"
+                && r.id
+                    .to_ascii_lowercase()
+                    .starts_with(&source.to_ascii_lowercase())
+        })
         .filter_map(|r| r.body["name"].as_str().map(str::to_string))
         .collect();
     for c in containers {
@@ -95,27 +140,43 @@ pub async fn baseline(state: &Shared, subscription_id: &str, topic_id: &str) {
             seen.insert(delivery_key(&c, &item.name, &item.etag));
         }
     }
-    crate::server::lock(&state.sites.delivered).entry(subscription_id.to_ascii_lowercase()).or_insert(seen);
+    crate::server::lock(&state.sites.delivered)
+        .entry(subscription_id.to_ascii_lowercase())
+        .or_insert(seen);
 }
 
 async fn tick(state: &Shared) {
     for w in watched(state) {
-        if !w.event_types.iter().any(|t| t == "Microsoft.Storage.BlobCreated") {
+        if !w
+            .event_types
+            .iter()
+            .any(|t| t == "Microsoft.Storage.BlobCreated")
+        {
             continue;
         }
         let data = lock(&state.cloud).accounts.get(&w.account).cloned();
         let Some(data) = data else { continue };
-        for (container, name, etag, length) in current_blobs(state, &w.account, w.container.as_deref()).await {
+        for (container, name, etag, length) in
+            current_blobs(state, &w.account, w.container.as_deref()).await
+        {
             let subject = format!("/blobServices/default/containers/{container}/blobs/{name}");
             if !subject.starts_with(&w.subject_prefix) {
                 continue;
             }
             let k = delivery_key(&container, &name, &etag);
             let sub_key = w.subscription_id.to_ascii_lowercase();
-            if lock(&state.sites.delivered).get(&sub_key).is_some_and(|s| s.contains(&k)) {
+            if lock(&state.sites.delivered)
+                .get(&sub_key)
+                .is_some_and(|s| s.contains(&k))
+            {
                 continue;
             }
-            let url = format!("{}{}/{}", data.blob_endpoint(), container, crate::blob_client::encode_path(&name));
+            let url = format!(
+                "{}{}/{}",
+                data.blob_endpoint(),
+                container,
+                crate::blob_client::encode_path(&name)
+            );
             let event = json!([{
                 "topic": format!("/subscriptions/{}/resourceGroups/x/providers/Microsoft.Storage/storageAccounts/{}", state.cfg().subscription_id, w.account),
                 "subject": subject,
@@ -126,7 +187,10 @@ async fn tick(state: &Shared) {
                 "data": {"api": "PutBlob", "eTag": etag, "contentType": "application/octet-stream", "contentLength": length, "blobType": "BlockBlob", "url": url},
             }]);
             if deliver(state, &w.endpoint, &event).await.is_ok() {
-                lock(&state.sites.delivered).entry(sub_key).or_default().insert(k);
+                lock(&state.sites.delivered)
+                    .entry(sub_key)
+                    .or_default()
+                    .insert(k);
             }
         }
     }
@@ -135,10 +199,22 @@ async fn tick(state: &Shared) {
 /// Posts events to a webhook: `*.azurewebsites.net` is answered by the emulated Functions host.
 pub async fn deliver(state: &Shared, endpoint: &str, events: &Value) -> Result<Value, String> {
     let url = url::Url::parse(endpoint).map_err(|e| format!("endpoint is not a URL: {e}"))?;
-    if url.host_str().is_some_and(|h| h.ends_with(".azurewebsites.net")) {
-        return crate::functions_host::webhook(state, &url, events).await.map_err(|(status, reason)| format!("HTTP {status}: {reason}"));
+    if url
+        .host_str()
+        .is_some_and(|h| h.ends_with(".azurewebsites.net"))
+    {
+        return crate::functions_host::webhook(state, &url, events)
+            .await
+            .map_err(|(status, reason)| format!("HTTP {status}: {reason}"));
     }
-    let response = state.http.post(url).header("aeg-event-type", "Notification").json(events).send().await.map_err(|e| e.to_string())?;
+    let response = state
+        .http
+        .post(url)
+        .header("aeg-event-type", "Notification")
+        .json(events)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if !response.status().is_success() {
         return Err(format!("HTTP {}", response.status()));
     }

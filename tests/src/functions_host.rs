@@ -22,7 +22,10 @@ const READ_ROLES: &[&str] = &[
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe", // Storage Blob Data Contributor
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b", // Storage Blob Data Owner
 ];
-const WRITE_ROLES: &[&str] = &["ba92f5b4-2d11-453d-a403-e96b0029c9fe", "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"];
+const WRITE_ROLES: &[&str] = &[
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+];
 const MAX_ATTEMPTS: usize = 5;
 
 #[derive(Default)]
@@ -85,7 +88,9 @@ pub async fn stop_all(state: &Shared) {
 fn hash_settings(settings: &serde_json::Map<String, Value>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(settings).unwrap_or_default().hash(&mut h);
+    serde_json::to_string(settings)
+        .unwrap_or_default()
+        .hash(&mut h);
     h.finish()
 }
 
@@ -101,11 +106,21 @@ async fn reconcile(state: &Shared, site_id: &str) {
         return;
     };
     let app = site_body["name"].as_str().unwrap_or_default().to_string();
-    let principal = site_body.pointer("/identity/principalId").and_then(Value::as_str).map(str::to_string);
+    let principal = site_body
+        .pointer("/identity/principalId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let settings = crate::providers::web::app_settings_of(state, site_id);
     let hash = hash_settings(&settings);
-    let entry = sites.entry(key(site_id)).or_insert_with(|| HostedSite { app: app.clone(), status: "NoPackage".into(), ..Default::default() });
-    let running = entry.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+    let entry = sites.entry(key(site_id)).or_insert_with(|| HostedSite {
+        app: app.clone(),
+        status: "NoPackage".into(),
+        ..Default::default()
+    });
+    let running = entry
+        .child
+        .as_mut()
+        .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
     if running && entry.settings_hash == hash {
         return;
     }
@@ -115,7 +130,11 @@ async fn reconcile(state: &Shared, site_id: &str) {
     entry.child = None;
     entry.settings_hash = hash;
     entry.blobs_key = None;
-    let Some(package_url) = settings.get("WEBSITE_RUN_FROM_PACKAGE").and_then(Value::as_str).map(str::to_string) else {
+    let Some(package_url) = settings
+        .get("WEBSITE_RUN_FROM_PACKAGE")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
         entry.status = "NoPackage".into();
         return;
     };
@@ -133,7 +152,11 @@ async fn reconcile(state: &Shared, site_id: &str) {
             entry.child = Some(child);
             entry.port = port;
             entry.functions = functions;
-            entry.blobs_key = has_blob_trigger.then(|| STANDARD.encode(rand::random::<[u8; 24]>()).replace(['+', '/', '='], "x"));
+            entry.blobs_key = has_blob_trigger.then(|| {
+                STANDARD
+                    .encode(rand::random::<[u8; 24]>())
+                    .replace(['+', '/', '='], "x")
+            });
             entry.status = "Running".into();
         }
         Err(e) => entry.status = format!("Error: {e}"),
@@ -141,16 +164,27 @@ async fn reconcile(state: &Shared, site_id: &str) {
 }
 
 fn has_role(state: &Shared, principal: Option<&str>, scope: &str, roles: &[&str]) -> bool {
-    let Some(principal) = principal else { return false };
+    let Some(principal) = principal else {
+        return false;
+    };
     let scope = scope.to_ascii_lowercase();
     lock(&state.cloud).resources.values().any(|r| {
         r.kind == "Microsoft.Authorization/roleAssignments"
-            && r.body.pointer("/properties/principalId").and_then(Value::as_str) == Some(principal)
-            && r.body.pointer("/properties/roleDefinitionId").and_then(Value::as_str).is_some_and(|d| roles.iter().any(|g| d.ends_with(g)))
-            && r.body.pointer("/properties/scope").and_then(Value::as_str).is_some_and(|s| {
-                let s = s.to_ascii_lowercase();
-                scope == s || scope.starts_with(&format!("{s}/"))
-            })
+            && r.body
+                .pointer("/properties/principalId")
+                .and_then(Value::as_str)
+                == Some(principal)
+            && r.body
+                .pointer("/properties/roleDefinitionId")
+                .and_then(Value::as_str)
+                .is_some_and(|d| roles.iter().any(|g| d.ends_with(g)))
+            && r.body
+                .pointer("/properties/scope")
+                .and_then(Value::as_str)
+                .is_some_and(|s| {
+                    let s = s.to_ascii_lowercase();
+                    scope == s || scope.starts_with(&format!("{s}/"))
+                })
     })
 }
 
@@ -159,7 +193,10 @@ fn split_blob_url(url: &url::Url) -> Option<(String, String, String)> {
     let mut parts = url.path().trim_start_matches('/').splitn(3, '/');
     let account = parts.next()?.to_string();
     let container = parts.next()?.to_string();
-    let blob = url::form_urlencoded::parse(format!("x={}", parts.next()?).as_bytes()).next()?.1.into_owned();
+    let blob = url::form_urlencoded::parse(format!("x={}", parts.next()?).as_bytes())
+        .next()?
+        .1
+        .into_owned();
     Some((account, container, blob))
 }
 
@@ -171,32 +208,51 @@ fn account_scope(state: &Shared, account: &str) -> Option<String> {
         .map(|r| r.id.clone())
 }
 
-async fn fetch_package(state: &Shared, package_url: &str, principal: Option<&str>) -> anyhow::Result<Vec<u8>> {
-    let url = url::Url::parse(package_url).map_err(|e| anyhow::anyhow!("WEBSITE_RUN_FROM_PACKAGE is not a URL: {e}"))?;
+async fn fetch_package(
+    state: &Shared,
+    package_url: &str,
+    principal: Option<&str>,
+) -> anyhow::Result<Vec<u8>> {
+    let url = url::Url::parse(package_url)
+        .map_err(|e| anyhow::anyhow!("WEBSITE_RUN_FROM_PACKAGE is not a URL: {e}"))?;
     if url.query_pairs().any(|(k, _)| k == "sig") {
         let response = state.http.get(url.clone()).send().await?;
         if !response.status().is_success() {
-            anyhow::bail!("package download refused by storage: HTTP {} (SAS expired, revoked or invalid)", response.status());
+            anyhow::bail!(
+                "package download refused by storage: HTTP {} (SAS expired, revoked or invalid)",
+                response.status()
+            );
         }
         return Ok(response.bytes().await?.to_vec());
     }
-    let (account, container, blob) = split_blob_url(&url).ok_or_else(|| anyhow::anyhow!("package URL names no blob"))?;
-    let scope = account_scope(state, &account).ok_or_else(|| anyhow::anyhow!("package account {account} does not exist"))?;
+    let (account, container, blob) =
+        split_blob_url(&url).ok_or_else(|| anyhow::anyhow!("package URL names no blob"))?;
+    let scope = account_scope(state, &account)
+        .ok_or_else(|| anyhow::anyhow!("package account {account} does not exist"))?;
     let container_scope = format!("{scope}/blobServices/default/containers/{container}");
     if !has_role(state, principal, &container_scope, READ_ROLES) {
         anyhow::bail!("package download refused: 403 AuthorizationPermissionMismatch (the site identity has no blob read role on {account}/{container})");
     }
-    let data = lock(&state.cloud).accounts.get(&account).cloned().ok_or_else(|| anyhow::anyhow!("account {account} has no data plane"))?;
-    BlobClient::new(&state.http, data).get_blob(&container, &blob).await
+    let data = lock(&state.cloud)
+        .accounts
+        .get(&account)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("account {account} has no data plane"))?;
+    BlobClient::new(&state.http, data)
+        .get_blob(&container, &blob)
+        .await
 }
 
 fn unpack(zip_bytes: &[u8], dir: &Path) -> anyhow::Result<PathBuf> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).map_err(|e| anyhow::anyhow!("package is not a zip: {e}"))?;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes))
+        .map_err(|e| anyhow::anyhow!("package is not a zip: {e}"))?;
     for i in 0..archive.len() {
         let mut file = archive.by_index(i)?;
-        let Some(rel) = file.enclosed_name() else { anyhow::bail!("package entry escapes the app root") };
+        let Some(rel) = file.enclosed_name() else {
+            anyhow::bail!("package entry escapes the app root")
+        };
         let out = dir.join(rel);
         if file.is_dir() {
             std::fs::create_dir_all(&out)?;
@@ -218,19 +274,38 @@ fn unpack(zip_bytes: &[u8], dir: &Path) -> anyhow::Result<PathBuf> {
 
 fn read_functions(root: &Path) -> Vec<FunctionInfo> {
     let mut functions = Vec::new();
-    let Ok(entries) = std::fs::read_dir(root) else { return functions };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return functions;
+    };
     for entry in entries.flatten() {
         let path = entry.path().join("function.json");
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let Ok(doc) = serde_json::from_str::<Value>(&text) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(doc) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
         for binding in doc["bindings"].as_array().cloned().unwrap_or_default() {
-            if binding["direction"] == json!("in") && binding["type"].as_str().is_some_and(|t| t.ends_with("Trigger")) {
+            if binding["direction"] == json!("in")
+                && binding["type"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with("Trigger"))
+            {
                 functions.push(FunctionInfo {
                     name: entry.file_name().to_string_lossy().into_owned(),
                     binding: binding["name"].as_str().unwrap_or("blob").to_string(),
                     trigger: binding["type"].as_str().unwrap_or_default().to_string(),
-                    container: binding["path"].as_str().unwrap_or_default().split('/').next().unwrap_or_default().to_string(),
-                    source: binding["source"].as_str().unwrap_or("LogsAndContainerScan").to_string(),
+                    container: binding["path"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .split('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                    source: binding["source"]
+                        .as_str()
+                        .unwrap_or("LogsAndContainerScan")
+                        .to_string(),
                 });
             }
         }
@@ -244,13 +319,23 @@ async fn start_handler(
     settings: &serde_json::Map<String, Value>,
     principal: Option<&str>,
 ) -> anyhow::Result<(Child, u16, Vec<FunctionInfo>)> {
-    let host: Value = serde_json::from_str(&std::fs::read_to_string(root.join("host.json")).map_err(|e| anyhow::anyhow!("package has no host.json: {e}"))?)?;
-    let exe = host.pointer("/customHandler/description/defaultExecutablePath").and_then(Value::as_str).ok_or_else(|| anyhow::anyhow!("host.json has no customHandler.description.defaultExecutablePath"))?;
+    let host: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("host.json"))
+            .map_err(|e| anyhow::anyhow!("package has no host.json: {e}"))?,
+    )?;
+    let exe = host
+        .pointer("/customHandler/description/defaultExecutablePath")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            anyhow::anyhow!("host.json has no customHandler.description.defaultExecutablePath")
+        })?;
     let functions = read_functions(root);
     let port = crate::azurite::free_port();
     let secret = uuid::Uuid::new_v4().to_string();
     if let Some(p) = principal {
-        lock(&state.cloud).msi_secrets.insert(secret.clone(), p.to_string());
+        lock(&state.cloud)
+            .msi_secrets
+            .insert(secret.clone(), p.to_string());
     }
     let mut command = Command::new(root.join(exe));
     command.current_dir(root).env_clear();
@@ -266,16 +351,28 @@ async fn start_handler(
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
         .env("FUNCTIONS_HTTPWORKER_PORT", port.to_string())
         .env("FUNCTIONS_APP_ROOT_PATH", root)
-        .env("IDENTITY_ENDPOINT", format!("{}/msi/token", state.base_url()))
+        .env(
+            "IDENTITY_ENDPOINT",
+            format!("{}/msi/token", state.base_url()),
+        )
         .env("IDENTITY_HEADER", &secret);
     if let Some(key) = storage_bridge_key(state, settings, principal) {
         command.env("STANDARD_ACCOUNT_KEY", key);
     }
     let log = std::fs::File::create(root.join("handler.log"))?;
-    command.stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log)).stdin(Stdio::null()).kill_on_drop(true);
-    let child = command.spawn().map_err(|e| anyhow::anyhow!("handler {exe} did not start: {e}"))?;
+    command
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let child = command
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("handler {exe} did not start: {e}"))?;
     for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok((child, port, functions));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -284,18 +381,30 @@ async fn start_handler(
 }
 
 /// The key that stands in for a storage token, given only where the identity's roles allow writing.
-fn storage_bridge_key(state: &Shared, settings: &serde_json::Map<String, Value>, principal: Option<&str>) -> Option<String> {
+fn storage_bridge_key(
+    state: &Shared,
+    settings: &serde_json::Map<String, Value>,
+    principal: Option<&str>,
+) -> Option<String> {
     let url = url::Url::parse(settings.get("STANDARD_ACCOUNT_URL")?.as_str()?).ok()?;
     let account = url.path().trim_matches('/').split('/').next()?.to_string();
     let scope = account_scope(state, &account)?;
     if !has_role(state, principal, &scope, WRITE_ROLES) {
         return None;
     }
-    lock(&state.cloud).accounts.get(&account).map(|a| a.key1.clone())
+    lock(&state.cloud)
+        .accounts
+        .get(&account)
+        .map(|a| a.key1.clone())
 }
 
 pub fn host_keys(state: &Shared, site_id: &str) -> Value {
-    let blobs_key = state.sites.sites.try_lock().ok().and_then(|s| s.get(&key(site_id)).and_then(|h| h.blobs_key.clone()));
+    let blobs_key = state
+        .sites
+        .sites
+        .try_lock()
+        .ok()
+        .and_then(|s| s.get(&key(site_id)).and_then(|h| h.blobs_key.clone()));
     let master = format!("{:x}", md5_like(site_id));
     let mut system = serde_json::Map::new();
     if let Some(k) = blobs_key {
@@ -311,14 +420,24 @@ fn md5_like(s: &str) -> u128 {
 }
 
 /// A webhook call to `https://{app}.azurewebsites.net/runtime/webhooks/blobs?functionName=...&code=...`.
-pub async fn webhook(state: &Shared, url: &url::Url, events: &Value) -> Result<Value, (u16, String)> {
+pub async fn webhook(
+    state: &Shared,
+    url: &url::Url,
+    events: &Value,
+) -> Result<Value, (u16, String)> {
     let host = url.host_str().unwrap_or_default();
     let app = host.trim_end_matches(".azurewebsites.net").to_string();
     let query: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
-    let function = query.get("functionName").map(|f| f.trim_start_matches("Host.Functions.").to_string()).unwrap_or_default();
+    let function = query
+        .get("functionName")
+        .map(|f| f.trim_start_matches("Host.Functions.").to_string())
+        .unwrap_or_default();
     let site_key = {
         let sites = state.sites.sites.lock().await;
-        sites.iter().find(|(_, s)| s.app == app).map(|(k, s)| (k.clone(), s.blobs_key.clone(), s.functions.clone(), s.port))
+        sites
+            .iter()
+            .find(|(_, s)| s.app == app)
+            .map(|(k, s)| (k.clone(), s.blobs_key.clone(), s.functions.clone(), s.port))
     };
     let Some((site_key, blobs_key, functions, port)) = site_key else {
         return Err((404, format!("no function app answers at {host}")));
@@ -327,10 +446,19 @@ pub async fn webhook(state: &Shared, url: &url::Url, events: &Value) -> Result<V
         return Err((404, "not found".into()));
     }
     if blobs_key.is_none() || query.get("code") != blobs_key.as_ref() {
-        return Err((401, "the blobs_extension key is wrong or the host has not registered a blob trigger".into()));
+        return Err((
+            401,
+            "the blobs_extension key is wrong or the host has not registered a blob trigger".into(),
+        ));
     }
-    let Some(func) = functions.iter().find(|f| f.name == function && f.trigger == "blobTrigger" && f.source == "EventGrid") else {
-        return Err((404, format!("function {function} with an EventGrid blob trigger is not registered")));
+    let Some(func) = functions
+        .iter()
+        .find(|f| f.name == function && f.trigger == "blobTrigger" && f.source == "EventGrid")
+    else {
+        return Err((
+            404,
+            format!("function {function} with an EventGrid blob trigger is not registered"),
+        ));
     };
     let mut answer = json!({});
     for event in events.as_array().cloned().unwrap_or_default() {
@@ -339,7 +467,11 @@ pub async fn webhook(state: &Shared, url: &url::Url, events: &Value) -> Result<V
                 answer = json!({"validationResponse": event.pointer("/data/validationCode")});
             }
             "Microsoft.Storage.BlobCreated" => {
-                let blob_url = event.pointer("/data/url").and_then(Value::as_str).unwrap_or_default().to_string();
+                let blob_url = event
+                    .pointer("/data/url")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 let record = invoke_with_retries(state, &site_key, func, port, &blob_url).await;
                 let mut sites = state.sites.sites.lock().await;
                 if let Some(site) = sites.get_mut(&site_key) {
@@ -355,11 +487,19 @@ pub async fn webhook(state: &Shared, url: &url::Url, events: &Value) -> Result<V
     Ok(answer)
 }
 
-async fn invoke_with_retries(state: &Shared, site_id: &str, func: &FunctionInfo, port: u16, blob_url: &str) -> Value {
+async fn invoke_with_retries(
+    state: &Shared,
+    site_id: &str,
+    func: &FunctionInfo,
+    port: u16,
+    blob_url: &str,
+) -> Value {
     let mut attempts = Vec::new();
     for attempt in 1..=MAX_ATTEMPTS {
         match invoke_once(state, site_id, func, port, blob_url).await {
-            Ok(logs) => return json!({"function": func.name, "blob": blob_url, "outcome": "succeeded", "attempts": attempt, "logs": logs, "errors": attempts}),
+            Ok(logs) => {
+                return json!({"function": func.name, "blob": blob_url, "outcome": "succeeded", "attempts": attempt, "logs": logs, "errors": attempts})
+            }
             Err(e) => attempts.push(json!(e)),
         }
         tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
@@ -367,19 +507,42 @@ async fn invoke_with_retries(state: &Shared, site_id: &str, func: &FunctionInfo,
     json!({"function": func.name, "blob": blob_url, "outcome": "poisoned", "attempts": MAX_ATTEMPTS, "logs": [], "errors": attempts})
 }
 
-async fn invoke_once(state: &Shared, site_id: &str, func: &FunctionInfo, port: u16, blob_url: &str) -> Result<Vec<String>, String> {
+async fn invoke_once(
+    state: &Shared,
+    site_id: &str,
+    func: &FunctionInfo,
+    port: u16,
+    blob_url: &str,
+) -> Result<Vec<String>, String> {
     let url = url::Url::parse(blob_url).map_err(|e| format!("bad blob url: {e}"))?;
     let (account, container, blob) = split_blob_url(&url).ok_or("blob url names no blob")?;
     if container != func.container {
-        return Err(format!("blob is in container {container}, the trigger watches {}", func.container));
+        return Err(format!(
+            "blob is in container {container}, the trigger watches {}",
+            func.container
+        ));
     }
-    let principal = lock(&state.cloud).get(site_id).and_then(|r| r.body.pointer("/identity/principalId").and_then(Value::as_str).map(str::to_string));
+    let principal = lock(&state.cloud).get(site_id).and_then(|r| {
+        r.body
+            .pointer("/identity/principalId")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     let scope = account_scope(state, &account).ok_or("trigger account does not exist")?;
     if !has_role(state, principal.as_deref(), &scope, READ_ROLES) {
-        return Err(format!("the trigger connection cannot read {account}: 403 AuthorizationPermissionMismatch"));
+        return Err(format!(
+            "the trigger connection cannot read {account}: 403 AuthorizationPermissionMismatch"
+        ));
     }
-    let data = lock(&state.cloud).accounts.get(&account).cloned().ok_or("account has no data plane")?;
-    let bytes = BlobClient::new(&state.http, data).get_blob(&container, &blob).await.map_err(|e| e.to_string())?;
+    let data = lock(&state.cloud)
+        .accounts
+        .get(&account)
+        .cloned()
+        .ok_or("account has no data plane")?;
+    let bytes = BlobClient::new(&state.http, data)
+        .get_blob(&container, &blob)
+        .await
+        .map_err(|e| e.to_string())?;
     let quoted = |s: &str| Value::String(serde_json::to_string(s).unwrap_or_default());
     let payload = json!({
         "Data": {func.binding.clone(): STANDARD.encode(&bytes)},
@@ -394,7 +557,10 @@ async fn invoke_once(state: &Shared, site_id: &str, func: &FunctionInfo, port: u
     let response = state
         .http
         .post(format!("http://127.0.0.1:{port}/{}", func.name))
-        .header("X-Azure-Functions-InvocationId", uuid::Uuid::new_v4().to_string())
+        .header(
+            "X-Azure-Functions-InvocationId",
+            uuid::Uuid::new_v4().to_string(),
+        )
         .header("User-Agent", "Azure-Functions-Host/4.0-local-cloud")
         .json(&payload)
         .timeout(Duration::from_secs(600))
@@ -403,9 +569,19 @@ async fn invoke_once(state: &Shared, site_id: &str, func: &FunctionInfo, port: u
         .map_err(|e| format!("handler unreachable: {e}"))?;
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(json!({}));
-    let logs: Vec<String> = body["Logs"].as_array().map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let logs: Vec<String> = body["Logs"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     if !status.is_success() {
-        return Err(format!("handler answered HTTP {status}: {}", logs.join(" | ")));
+        return Err(format!(
+            "handler answered HTTP {status}: {}",
+            logs.join(" | ")
+        ));
     }
     Ok(logs)
 }

@@ -32,19 +32,34 @@ fn not_found(id: &str) -> GraphError {
 }
 
 fn bad_request(message: &str) -> GraphError {
-    GraphError(StatusCode::BAD_REQUEST, "Request_BadRequest", message.to_string())
+    GraphError(
+        StatusCode::BAD_REQUEST,
+        "Request_BadRequest",
+        message.to_string(),
+    )
 }
 
 pub async fn dispatch(State(state): State<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let bytes = to_bytes(Body::new(body), 4 * 1024 * 1024).await.unwrap_or_default();
-    let body: Option<Value> = if bytes.is_empty() { None } else {
+    let bytes = to_bytes(Body::new(body), 4 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let body: Option<Value> = if bytes.is_empty() {
+        None
+    } else {
         match serde_json::from_slice(&bytes) {
             Ok(v) => Some(v),
-            Err(e) => return bad_request(&format!("Unable to read JSON request payload: {e}")).into_response(),
+            Err(e) => {
+                return bad_request(&format!("Unable to read JSON request payload: {e}"))
+                    .into_response()
+            }
         }
     };
-    let prefer_create = parts.headers.get("prefer").and_then(|v| v.to_str().ok()).is_some_and(|p| p.contains("create-if-missing"));
+    let prefer_create = parts
+        .headers
+        .get("prefer")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.contains("create-if-missing"));
     let path = parts.uri.path().trim_start_matches("/v1.0/").to_string();
     let path = percent_decode(&path);
     let segments: Vec<&str> = path.split('/').collect();
@@ -53,33 +68,77 @@ pub async fn dispatch(State(state): State<Shared>, request: Request) -> Response
 }
 
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
-fn route(state: &Shared, method: &Method, segments: &[&str], body: Option<Value>, prefer_create: bool) -> GraphResult {
+fn route(
+    state: &Shared,
+    method: &Method,
+    segments: &[&str],
+    body: Option<Value>,
+    prefer_create: bool,
+) -> GraphResult {
     match segments {
         [g] if g.starts_with("groups(uniqueName=") => {
-            let unique = g.trim_start_matches("groups(uniqueName=").trim_end_matches(')').trim_matches('\'').to_string();
+            let unique = g
+                .trim_start_matches("groups(uniqueName=")
+                .trim_end_matches(')')
+                .trim_matches('\'')
+                .to_string();
             by_unique_name(state, method, &unique, body, prefer_create)
         }
-        ["groups"] if *method == Method::POST => create_group(state, body.unwrap_or_default(), None).map(|(_, r)| r),
-        ["groups", id] => group(state, method, id, body),
-        ["groups", id, rel] if *method == Method::GET && (*rel == "members" || *rel == "owners") => list_refs(state, id, rel),
-        ["groups", id, rel, "$ref"] if *method == Method::POST => add_ref(state, id, rel, body.unwrap_or_default()),
-        ["groups", id, rel, member, "$ref"] if *method == Method::DELETE => remove_ref(state, id, rel, member),
-        ["servicePrincipals", id] | ["directoryObjects", id] | ["users", id] if *method == Method::GET => {
-            let object = lock(&state.cloud).directory.get(*id).cloned();
-            object.map(|o| Json(o.body).into_response()).ok_or_else(|| not_found(id))
+        ["groups"] if *method == Method::POST => {
+            create_group(state, body.unwrap_or_default(), None).map(|(_, r)| r)
         }
-        _ => Err(GraphError(StatusCode::BAD_REQUEST, "BadRequest", format!("Resource not found for the segment '{}'.", segments.join("/")))),
+        ["groups", id] => group(state, method, id, body),
+        ["groups", id, rel]
+            if *method == Method::GET && (*rel == "members" || *rel == "owners") =>
+        {
+            list_refs(state, id, rel)
+        }
+        ["groups", id, rel, "$ref"] if *method == Method::POST => {
+            add_ref(state, id, rel, body.unwrap_or_default())
+        }
+        ["groups", id, rel, member, "$ref"] if *method == Method::DELETE => {
+            remove_ref(state, id, rel, member)
+        }
+        ["servicePrincipals", id] | ["directoryObjects", id] | ["users", id]
+            if *method == Method::GET =>
+        {
+            let object = lock(&state.cloud).directory.get(*id).cloned();
+            object
+                .map(|o| Json(o.body).into_response())
+                .ok_or_else(|| not_found(id))
+        }
+        _ => Err(GraphError(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            format!(
+                "Resource not found for the segment '{}'.",
+                segments.join("/")
+            ),
+        )),
     }
 }
 
 fn find_by_unique(state: &Shared, unique: &str) -> Option<DirectoryObject> {
-    lock(&state.cloud).directory.values().find(|o| o.body.get("uniqueName").and_then(Value::as_str) == Some(unique)).cloned()
+    lock(&state.cloud)
+        .directory
+        .values()
+        .find(|o| o.body.get("uniqueName").and_then(Value::as_str) == Some(unique))
+        .cloned()
 }
 
-fn by_unique_name(state: &Shared, method: &Method, unique: &str, body: Option<Value>, prefer_create: bool) -> GraphResult {
+fn by_unique_name(
+    state: &Shared,
+    method: &Method,
+    unique: &str,
+    body: Option<Value>,
+    prefer_create: bool,
+) -> GraphResult {
     let existing = find_by_unique(state, unique);
     match (method.clone(), existing) {
         (Method::GET, Some(o)) => Ok(Json(o.body).into_response()),
@@ -93,16 +152,31 @@ fn by_unique_name(state: &Shared, method: &Method, unique: &str, body: Option<Va
             update_group(state, &o.id, body.unwrap_or_default())?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        (Method::PATCH, None) if prefer_create => create_group(state, body.unwrap_or_default(), Some(unique)).map(|(_, r)| r),
+        (Method::PATCH, None) if prefer_create => {
+            create_group(state, body.unwrap_or_default(), Some(unique)).map(|(_, r)| r)
+        }
         (Method::PATCH, None) => Err(not_found(unique)),
-        _ => Err(GraphError(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "Method not allowed.".to_string())),
+        _ => Err(GraphError(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request_BadRequest",
+            "Method not allowed.".to_string(),
+        )),
     }
 }
 
 fn bind_ids(state: &Shared, body: &Value, key: &str) -> Result<Vec<String>, GraphError> {
     let mut ids = Vec::new();
-    for url in body.get(key).and_then(Value::as_array).cloned().unwrap_or_default() {
-        let id = url.as_str().and_then(|u| u.rsplit('/').next()).unwrap_or_default().to_string();
+    for url in body
+        .get(key)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
+        let id = url
+            .as_str()
+            .and_then(|u| u.rsplit('/').next())
+            .unwrap_or_default()
+            .to_string();
         if !lock(&state.cloud).directory.contains_key(&id) {
             return Err(not_found(&id));
         }
@@ -112,23 +186,41 @@ fn bind_ids(state: &Shared, body: &Value, key: &str) -> Result<Vec<String>, Grap
 }
 
 fn valid_mail_nickname(nick: &str) -> bool {
-    !nick.is_empty() && nick.len() <= 64 && nick.is_ascii() && !nick.chars().any(|c| "@()\\[]\";:.<>, ".contains(c))
+    !nick.is_empty()
+        && nick.len() <= 64
+        && nick.is_ascii()
+        && !nick.chars().any(|c| "@()\\[]\";:.<>, ".contains(c))
 }
 
-fn create_group(state: &Shared, body: Value, unique: Option<&str>) -> Result<(String, Response), GraphError> {
-    for required in ["displayName", "mailNickname", "mailEnabled", "securityEnabled"] {
+fn create_group(
+    state: &Shared,
+    body: Value,
+    unique: Option<&str>,
+) -> Result<(String, Response), GraphError> {
+    for required in [
+        "displayName",
+        "mailNickname",
+        "mailEnabled",
+        "securityEnabled",
+    ] {
         if body.get(required).is_none() {
-            return Err(bad_request(&format!("Invalid value specified for property '{required}' of resource 'Group'.")));
+            return Err(bad_request(&format!(
+                "Invalid value specified for property '{required}' of resource 'Group'."
+            )));
         }
     }
     let nick = body["mailNickname"].as_str().unwrap_or_default();
     if !valid_mail_nickname(nick) {
-        return Err(bad_request("Invalid value specified for property 'mailNickname' of resource 'Group'."));
+        return Err(bad_request(
+            "Invalid value specified for property 'mailNickname' of resource 'Group'.",
+        ));
     }
     let owners = bind_ids(state, &body, "owners@odata.bind")?;
     let members = bind_ids(state, &body, "members@odata.bind")?;
     if owners.len() + members.len() > 20 {
-        return Err(bad_request("A maximum of 20 owners and members can be bound when a group is created."));
+        return Err(bad_request(
+            "A maximum of 20 owners and members can be bound when a group is created.",
+        ));
     }
     let id = uuid::Uuid::new_v4().to_string();
     let group = json!({
@@ -139,9 +231,17 @@ fn create_group(state: &Shared, body: Value, unique: Option<&str>) -> Result<(St
         "uniqueName": unique.map(Value::from).or_else(|| body.get("uniqueName").cloned()).unwrap_or(Value::Null),
         "createdDateTime": chrono::Utc::now().to_rfc3339(),
     });
-    lock(&state.cloud).directory.insert(id.clone(), DirectoryObject {
-        id: id.clone(), principal_type: "Group".into(), body: group.clone(), created: Instant::now(), members, owners,
-    });
+    lock(&state.cloud).directory.insert(
+        id.clone(),
+        DirectoryObject {
+            id: id.clone(),
+            principal_type: "Group".into(),
+            body: group.clone(),
+            created: Instant::now(),
+            members,
+            owners,
+        },
+    );
     Ok((id, (StatusCode::CREATED, Json(group)).into_response()))
 }
 
@@ -149,8 +249,16 @@ fn update_group(state: &Shared, id: &str, body: Value) -> Result<(), GraphError>
     let members = bind_ids(state, &body, "members@odata.bind")?;
     let owners = bind_ids(state, &body, "owners@odata.bind")?;
     let mut cloud = lock(&state.cloud);
-    let Some(group) = cloud.directory.get_mut(id) else { return Err(not_found(id)) };
-    for key in ["displayName", "description", "mailNickname", "securityEnabled", "mailEnabled"] {
+    let Some(group) = cloud.directory.get_mut(id) else {
+        return Err(not_found(id));
+    };
+    for key in [
+        "displayName",
+        "description",
+        "mailNickname",
+        "securityEnabled",
+        "mailEnabled",
+    ] {
         if let Some(v) = body.get(key) {
             group.body[key] = v.clone();
         }
@@ -169,8 +277,14 @@ fn update_group(state: &Shared, id: &str, body: Value) -> Result<(), GraphError>
 }
 
 fn group(state: &Shared, method: &Method, id: &str, body: Option<Value>) -> GraphResult {
-    let existing = lock(&state.cloud).directory.get(id).filter(|o| o.principal_type == "Group").cloned();
-    let Some(group) = existing else { return Err(not_found(id)) };
+    let existing = lock(&state.cloud)
+        .directory
+        .get(id)
+        .filter(|o| o.principal_type == "Group")
+        .cloned();
+    let Some(group) = existing else {
+        return Err(not_found(id));
+    };
     match *method {
         Method::GET => Ok(Json(group.body).into_response()),
         Method::PATCH => {
@@ -181,19 +295,37 @@ fn group(state: &Shared, method: &Method, id: &str, body: Option<Value>) -> Grap
             lock(&state.cloud).directory.remove(id);
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        _ => Err(GraphError(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "Method not allowed.".to_string())),
+        _ => Err(GraphError(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request_BadRequest",
+            "Method not allowed.".to_string(),
+        )),
     }
 }
 
 fn list_refs(state: &Shared, id: &str, rel: &str) -> GraphResult {
     let cloud = lock(&state.cloud);
-    let Some(group) = cloud.directory.get(id) else { return Err(not_found(id)) };
-    let ids = if rel == "members" { &group.members } else { &group.owners };
+    let Some(group) = cloud.directory.get(id) else {
+        return Err(not_found(id));
+    };
+    let ids = if rel == "members" {
+        &group.members
+    } else {
+        &group.owners
+    };
     let value: Vec<Value> = ids
         .iter()
         .map(|m| {
-            let kind = cloud.directory.get(m).map(|o| o.principal_type.as_str()).unwrap_or("User");
-            let odata = match kind { "Group" => "#microsoft.graph.group", "ServicePrincipal" => "#microsoft.graph.servicePrincipal", _ => "#microsoft.graph.user" };
+            let kind = cloud
+                .directory
+                .get(m)
+                .map(|o| o.principal_type.as_str())
+                .unwrap_or("User");
+            let odata = match kind {
+                "Group" => "#microsoft.graph.group",
+                "ServicePrincipal" => "#microsoft.graph.servicePrincipal",
+                _ => "#microsoft.graph.user",
+            };
             json!({"@odata.type": odata, "id": m})
         })
         .collect();
@@ -201,13 +333,24 @@ fn list_refs(state: &Shared, id: &str, rel: &str) -> GraphResult {
 }
 
 fn add_ref(state: &Shared, id: &str, rel: &str, body: Value) -> GraphResult {
-    let member = body.get("@odata.id").and_then(Value::as_str).and_then(|u| u.rsplit('/').next()).unwrap_or_default().to_string();
+    let member = body
+        .get("@odata.id")
+        .and_then(Value::as_str)
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap_or_default()
+        .to_string();
     let mut cloud = lock(&state.cloud);
     if !cloud.directory.contains_key(&member) {
         return Err(not_found(&member));
     }
-    let Some(group) = cloud.directory.get_mut(id) else { return Err(not_found(id)) };
-    let list = if rel == "members" { &mut group.members } else { &mut group.owners };
+    let Some(group) = cloud.directory.get_mut(id) else {
+        return Err(not_found(id));
+    };
+    let list = if rel == "members" {
+        &mut group.members
+    } else {
+        &mut group.owners
+    };
     if list.contains(&member) {
         return Err(bad_request(&format!("One or more added object references already exist for the following modified properties: '{rel}'.")));
     }
@@ -217,8 +360,14 @@ fn add_ref(state: &Shared, id: &str, rel: &str, body: Value) -> GraphResult {
 
 fn remove_ref(state: &Shared, id: &str, rel: &str, member: &str) -> GraphResult {
     let mut cloud = lock(&state.cloud);
-    let Some(group) = cloud.directory.get_mut(id) else { return Err(not_found(id)) };
-    let list = if rel == "members" { &mut group.members } else { &mut group.owners };
+    let Some(group) = cloud.directory.get_mut(id) else {
+        return Err(not_found(id));
+    };
+    let list = if rel == "members" {
+        &mut group.members
+    } else {
+        &mut group.owners
+    };
     let before = list.len();
     list.retain(|m| m != member);
     if list.len() == before {

@@ -39,13 +39,28 @@ pub async fn token_endpoint(
 ) -> Response {
     let cfg = state.cfg();
     if tenant != cfg.tenant_id && tenant != "organizations" {
-        return aad_error(StatusCode::BAD_REQUEST, "invalid_request", 90002, &format!("Tenant '{tenant}' not found."));
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
     }
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        return aad_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
     }
     let Some(scope) = form.get("scope") else {
-        return aad_error(StatusCode::BAD_REQUEST, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.");
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.",
+        );
     };
     let client_id = form.get("client_id").cloned().unwrap_or_default();
     let Some(app) = cfg.apps.iter().find(|a| a.client_id == client_id) else {
@@ -58,22 +73,42 @@ pub async fn token_endpoint(
     };
     if let Some(secret) = form.get("client_secret") {
         if app.client_secret.as_deref() != Some(secret.as_str()) {
-            return aad_error(StatusCode::UNAUTHORIZED, "invalid_client", 7000215, "Invalid client secret provided.");
+            return aad_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided.",
+            );
         }
     } else if let Some(assertion) = form.get("client_assertion") {
         let Some(external) = decode_unverified::<ExternalAssertion>(assertion) else {
-            return aad_error(StatusCode::BAD_REQUEST, "invalid_client", 50027, "JWT token is invalid or malformed.");
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_client",
+                50027,
+                "JWT token is invalid or malformed.",
+            );
         };
         if external.exp <= chrono::Utc::now().timestamp() {
-            return aad_error(StatusCode::BAD_REQUEST, "invalid_client", 700024, "Client assertion is not within its valid time range.");
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_client",
+                700024,
+                "Client assertion is not within its valid time range.",
+            );
         }
         let audiences: Vec<String> = match &external.aud {
             serde_json::Value::String(s) => vec![s.clone()],
-            serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
             _ => vec![],
         };
         let matched = app.federated_credentials.iter().any(|fc| {
-            fc.issuer == external.iss && fc.subject == external.sub && audiences.contains(&fc.audience)
+            fc.issuer == external.iss
+                && fc.subject == external.sub
+                && audiences.contains(&fc.audience)
         });
         if !matched {
             return aad_error(
@@ -88,7 +123,14 @@ pub async fn token_endpoint(
     }
     let audience = audience_from_scope(scope);
     let lifetime = cfg.token_lifetime.as_secs() as i64;
-    let token = state.signer.mint(&claims_for(&cfg, &state.signer, &audience, &app.object_id, &app.client_id, lifetime));
+    let token = state.signer.mint(&claims_for(
+        &cfg,
+        &state.signer,
+        &audience,
+        &app.object_id,
+        &app.client_id,
+        lifetime,
+    ));
     Json(json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token})).into_response()
 }
 
@@ -98,10 +140,17 @@ pub async fn managed_identity_endpoint(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let secret = headers.get("x-identity-header").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let secret = headers
+        .get("x-identity-header")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let principal = lock(&state.cloud).msi_secrets.get(secret).cloned();
     let Some(principal) = principal else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"statusCode": 400, "message": "Missing or invalid X-IDENTITY-HEADER."}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"statusCode": 400, "message": "Missing or invalid X-IDENTITY-HEADER."})),
+        )
+            .into_response();
     };
     let Some(resource) = query.get("resource") else {
         return (StatusCode::BAD_REQUEST, Json(json!({"statusCode": 400, "message": "Required query parameter resource is missing."}))).into_response();
@@ -109,7 +158,14 @@ pub async fn managed_identity_endpoint(
     let cfg = state.cfg();
     let lifetime = cfg.token_lifetime.as_secs() as i64;
     let audience = resource.trim_end_matches('/');
-    let claims = claims_for(&cfg, &state.signer, audience, &principal, &principal, lifetime);
+    let claims = claims_for(
+        &cfg,
+        &state.signer,
+        audience,
+        &principal,
+        &principal,
+        lifetime,
+    );
     let token = state.signer.mint(&claims);
     Json(json!({
         "access_token": token,

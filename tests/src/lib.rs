@@ -31,7 +31,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use config::{DEFAULT_SUBSCRIPTION, DEFAULT_TENANT, DEPLOYER_CLIENT_ID, DEPLOYER_OBJECT_ID, DEPLOYER_SECRET};
+pub use config::{
+    DEFAULT_SUBSCRIPTION, DEFAULT_TENANT, DEPLOYER_CLIENT_ID, DEPLOYER_OBJECT_ID, DEPLOYER_SECRET,
+};
 
 /// A running emulator. Dropping it stops the server, the Azurite instances and hosted handlers.
 pub struct Emulator {
@@ -44,7 +46,9 @@ pub struct Emulator {
 
 /// Directory objects every tenant starts with: the deployer's service principal, replicated long ago.
 pub fn seed_directory(state: &Shared, cfg: &EmulatorConfig) {
-    let old = Instant::now().checked_sub(Duration::from_secs(86_400)).unwrap_or_else(Instant::now);
+    let old = Instant::now()
+        .checked_sub(Duration::from_secs(86_400))
+        .unwrap_or_else(Instant::now);
     let mut cloud = lock(&state.cloud);
     for app in &cfg.apps {
         cloud.directory.insert(app.object_id.clone(), DirectoryObject {
@@ -80,7 +84,13 @@ impl Emulator {
             let _ = axum::serve(listener, app).await;
         });
         let pump = event_pump::spawn(state.clone());
-        Ok(Self { addr, state, server, pump, _data_dir: None })
+        Ok(Self {
+            addr,
+            state,
+            server,
+            pump,
+            _data_dir: None,
+        })
     }
 
     /// A fast emulator in a temporary folder, for tests.

@@ -28,8 +28,13 @@ impl LoggedRequest {
         match self.method.as_str() {
             "GET" | "HEAD" => false,
             // Reads that Azure exposes as POST actions.
-            "POST" => !(self.path.ends_with("/list") || self.path.ends_with("/listKeys") || self.path.ends_with("/listkeys")
-                || self.path.ends_with("/getFullUrl") || self.path.ends_with("/checkNameAvailability")),
+            "POST" => {
+                !(self.path.ends_with("/list")
+                    || self.path.ends_with("/listKeys")
+                    || self.path.ends_with("/listkeys")
+                    || self.path.ends_with("/getFullUrl")
+                    || self.path.ends_with("/checkNameAvailability"))
+            }
             _ => true,
         }
     }
@@ -42,10 +47,21 @@ pub struct RequestLog {
 
 impl RequestLog {
     pub fn new(file: Option<PathBuf>) -> Self {
-        Self { entries: Mutex::new(Vec::new()), file }
+        Self {
+            entries: Mutex::new(Vec::new()),
+            file,
+        }
     }
 
-    pub fn record(&self, method: &str, path: &str, query: &str, body: Option<&str>, status: u16, user_agent: Option<&str>) {
+    pub fn record(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: Option<&str>,
+        status: u16,
+        user_agent: Option<&str>,
+    ) {
         let api_version = url::form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "api-version")
             .map(|(_, v)| v.into_owned());
@@ -63,7 +79,11 @@ impl RequestLog {
             user_agent: user_agent.map(str::to_string),
         };
         if let Some(file) = &self.file {
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(file)
+            {
                 let _ = writeln!(f, "{}", serde_json::to_string(&entry).unwrap_or_default());
             }
         }

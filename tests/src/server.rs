@@ -71,12 +71,19 @@ pub fn router(state: Shared) -> Router {
     let graph = Router::new()
         .route("/v1.0/{*rest}", any(crate::graph::dispatch))
         .layer(middleware::from_fn_with_state(state.clone(), graph_auth));
-    let cloud_api = arm
-        .merge(graph)
-        .layer(middleware::from_fn_with_state(state.clone(), faults_and_latency));
+    let cloud_api = arm.merge(graph).layer(middleware::from_fn_with_state(
+        state.clone(),
+        faults_and_latency,
+    ));
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(crate::identity::token_endpoint))
-        .route("/msi/token", get(crate::identity::managed_identity_endpoint))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(crate::identity::token_endpoint),
+        )
+        .route(
+            "/msi/token",
+            get(crate::identity::managed_identity_endpoint),
+        )
         .merge(cloud_api)
         .nest("/_admin", crate::admin::router())
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
@@ -90,15 +97,28 @@ async fn log_request(State(state): State<Shared>, request: Request, next: Next) 
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or_default().to_string();
     let method = parts.method.to_string();
-    let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let user_agent = parts
+        .headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let logged_body = if path.contains("/oauth2/") || path.starts_with("/_admin") {
         None
     } else {
         Some(String::from_utf8_lossy(&bytes).into_owned())
     };
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     if !path.starts_with("/_admin") {
-        state.log.record(&method, &path, &query, logged_body.as_deref(), response.status().as_u16(), user_agent.as_deref());
+        state.log.record(
+            &method,
+            &path,
+            &query,
+            logged_body.as_deref(),
+            response.status().as_u16(),
+            user_agent.as_deref(),
+        );
     }
     response
 }
@@ -111,7 +131,10 @@ async fn faults_and_latency(State(state): State<Shared>, request: Request, next:
     }
     let faults = &cfg.faults;
     let applies = faults.methods.is_empty()
-        || faults.methods.iter().any(|m| m.eq_ignore_ascii_case(request.method().as_str()));
+        || faults
+            .methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(request.method().as_str()));
     if faults.is_active() && applies {
         let roll: f64 = lock(&state.rng).gen();
         if roll < faults.throttle_rate {
@@ -130,7 +153,12 @@ async fn faults_and_latency(State(state): State<Shared>, request: Request, next:
             } else {
                 (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
             };
-            return ArmError::new(status, code, "Encountered internal server error. Please try again.").into_response();
+            return ArmError::new(
+                status,
+                code,
+                "Encountered internal server error. Please try again.",
+            )
+            .into_response();
         }
         if roll - faults.server_error_rate < faults.drop_rate {
             // Ends the connection task without a response, as a dropped TCP connection looks to a client.
@@ -141,11 +169,17 @@ async fn faults_and_latency(State(state): State<Shared>, request: Request, next:
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
-    headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 async fn arm_auth(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
-    match state.signer.verify(bearer(request.headers()).as_deref(), ARM_AUDIENCES) {
+    match state
+        .signer
+        .verify(bearer(request.headers()).as_deref(), ARM_AUDIENCES)
+    {
         Ok(claims) => {
             request.extensions_mut().insert::<Claims>(claims);
             next.run(request).await
@@ -155,7 +189,8 @@ async fn arm_auth(State(state): State<Shared>, mut request: Request, next: Next)
 }
 
 fn arm_auth_error(problem: TokenProblem) -> ArmError {
-    let unauthorized = |code: &str, message: String| ArmError::new(StatusCode::UNAUTHORIZED, code, message);
+    let unauthorized =
+        |code: &str, message: String| ArmError::new(StatusCode::UNAUTHORIZED, code, message);
     match problem {
         TokenProblem::Missing => unauthorized("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.".into()),
         TokenProblem::Malformed => unauthorized("AuthenticationFailed", "Authentication failed. The 'Authorization' header is provided in an invalid format.".into()),
@@ -172,11 +207,16 @@ fn arm_auth_error(problem: TokenProblem) -> ArmError {
 }
 
 fn fmt_time(epoch: i64) -> String {
-    chrono::DateTime::from_timestamp(epoch, 0).map(|t| t.format("%m/%d/%Y %H:%M:%S").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(epoch, 0)
+        .map(|t| t.format("%m/%d/%Y %H:%M:%S").to_string())
+        .unwrap_or_default()
 }
 
 async fn graph_auth(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
-    match state.signer.verify(bearer(request.headers()).as_deref(), GRAPH_AUDIENCES) {
+    match state
+        .signer
+        .verify(bearer(request.headers()).as_deref(), GRAPH_AUDIENCES)
+    {
         Ok(claims) => {
             request.extensions_mut().insert::<Claims>(claims);
             next.run(request).await
@@ -184,11 +224,19 @@ async fn graph_auth(State(state): State<Shared>, mut request: Request, next: Nex
         Err(problem) => {
             let message = match problem {
                 TokenProblem::Missing => "Access token is empty.".to_string(),
-                TokenProblem::Expired { .. } => "Lifetime validation failed, the token is expired.".to_string(),
-                TokenProblem::WrongAudience(_) => "Access token validation failure. Invalid audience.".to_string(),
+                TokenProblem::Expired { .. } => {
+                    "Lifetime validation failed, the token is expired.".to_string()
+                }
+                TokenProblem::WrongAudience(_) => {
+                    "Access token validation failure. Invalid audience.".to_string()
+                }
                 _ => "Access token validation failure.".to_string(),
             };
-            graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", &message)
+            graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                &message,
+            )
         }
     }
 }

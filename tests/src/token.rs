@@ -14,7 +14,11 @@ pub const ARM_AUDIENCES: &[&str] = &[
     "https://management.core.windows.net",
     "https://management.core.windows.net/",
 ];
-pub const GRAPH_AUDIENCES: &[&str] = &["https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000"];
+pub const GRAPH_AUDIENCES: &[&str] = &[
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.com/",
+    "00000003-0000-0000-c000-000000000000",
+];
 pub const STORAGE_AUDIENCES: &[&str] = &["https://storage.azure.com", "https://storage.azure.com/"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,7 +67,10 @@ impl TokenSigner {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
         let signing_input = format!("{header}.{payload}");
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(self.sign(signing_input.as_bytes())))
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(self.sign(signing_input.as_bytes()))
+        )
     }
 
     fn sign(&self, input: &[u8]) -> Vec<u8> {
@@ -76,7 +83,11 @@ impl TokenSigner {
     }
 
     /// Checks signature, expiry and audience of a `Bearer` header value.
-    pub fn verify(&self, authorization: Option<&str>, audiences: &[&str]) -> Result<Claims, TokenProblem> {
+    pub fn verify(
+        &self,
+        authorization: Option<&str>,
+        audiences: &[&str],
+    ) -> Result<Claims, TokenProblem> {
         let header = authorization.ok_or(TokenProblem::Missing)?;
         let token = header
             .strip_prefix("Bearer ")
@@ -85,7 +96,10 @@ impl TokenSigner {
         let claims = self.decode_signed(token)?;
         let now = chrono::Utc::now().timestamp();
         if claims.exp <= now {
-            return Err(TokenProblem::Expired { exp: claims.exp, now });
+            return Err(TokenProblem::Expired {
+                exp: claims.exp,
+                now,
+            });
         }
         if !audiences.contains(&claims.aud.as_str()) {
             return Err(TokenProblem::WrongAudience(claims.aud));
@@ -115,11 +129,21 @@ pub fn decode_unverified<T: serde::de::DeserializeOwned>(token: &str) -> Option<
 /// The resource a v2 scope names: `https://management.azure.com/.default` -> `https://management.azure.com`.
 pub fn audience_from_scope(scope: &str) -> String {
     let first = scope.split_whitespace().next().unwrap_or_default();
-    first.trim_end_matches("/.default").trim_end_matches('/').to_string()
+    first
+        .trim_end_matches("/.default")
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// Claims for a token issued to `object_id` now.
-pub fn claims_for(cfg: &EmulatorConfig, signer: &TokenSigner, audience: &str, object_id: &str, app_id: &str, lifetime_s: i64) -> Claims {
+pub fn claims_for(
+    cfg: &EmulatorConfig,
+    signer: &TokenSigner,
+    audience: &str,
+    object_id: &str,
+    app_id: &str,
+    lifetime_s: i64,
+) -> Claims {
     let now = chrono::Utc::now().timestamp();
     Claims {
         aud: audience.to_string(),
@@ -142,23 +166,47 @@ mod tests {
     fn verify_rejects_tampering_expiry_and_audience() {
         let cfg = EmulatorConfig::new(std::env::temp_dir());
         let signer = TokenSigner::new(&cfg.tenant_id);
-        let good = signer.mint(&claims_for(&cfg, &signer, "https://management.azure.com", "oid", "app", 60));
-        assert!(signer.verify(Some(&format!("Bearer {good}")), ARM_AUDIENCES).is_ok());
+        let good = signer.mint(&claims_for(
+            &cfg,
+            &signer,
+            "https://management.azure.com",
+            "oid",
+            "app",
+            60,
+        ));
+        assert!(signer
+            .verify(Some(&format!("Bearer {good}")), ARM_AUDIENCES)
+            .is_ok());
         assert!(matches!(
             signer.verify(Some(&format!("Bearer {good}")), GRAPH_AUDIENCES),
             Err(TokenProblem::WrongAudience(_))
         ));
-        let expired = signer.mint(&claims_for(&cfg, &signer, "https://management.azure.com", "oid", "app", -5));
+        let expired = signer.mint(&claims_for(
+            &cfg,
+            &signer,
+            "https://management.azure.com",
+            "oid",
+            "app",
+            -5,
+        ));
         assert!(matches!(
             signer.verify(Some(&format!("Bearer {expired}")), ARM_AUDIENCES),
             Err(TokenProblem::Expired { .. })
         ));
         let other = TokenSigner::new(&cfg.tenant_id);
         assert_eq!(
-            other.verify(Some(&format!("Bearer {good}")), ARM_AUDIENCES).err(),
+            other
+                .verify(Some(&format!("Bearer {good}")), ARM_AUDIENCES)
+                .err(),
             Some(TokenProblem::BadSignature)
         );
-        assert_eq!(signer.verify(None, ARM_AUDIENCES).err(), Some(TokenProblem::Missing));
-        assert_eq!(audience_from_scope("https://graph.microsoft.com/.default"), "https://graph.microsoft.com");
+        assert_eq!(
+            signer.verify(None, ARM_AUDIENCES).err(),
+            Some(TokenProblem::Missing)
+        );
+        assert_eq!(
+            audience_from_scope("https://graph.microsoft.com/.default"),
+            "https://graph.microsoft.com"
+        );
     }
 }

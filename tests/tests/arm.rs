@@ -7,9 +7,14 @@ use serde_json::json;
 #[tokio::test]
 async fn storage_create_is_202_with_empty_body_then_location_polls_to_the_account() {
     let cloud = TestCloud::start().await;
-    cloud.admin("POST", "/latency", Some(json!({"time_scale": 0.05}))).await;
+    cloud
+        .admin("POST", "/latency", Some(json!({"time_scale": 0.05})))
+        .await;
     cloud.resource_group("rg1").await;
-    let path = format!("{}?api-version=2023-05-01", TestCloud::account_path("rg1", "stlro01"));
+    let path = format!(
+        "{}?api-version=2023-05-01",
+        TestCloud::account_path("rg1", "stlro01")
+    );
     let reply = cloud
         .arm("PUT", &path, Some(json!({"location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}, "properties": {"isHnsEnabled": true}})))
         .await;
@@ -20,14 +25,20 @@ async fn storage_create_is_202_with_empty_body_then_location_polls_to_the_accoun
     // While creating, writes conflict and GET shows a non-terminal state.
     let again = cloud.arm("PUT", &path, Some(json!({"location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}}))).await;
     assert_eq!(again.status, 409, "{}", again.text);
-    assert_eq!(cloud.arm("GET", &path, None).await.json()["properties"]["provisioningState"], "Creating");
+    assert_eq!(
+        cloud.arm("GET", &path, None).await.json()["properties"]["provisioningState"],
+        "Creating"
+    );
     let (done, accepted) = cloud.poll_location(&location).await;
     assert!(accepted >= 1, "at least one 202 while the operation runs");
     assert_eq!(done.status, 200);
     let body = done.json();
     assert_eq!(body["properties"]["provisioningState"], "Succeeded");
     assert_eq!(body["properties"]["isHnsEnabled"], true);
-    assert!(body["properties"]["primaryEndpoints"]["blob"].as_str().expect("blob endpoint").starts_with("http://127.0.0.1:"));
+    assert!(body["properties"]["primaryEndpoints"]["blob"]
+        .as_str()
+        .expect("blob endpoint")
+        .starts_with("http://127.0.0.1:"));
     // A second identical PUT is a synchronous 200.
     let same = cloud.arm("PUT", &path, Some(json!({"location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}, "properties": {"isHnsEnabled": true}}))).await;
     assert_eq!(same.status, 200, "{}", same.text);
@@ -37,40 +48,99 @@ async fn storage_create_is_202_with_empty_body_then_location_polls_to_the_accoun
 async fn api_versions_names_and_missing_groups_fail_like_arm() {
     let cloud = TestCloud::start().await;
     let rg_path = format!("/subscriptions/{SUB}/resourcegroups/rg2");
-    assert_eq!(cloud.arm("GET", &rg_path, None).await.code(), "MissingApiVersionParameter");
-    assert_eq!(cloud.arm("GET", &format!("{rg_path}?api-version=1999-01-01"), None).await.code(), "InvalidApiVersionParameter");
-    let missing = cloud.arm("GET", &format!("{rg_path}?api-version=2021-04-01"), None).await;
-    assert_eq!((missing.status, missing.code().as_str()), (404, "ResourceGroupNotFound"));
+    assert_eq!(
+        cloud.arm("GET", &rg_path, None).await.code(),
+        "MissingApiVersionParameter"
+    );
+    assert_eq!(
+        cloud
+            .arm("GET", &format!("{rg_path}?api-version=1999-01-01"), None)
+            .await
+            .code(),
+        "InvalidApiVersionParameter"
+    );
+    let missing = cloud
+        .arm("GET", &format!("{rg_path}?api-version=2021-04-01"), None)
+        .await;
+    assert_eq!(
+        (missing.status, missing.code().as_str()),
+        (404, "ResourceGroupNotFound")
+    );
     let orphan = cloud.arm("PUT", &format!("{}?api-version=2023-05-01", TestCloud::account_path("rg2", "stx01")), Some(json!({"location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}}))).await;
     assert_eq!(orphan.code(), "ResourceGroupNotFound");
     cloud.resource_group("rg2").await;
     let bad = cloud.arm("PUT", &format!("{}?api-version=2023-05-01", TestCloud::account_path("rg2", "Bad-Name")), Some(json!({"location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}}))).await;
-    assert_eq!((bad.status, bad.code().as_str()), (400, "AccountNameInvalid"));
+    assert_eq!(
+        (bad.status, bad.code().as_str()),
+        (400, "AccountNameInvalid")
+    );
     cloud.storage_account("rg2", "sttaken01").await;
     cloud.resource_group("rg3").await;
     let taken = cloud.arm("PUT", &format!("{}?api-version=2023-05-01", TestCloud::account_path("rg3", "sttaken01")), Some(json!({"location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}}))).await;
-    assert_eq!((taken.status, taken.code().as_str()), (409, "StorageAccountAlreadyTaken"));
+    assert_eq!(
+        (taken.status, taken.code().as_str()),
+        (409, "StorageAccountAlreadyTaken")
+    );
     let check = cloud.arm("POST", &format!("/subscriptions/{SUB}/providers/Microsoft.Storage/checkNameAvailability?api-version=2023-05-01"), Some(json!({"name": "sttaken01", "type": "Microsoft.Storage/storageAccounts"}))).await;
     assert_eq!(check.json()["nameAvailable"], false);
     assert_eq!(check.json()["reason"], "AlreadyExists");
-    let missing_account = cloud.arm("GET", &format!("{}?api-version=2023-05-01", TestCloud::account_path("rg2", "nothere01")), None).await;
-    assert_eq!((missing_account.status, missing_account.code().as_str()), (404, "ResourceNotFound"));
+    let missing_account = cloud
+        .arm(
+            "GET",
+            &format!(
+                "{}?api-version=2023-05-01",
+                TestCloud::account_path("rg2", "nothere01")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (missing_account.status, missing_account.code().as_str()),
+        (404, "ResourceNotFound")
+    );
 }
 
 #[tokio::test]
 async fn throttling_answers_429_with_retry_after_from_a_seeded_fault() {
     let cloud = TestCloud::start().await;
     cloud.admin("POST", "/faults", Some(json!({"seed": 7, "throttle_rate": 1.0, "retry_after_s": 3, "server_error_rate": 0.0, "drop_rate": 0.0, "lro_failure_rate": 0.0}))).await;
-    let reply = cloud.arm("GET", &format!("/subscriptions/{SUB}/resourcegroups/rg?api-version=2021-04-01"), None).await;
+    let reply = cloud
+        .arm(
+            "GET",
+            &format!("/subscriptions/{SUB}/resourcegroups/rg?api-version=2021-04-01"),
+            None,
+        )
+        .await;
     assert_eq!(reply.status, 429);
     assert_eq!(reply.header("retry-after").as_deref(), Some("3"));
     assert_eq!(reply.code(), "TooManyRequests");
     cloud.admin("POST", "/faults", Some(json!({"seed": 1, "throttle_rate": 0.0, "retry_after_s": 0, "server_error_rate": 1.0, "drop_rate": 0.0, "lro_failure_rate": 0.0}))).await;
-    let reply = cloud.arm("GET", &format!("/subscriptions/{SUB}/resourcegroups/rg?api-version=2021-04-01"), None).await;
-    assert!(reply.status == 500 || reply.status == 503, "{}", reply.status);
+    let reply = cloud
+        .arm(
+            "GET",
+            &format!("/subscriptions/{SUB}/resourcegroups/rg?api-version=2021-04-01"),
+            None,
+        )
+        .await;
+    assert!(
+        reply.status == 500 || reply.status == 503,
+        "{}",
+        reply.status
+    );
     cloud.admin("POST", "/faults", Some(json!({"seed": 1, "throttle_rate": 0.0, "retry_after_s": 0, "server_error_rate": 0.0, "drop_rate": 1.0, "lro_failure_rate": 0.0}))).await;
-    let dropped = cloud.http.get(format!("{}/subscriptions/{SUB}/resourcegroups/rg?api-version=2021-04-01", cloud.url())).bearer_auth(&cloud.arm_token).send().await;
-    assert!(dropped.is_err(), "the connection is dropped without an answer");
+    let dropped = cloud
+        .http
+        .get(format!(
+            "{}/subscriptions/{SUB}/resourcegroups/rg?api-version=2021-04-01",
+            cloud.url()
+        ))
+        .bearer_auth(&cloud.arm_token)
+        .send()
+        .await;
+    assert!(
+        dropped.is_err(),
+        "the connection is dropped without an answer"
+    );
 }
 
 #[tokio::test]
@@ -81,17 +151,25 @@ async fn an_injected_lro_failure_ends_failed_and_a_retry_succeeds() {
     let path = format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Web/serverfarms/plan1?api-version=2024-04-01");
     let reply = cloud.arm("PUT", &path, Some(json!({"location": "westeurope", "kind": "linux", "sku": {"name": "B1", "tier": "Basic"}, "properties": {"reserved": true}}))).await;
     assert_eq!(reply.status, 201);
-    let op = reply.header("azure-asyncoperation").expect("Azure-AsyncOperation");
+    let op = reply
+        .header("azure-asyncoperation")
+        .expect("Azure-AsyncOperation");
     let mut status = String::new();
     for _ in 0..200 {
-        status = cloud.arm("GET", &op, None).await.json()["status"].as_str().unwrap_or_default().to_string();
+        status = cloud.arm("GET", &op, None).await.json()["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if status != "InProgress" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(status, "Failed");
-    assert_eq!(cloud.arm("GET", &path, None).await.json()["properties"]["provisioningState"], "Failed");
+    assert_eq!(
+        cloud.arm("GET", &path, None).await.json()["properties"]["provisioningState"],
+        "Failed"
+    );
     cloud.admin("POST", "/faults", Some(json!({"seed": 3, "throttle_rate": 0.0, "retry_after_s": 0, "server_error_rate": 0.0, "drop_rate": 0.0, "lro_failure_rate": 0.0}))).await;
     let retry = cloud.arm("PUT", &path, Some(json!({"location": "westeurope", "kind": "linux", "sku": {"name": "B1", "tier": "Basic"}, "properties": {"reserved": true}}))).await;
     assert_eq!(retry.status, 200);
@@ -101,26 +179,76 @@ async fn an_injected_lro_failure_ends_failed_and_a_retry_succeeds() {
 #[tokio::test]
 async fn deleting_a_resource_group_is_an_lro_that_cascades_to_its_accounts() {
     let cloud = TestCloud::start().await;
-    cloud.admin("POST", "/latency", Some(json!({"profile": "azure", "time_scale": 0.02}))).await;
+    cloud
+        .admin(
+            "POST",
+            "/latency",
+            Some(json!({"profile": "azure", "time_scale": 0.02})),
+        )
+        .await;
     cloud.resource_group("rgdel").await;
     let account = cloud.storage_account("rgdel", "stcascade01").await;
-    let endpoint = url::Url::parse(account["properties"]["primaryEndpoints"]["blob"].as_str().expect("endpoint")).expect("url");
+    let endpoint = url::Url::parse(
+        account["properties"]["primaryEndpoints"]["blob"]
+            .as_str()
+            .expect("endpoint"),
+    )
+    .expect("url");
     let port = endpoint.port().expect("port");
-    let container = format!("{}/blobServices/default/containers/raw?api-version=2023-05-01", TestCloud::account_path("rgdel", "stcascade01"));
+    let container = format!(
+        "{}/blobServices/default/containers/raw?api-version=2023-05-01",
+        TestCloud::account_path("rgdel", "stcascade01")
+    );
     let created = cloud.arm("PUT", &container, Some(json!({}))).await;
     assert_eq!(created.status, 201, "{}", created.text);
-    let reply = cloud.arm("DELETE", &format!("/subscriptions/{SUB}/resourcegroups/rgdel?api-version=2021-04-01"), None).await;
+    let reply = cloud
+        .arm(
+            "DELETE",
+            &format!("/subscriptions/{SUB}/resourcegroups/rgdel?api-version=2021-04-01"),
+            None,
+        )
+        .await;
     assert_eq!(reply.status, 202);
     let writes_meanwhile = cloud.arm("PUT", &container, Some(json!({}))).await;
     assert_eq!(writes_meanwhile.code(), "ResourceGroupBeingDeleted");
-    let (done, _) = cloud.poll_location(&reply.header("location").expect("location")).await;
+    let (done, _) = cloud
+        .poll_location(&reply.header("location").expect("location"))
+        .await;
     assert_eq!(done.status, 200);
-    assert_eq!(cloud.arm("GET", &format!("/subscriptions/{SUB}/resourcegroups/rgdel?api-version=2021-04-01"), None).await.status, 404);
-    assert_eq!(cloud.arm("GET", &format!("{}?api-version=2023-05-01", TestCloud::account_path("rgdel", "stcascade01")), None).await.status, 404);
+    assert_eq!(
+        cloud
+            .arm(
+                "GET",
+                &format!("/subscriptions/{SUB}/resourcegroups/rgdel?api-version=2021-04-01"),
+                None
+            )
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        cloud
+            .arm(
+                "GET",
+                &format!(
+                    "{}?api-version=2023-05-01",
+                    TestCloud::account_path("rgdel", "stcascade01")
+                ),
+                None
+            )
+            .await
+            .status,
+        404
+    );
     let state = cloud.admin("GET", "/state", None).await.json();
     assert!(state["accounts"].as_array().expect("accounts").is_empty());
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(), "the account's Azurite is gone");
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
+        "the account's Azurite is gone"
+    );
 }
 
 #[tokio::test]
@@ -142,11 +270,20 @@ async fn workspace_soft_delete_reserves_the_name_unless_forced() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let elsewhere = cloud.arm("PUT", &path, Some(create("northeurope"))).await;
-    assert_eq!((elsewhere.status, elsewhere.code().as_str()), (409, "WorkspaceInDeletedState"));
+    assert_eq!(
+        (elsewhere.status, elsewhere.code().as_str()),
+        (409, "WorkspaceInDeletedState")
+    );
     let recovered = cloud.arm("PUT", &path, Some(create("westeurope"))).await;
-    assert_eq!(recovered.json()["properties"]["customerId"], customer_id, "re-creating recovers the soft-deleted workspace");
+    assert_eq!(
+        recovered.json()["properties"]["customerId"],
+        customer_id,
+        "re-creating recovers the soft-deleted workspace"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let forced = cloud.arm("DELETE", &format!("{path}&force=true"), None).await;
+    let forced = cloud
+        .arm("DELETE", &format!("{path}&force=true"), None)
+        .await;
     assert_eq!(forced.status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let fresh = cloud.arm("PUT", &path, Some(create("northeurope"))).await;

@@ -6,17 +6,33 @@ use runtime::azure_blob::{AccountKey, SasSpec, STORAGE_VERSION};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-async fn signed(cloud: &TestCloud, key: &AccountKey, method: &str, url: &str, body: Vec<u8>, blob: bool) -> reqwest::Response {
+async fn signed(
+    cloud: &TestCloud,
+    key: &AccountKey,
+    method: &str,
+    url: &str,
+    body: Vec<u8>,
+    blob: bool,
+) -> reqwest::Response {
     let url = url::Url::parse(url).expect("url");
     let mut headers = BTreeMap::new();
     headers.insert("x-ms-version".to_string(), STORAGE_VERSION.to_string());
-    headers.insert("x-ms-date".to_string(), chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string());
+    headers.insert(
+        "x-ms-date".to_string(),
+        chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string(),
+    );
     headers.insert("content-length".to_string(), body.len().to_string());
     if blob {
         headers.insert("x-ms-blob-type".to_string(), "BlockBlob".to_string());
     }
     let auth = key.shared_key_authorization(method, &url, &headers);
-    let mut req = cloud.http.request(method.parse().expect("method"), url).header("authorization", auth).body(body);
+    let mut req = cloud
+        .http
+        .request(method.parse().expect("method"), url)
+        .header("authorization", auth)
+        .body(body);
     for (k, v) in headers {
         req = req.header(k, v);
     }
@@ -28,33 +44,145 @@ async fn container_created_through_arm_takes_writes_with_the_listed_key() {
     let cloud = TestCloud::start().await;
     cloud.resource_group("rgdata").await;
     let account = cloud.storage_account("rgdata", "stdata01").await;
-    let endpoint = account["properties"]["primaryEndpoints"]["blob"].as_str().expect("endpoint").to_string();
+    let endpoint = account["properties"]["primaryEndpoints"]["blob"]
+        .as_str()
+        .expect("endpoint")
+        .to_string();
     let base = TestCloud::account_path("rgdata", "stdata01");
-    let created = cloud.arm("PUT", &format!("{base}/blobServices/default/containers/raw?api-version=2023-05-01"), Some(json!({"properties": {"publicAccess": "None"}}))).await;
+    let created = cloud
+        .arm(
+            "PUT",
+            &format!("{base}/blobServices/default/containers/raw?api-version=2023-05-01"),
+            Some(json!({"properties": {"publicAccess": "None"}})),
+        )
+        .await;
     assert_eq!(created.status, 201, "{}", created.text);
-    assert_eq!(cloud.arm("PUT", &format!("{base}/blobServices/default/containers/raw?api-version=2023-05-01"), Some(json!({}))).await.status, 200);
-    let public = cloud.arm("PUT", &format!("{base}/blobServices/default/containers/pub?api-version=2023-05-01"), Some(json!({"properties": {"publicAccess": "Blob"}}))).await;
+    assert_eq!(
+        cloud
+            .arm(
+                "PUT",
+                &format!("{base}/blobServices/default/containers/raw?api-version=2023-05-01"),
+                Some(json!({}))
+            )
+            .await
+            .status,
+        200
+    );
+    let public = cloud
+        .arm(
+            "PUT",
+            &format!("{base}/blobServices/default/containers/pub?api-version=2023-05-01"),
+            Some(json!({"properties": {"publicAccess": "Blob"}})),
+        )
+        .await;
     assert_eq!(public.code(), "PublicAccessNotPermitted");
-    let keys = cloud.arm("POST", &format!("{base}/listKeys?api-version=2023-05-01"), None).await.json();
-    let key = AccountKey::new("stdata01", keys["keys"][0]["value"].as_str().expect("key")).expect("base64 key");
+    let keys = cloud
+        .arm(
+            "POST",
+            &format!("{base}/listKeys?api-version=2023-05-01"),
+            None,
+        )
+        .await
+        .json();
+    let key = AccountKey::new("stdata01", keys["keys"][0]["value"].as_str().expect("key"))
+        .expect("base64 key");
 
-    let put = signed(&cloud, &key, "PUT", &format!("{endpoint}raw/a/b.json"), b"hello".to_vec(), true).await;
+    let put = signed(
+        &cloud,
+        &key,
+        "PUT",
+        &format!("{endpoint}raw/a/b.json"),
+        b"hello".to_vec(),
+        true,
+    )
+    .await;
     assert_eq!(put.status(), 201);
-    let got = signed(&cloud, &key, "GET", &format!("{endpoint}raw/a/b.json"), vec![], false).await;
+    let got = signed(
+        &cloud,
+        &key,
+        "GET",
+        &format!("{endpoint}raw/a/b.json"),
+        vec![],
+        false,
+    )
+    .await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().await.expect("bytes").as_ref(), b"hello");
-    let wrong = AccountKey::new("stdata01", keys["keys"][1]["value"].as_str().expect("key2")).expect("key2");
-    assert_eq!(signed(&cloud, &wrong, "GET", &format!("{endpoint}raw/a/b.json"), vec![], false).await.status(), 403, "key2 is not the key Azurite knows");
+    let wrong = AccountKey::new("stdata01", keys["keys"][1]["value"].as_str().expect("key2"))
+        .expect("key2");
+    assert_eq!(
+        signed(
+            &cloud,
+            &wrong,
+            "GET",
+            &format!("{endpoint}raw/a/b.json"),
+            vec![],
+            false
+        )
+        .await
+        .status(),
+        403,
+        "key2 is not the key Azurite knows"
+    );
 
     // A service SAS signed with the key reads the blob; a tampered one does not.
-    let path = url::Url::parse(&format!("{endpoint}raw/a/b.json")).expect("url").path().to_string();
-    let expiry = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let sas = key.blob_sas(&path, &SasSpec { permissions: Some("r".into()), expiry: Some(expiry), path_style: true, ..Default::default() });
-    assert_eq!(cloud.http.get(format!("{endpoint}raw/a/b.json?{sas}")).send().await.expect("get").status(), 200);
+    let path = url::Url::parse(&format!("{endpoint}raw/a/b.json"))
+        .expect("url")
+        .path()
+        .to_string();
+    let expiry = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let sas = key.blob_sas(
+        &path,
+        &SasSpec {
+            permissions: Some("r".into()),
+            expiry: Some(expiry),
+            path_style: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        cloud
+            .http
+            .get(format!("{endpoint}raw/a/b.json?{sas}"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
     let tampered = sas.replace("sp=r", "sp=rw");
-    assert_eq!(cloud.http.get(format!("{endpoint}raw/a/b.json?{tampered}")).send().await.expect("get").status(), 403);
+    assert_eq!(
+        cloud
+            .http
+            .get(format!("{endpoint}raw/a/b.json?{tampered}"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        403
+    );
 
-    let deleted = cloud.arm("DELETE", &format!("{base}/blobServices/default/containers/raw?api-version=2023-05-01"), None).await;
+    let deleted = cloud
+        .arm(
+            "DELETE",
+            &format!("{base}/blobServices/default/containers/raw?api-version=2023-05-01"),
+            None,
+        )
+        .await;
     assert_eq!(deleted.status, 200);
-    assert_eq!(signed(&cloud, &key, "GET", &format!("{endpoint}raw/a/b.json"), vec![], false).await.status(), 404);
+    assert_eq!(
+        signed(
+            &cloud,
+            &key,
+            "GET",
+            &format!("{endpoint}raw/a/b.json"),
+            vec![],
+            false
+        )
+        .await
+        .status(),
+        404
+    );
 }

@@ -24,9 +24,19 @@ pub enum Class {
 }
 
 impl ArmError {
-    pub fn new(method: &str, what: &str, status: u16, body: &str, retry_after: Option<Duration>) -> Self {
+    pub fn new(
+        method: &str,
+        what: &str,
+        status: u16,
+        body: &str,
+        retry_after: Option<Duration>,
+    ) -> Self {
         let parsed: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-        let code = parsed.pointer("/error/code").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let code = parsed
+            .pointer("/error/code")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
         let message = parsed
             .pointer("/error/message")
             .and_then(|v| v.as_str())
@@ -58,7 +68,14 @@ impl ArmError {
             (429, _) => Class::Throttled,
             (0, _) | (500..=599, _) | (408, _) => Class::Transient,
             (400, "PrincipalNotFound") => Class::PrincipalNotFound,
-            (409, "AnotherOperationInProgress" | "ResourceGroupBeingDeleted" | "StorageAccountIsNotProvisioned" | "OperationInProgress" | "ContainerBeingDeleted") => Class::Busy,
+            (
+                409,
+                "AnotherOperationInProgress"
+                | "ResourceGroupBeingDeleted"
+                | "StorageAccountIsNotProvisioned"
+                | "OperationInProgress"
+                | "ContainerBeingDeleted",
+            ) => Class::Busy,
             _ => Class::Fatal,
         }
     }

@@ -37,7 +37,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 10, base: Duration::from_millis(250), max_backoff: Duration::from_secs(20), principal_wait: Duration::from_secs(300) }
+        Self {
+            max_attempts: 10,
+            base: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(20),
+            principal_wait: Duration::from_secs(300),
+        }
     }
 }
 
@@ -73,7 +78,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 }
 
@@ -84,12 +92,22 @@ pub enum Api {
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok()).map(Duration::from_secs_f64)
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
 }
 
 impl Azure {
     pub fn new(env: &crate::env::Environment, credential: Credential) -> Self {
         let http = reqwest::Client::builder()
+            // The pid tells concurrent runs apart in Azure's (and the local cloud's) request logs.
+            .user_agent(format!(
+                "provision/{} (pid {})",
+                env!("CARGO_PKG_VERSION"),
+                std::process::id()
+            ))
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(15))
             .build()
@@ -112,7 +130,17 @@ impl Azure {
     }
 
     pub async fn arm_token(&self) -> Result<String, ArmError> {
-        self.credential.token(&self.arm_scope).await.map_err(|e| ArmError { method: "TOKEN".into(), what: self.arm_scope.clone(), status: 401, code: "AuthenticationFailed".into(), message: e.to_string(), retry_after: None })
+        self.credential
+            .token(&self.arm_scope)
+            .await
+            .map_err(|e| ArmError {
+                method: "TOKEN".into(),
+                what: self.arm_scope.clone(),
+                status: 401,
+                code: "AuthenticationFailed".into(),
+                message: e.to_string(),
+                retry_after: None,
+            })
     }
 
     fn url(&self, api: Api, path: &str) -> String {
@@ -129,40 +157,93 @@ impl Azure {
         if let Some(h) = hint {
             return h.min(self.retry.max_backoff);
         }
-        let exp = self.retry.base.saturating_mul(2u32.saturating_pow(attempt.min(16))).min(self.retry.max_backoff);
+        let exp = self
+            .retry
+            .base
+            .saturating_mul(2u32.saturating_pow(attempt.min(16)))
+            .min(self.retry.max_backoff);
         let jitter = rand::thread_rng().gen_range(0.5..1.0);
         exp.mul_f64(jitter)
     }
 
     /// One logical call: retried on throttling, transient failures and busy resources.
-    pub async fn call(&self, api: Api, method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Result<Reply, ArmError> {
+    pub async fn call(
+        &self,
+        api: Api,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, ArmError> {
         let url = self.url(api, path);
         let what = path.split('?').next().unwrap_or(path).to_string();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.send_once(api, method, &url, &what, body, headers).await;
+            let result = self
+                .send_once(api, method, &url, &what, body, headers)
+                .await;
             let err = match result {
                 Ok(reply) => return Ok(reply),
                 Err(e) => e,
             };
-            let retryable = matches!(err.class(), Class::Throttled | Class::Transient | Class::Busy);
+            let retryable = matches!(
+                err.class(),
+                Class::Throttled | Class::Transient | Class::Busy
+            );
             if !retryable || attempt >= self.retry.max_attempts {
                 return Err(err);
             }
             let wait = self.backoff(attempt, err.retry_after);
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
-            (self.notify)(format!("retrying {method} {} in {:.1}s: HTTP {} {}", short(&what), wait.as_secs_f64(), err.status, err.code));
+            (self.notify)(format!(
+                "retrying {method} {} in {:.1}s: HTTP {} {}",
+                short(&what),
+                wait.as_secs_f64(),
+                err.status,
+                err.code
+            ));
             tokio::time::sleep(wait).await;
         }
     }
 
-    async fn send_once(&self, api: Api, method: &str, url: &str, what: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Result<Reply, ArmError> {
-        let scope = if api == Api::Arm { &self.arm_scope } else { &self.graph_scope };
-        let token = self.credential.token(scope).await.map_err(|e| ArmError { method: method.into(), what: what.into(), status: 401, code: "AuthenticationFailed".into(), message: e.to_string(), retry_after: None })?;
-        let is_read = method == "GET" || (method == "POST" && (what.ends_with("/list") || what.to_ascii_lowercase().ends_with("/listkeys") || what.ends_with("/getFullUrl")));
-        if is_read { &self.counters.reads } else { &self.counters.writes }.fetch_add(1, Ordering::Relaxed);
-        let mut request = self.http.request(method.parse().unwrap_or(reqwest::Method::GET), url).bearer_auth(token);
+    async fn send_once(
+        &self,
+        api: Api,
+        method: &str,
+        url: &str,
+        what: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, ArmError> {
+        let scope = if api == Api::Arm {
+            &self.arm_scope
+        } else {
+            &self.graph_scope
+        };
+        let token = self.credential.token(scope).await.map_err(|e| ArmError {
+            method: method.into(),
+            what: what.into(),
+            status: 401,
+            code: "AuthenticationFailed".into(),
+            message: e.to_string(),
+            retry_after: None,
+        })?;
+        let is_read = method == "GET"
+            || (method == "POST"
+                && (what.ends_with("/list")
+                    || what.to_ascii_lowercase().ends_with("/listkeys")
+                    || what.ends_with("/getFullUrl")));
+        if is_read {
+            &self.counters.reads
+        } else {
+            &self.counters.writes
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        let mut request = self
+            .http
+            .request(method.parse().unwrap_or(reqwest::Method::GET), url)
+            .bearer_auth(token);
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
@@ -171,12 +252,24 @@ impl Azure {
         } else if method != "GET" && method != "DELETE" {
             request = request.header("content-length", "0");
         }
-        let response = request.send().await.map_err(|e| ArmError::transport(method, what, &e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ArmError::transport(method, what, &e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| ArmError::transport(method, what, &e))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ArmError::transport(method, what, &e))?;
         if status >= 400 {
-            return Err(ArmError::new(method, what, status, &text, retry_after(&headers)));
+            return Err(ArmError::new(
+                method,
+                what,
+                status,
+                &text,
+                retry_after(&headers),
+            ));
         }
         let body = if text.trim().is_empty() {
             Value::Null
@@ -190,7 +283,11 @@ impl Azure {
                 retry_after: None,
             })?
         };
-        Ok(Reply { status, headers, body })
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// GET a resource; `None` when it does not exist.
@@ -221,7 +318,13 @@ impl Azure {
         }
     }
 
-    pub async fn graph(&self, method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Result<Reply, ArmError> {
+    pub async fn graph(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, ArmError> {
         self.call(Api::Graph, method, path, body, headers).await
     }
 
@@ -231,5 +334,8 @@ impl Azure {
 }
 
 fn short(path: &str) -> String {
-    path.rsplit("/providers/").next().unwrap_or(path).to_string()
+    path.rsplit("/providers/")
+        .next()
+        .unwrap_or(path)
+        .to_string()
 }

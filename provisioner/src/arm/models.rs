@@ -10,7 +10,12 @@ use std::collections::BTreeMap;
 /// Generated models serialise some unset fields as `null`; Azure ignores them, drift reads get noisy.
 pub fn without_nulls(value: Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
         Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
         other => other,
     }
@@ -26,7 +31,11 @@ pub struct AccountSpec<'a> {
 pub fn storage_account(spec: &AccountSpec) -> Value {
     use storage::storage_account_create_parameters::Kind;
     use storage::storage_account_properties_create_parameters::{AccessTier, MinimumTlsVersion};
-    let mut params = storage::StorageAccountCreateParameters::new(storage::Sku::new(storage::SkuName::StandardLrs), Kind::StorageV2, spec.location.to_string());
+    let mut params = storage::StorageAccountCreateParameters::new(
+        storage::Sku::new(storage::SkuName::StandardLrs),
+        Kind::StorageV2,
+        spec.location.to_string(),
+    );
     params.tags = serde_json::to_value(spec.tags).ok();
     params.properties = Some(storage::StorageAccountPropertiesCreateParameters {
         is_hns_enabled: Some(spec.hierarchical_namespace),
@@ -41,16 +50,26 @@ pub fn storage_account(spec: &AccountSpec) -> Value {
     without_nulls(serde_json::to_value(params).unwrap_or_default())
 }
 
-pub fn role_assignment(role_definition_id: &str, principal_id: &str, principal_type: &str, description: &str) -> Value {
+pub fn role_assignment(
+    role_definition_id: &str,
+    principal_id: &str,
+    principal_type: &str,
+    description: &str,
+) -> Value {
     use authz::role_assignment_properties::PrincipalType;
-    let mut props = authz::RoleAssignmentProperties::new(role_definition_id.to_string(), principal_id.to_string());
+    let mut props = authz::RoleAssignmentProperties::new(
+        role_definition_id.to_string(),
+        principal_id.to_string(),
+    );
     props.principal_type = Some(match principal_type {
         "Group" => PrincipalType::Group,
         "ServicePrincipal" => PrincipalType::ServicePrincipal,
         _ => PrincipalType::User,
     });
     props.description = Some(description.to_string());
-    without_nulls(serde_json::to_value(authz::RoleAssignmentCreateParameters::new(props)).unwrap_or_default())
+    without_nulls(
+        serde_json::to_value(authz::RoleAssignmentCreateParameters::new(props)).unwrap_or_default(),
+    )
 }
 
 pub fn app_settings(settings: &BTreeMap<String, String>) -> Value {
@@ -66,7 +85,12 @@ mod tests {
     #[test]
     fn bodies_match_the_rest_shapes() {
         let tags = BTreeMap::from([("environment".to_string(), "dev".to_string())]);
-        let body = storage_account(&AccountSpec { location: "westeurope", hierarchical_namespace: true, allow_shared_key: false, tags: &tags });
+        let body = storage_account(&AccountSpec {
+            location: "westeurope",
+            hierarchical_namespace: true,
+            allow_shared_key: false,
+            tags: &tags,
+        });
         assert_eq!(body["kind"], "StorageV2");
         assert_eq!(body["sku"]["name"], "Standard_LRS");
         assert_eq!(body["properties"]["minimumTlsVersion"], "TLS1_2");

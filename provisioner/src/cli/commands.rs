@@ -7,11 +7,17 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
-const BOOTSTRAP: &[&str] = &["resource-group", "storage:functions", "container:functions/locks"];
+const BOOTSTRAP: &[&str] = &[
+    "resource-group",
+    "storage:functions",
+    "container:functions/locks",
+];
 
 fn print_notices(ctx: &Ctx, reporter: &Arc<dyn Reporter>) {
     for n in ctx.outputs().notices {
-        reporter.event(Event::Note { message: format!("note: {n}") });
+        reporter.event(Event::Note {
+            message: format!("note: {n}"),
+        });
     }
 }
 
@@ -23,7 +29,10 @@ pub async fn plan(ctx: &Arc<Ctx>, json: bool) -> u8 {
     };
     let plan = engine::plan(ctx, &resources, &observed);
     if json {
-        println!("{}", render::plan_json(&ctx.env.name, &plan, &ctx.outputs().notices));
+        println!(
+            "{}",
+            render::plan_json(&ctx.env.name, &plan, &ctx.outputs().notices)
+        );
     } else {
         print!("{}", render::plan_text(&ctx.env.name, &plan));
         for n in ctx.outputs().notices {
@@ -33,7 +42,13 @@ pub async fn plan(ctx: &Arc<Ctx>, json: bool) -> u8 {
     exit_code::OK
 }
 
-pub async fn drift(ctx: Arc<Ctx>, global: &Global, json: bool, fix: bool, reporter: Arc<dyn Reporter>) -> u8 {
+pub async fn drift(
+    ctx: Arc<Ctx>,
+    global: &Global,
+    json: bool,
+    fix: bool,
+    reporter: Arc<dyn Reporter>,
+) -> u8 {
     let resources = all_resources(&ctx.env);
     let observed = match engine::observe(&ctx, &resources).await {
         Ok(o) => o,
@@ -42,7 +57,10 @@ pub async fn drift(ctx: Arc<Ctx>, global: &Global, json: bool, fix: bool, report
     let plan = engine::plan(&ctx, &resources, &observed);
     let drifted = plan.iter().any(|p| p.action.is_change());
     if json && !fix {
-        println!("{}", render::plan_json(&ctx.env.name, &plan, &ctx.outputs().notices));
+        println!(
+            "{}",
+            render::plan_json(&ctx.env.name, &plan, &ctx.outputs().notices)
+        );
     } else if !json {
         if drifted {
             println!("Drift in environment {}:", ctx.env.name);
@@ -58,11 +76,30 @@ pub async fn drift(ctx: Arc<Ctx>, global: &Global, json: bool, fix: bool, report
     if !fix {
         return exit_code::DRIFT;
     }
-    let code = apply_with_lock(ctx.clone(), global, resources, plan, json, reporter, "drift --fix").await;
-    if code == exit_code::OK { exit_code::OK } else { code }
+    let code = apply_with_lock(
+        ctx.clone(),
+        global,
+        resources,
+        plan,
+        json,
+        reporter,
+        "drift --fix",
+    )
+    .await;
+    if code == exit_code::OK {
+        exit_code::OK
+    } else {
+        code
+    }
 }
 
-pub async fn up(ctx: Arc<Ctx>, global: &Global, yes: bool, json: bool, reporter: Arc<dyn Reporter>) -> u8 {
+pub async fn up(
+    ctx: Arc<Ctx>,
+    global: &Global,
+    yes: bool,
+    json: bool,
+    reporter: Arc<dyn Reporter>,
+) -> u8 {
     let resources = all_resources(&ctx.env);
     let observed = match engine::observe(&ctx, &resources).await {
         Ok(o) => o,
@@ -72,9 +109,16 @@ pub async fn up(ctx: Arc<Ctx>, global: &Global, yes: bool, json: bool, reporter:
     if !plan.iter().any(|p| p.action.is_change()) {
         print_notices(&ctx, &reporter);
         if json {
-            println!("{}", json!({"environment": ctx.env.name, "changed": [], "in_sync": true}));
+            println!(
+                "{}",
+                json!({"environment": ctx.env.name, "changed": [], "in_sync": true})
+            );
         } else {
-            println!("Environment {} is up to date ({} resources checked); nothing to do.", ctx.env.name, plan.len());
+            println!(
+                "Environment {} is up to date ({} resources checked); nothing to do.",
+                ctx.env.name,
+                plan.len()
+            );
         }
         return exit_code::OK;
     }
@@ -94,28 +138,68 @@ pub async fn up(ctx: Arc<Ctx>, global: &Global, yes: bool, json: bool, reporter:
 
 /// Makes sure the lock's home exists, takes the lock, re-reads (another run may have just
 /// finished) and applies.
-async fn apply_with_lock(ctx: Arc<Ctx>, global: &Global, resources: Arc<Vec<Box<dyn Resource>>>, plan: Vec<engine::Planned>, json: bool, reporter: Arc<dyn Reporter>, command: &str) -> u8 {
-    let bootstrap: Arc<Vec<Box<dyn Resource>>> = Arc::new(crate::resources::all(&ctx.env).into_iter().filter(|r| BOOTSTRAP.contains(&r.key().as_str())).collect());
-    let boot_plan: Vec<engine::Planned> = plan.iter().filter(|p| BOOTSTRAP.contains(&p.key.as_str())).cloned().collect();
+async fn apply_with_lock(
+    ctx: Arc<Ctx>,
+    global: &Global,
+    resources: Arc<Vec<Box<dyn Resource>>>,
+    plan: Vec<engine::Planned>,
+    json: bool,
+    reporter: Arc<dyn Reporter>,
+    command: &str,
+) -> u8 {
+    let bootstrap: Arc<Vec<Box<dyn Resource>>> = Arc::new(
+        crate::resources::all(&ctx.env)
+            .into_iter()
+            .filter(|r| BOOTSTRAP.contains(&r.key().as_str()))
+            .collect(),
+    );
+    let boot_plan: Vec<engine::Planned> = plan
+        .iter()
+        .filter(|p| BOOTSTRAP.contains(&p.key.as_str()))
+        .cloned()
+        .collect();
     if boot_plan.iter().any(|p| p.action.is_change()) {
         let observed = match engine::observe(&ctx, &bootstrap).await {
             Ok(o) => o,
             Err(e) => return fail(e),
         };
-        let summary = engine::apply(ctx.clone(), bootstrap, &observed, &engine::plan(&ctx, &all_boot(&ctx), &observed), global.parallelism, reporter.clone()).await;
+        let summary = engine::apply(
+            ctx.clone(),
+            bootstrap,
+            &observed,
+            &engine::plan(&ctx, &all_boot(&ctx), &observed),
+            global.parallelism,
+            reporter.clone(),
+        )
+        .await;
         if !summary.ok() {
             eprint!("{}", render::summary_text("bootstrap", &summary));
             return exit_code::ERROR;
         }
     }
-    let lock = match crate::lock::Lock::acquire(&ctx, command, Duration::from_secs(global.lock_timeout)).await {
-        Ok(l) => l,
-        Err(e) => return fail(e),
-    };
+    let lock =
+        match crate::lock::Lock::acquire(&ctx, command, Duration::from_secs(global.lock_timeout))
+            .await
+        {
+            Ok(l) => l,
+            Err(e) => return fail(e),
+        };
     let result = async {
-        let observed = engine::observe(&ctx, &resources).await.map_err(|e| e.to_string())?;
+        let observed = engine::observe(&ctx, &resources)
+            .await
+            .map_err(|e| e.to_string())?;
         let plan = engine::plan(&ctx, &resources, &observed);
-        Ok::<_, String>(engine::apply(ctx.clone(), resources.clone(), &observed, &plan, global.parallelism, reporter.clone()).await)
+        Ok::<_, String>(
+            engine::apply(
+                ctx.clone(),
+                resources.clone(),
+                &observed,
+                &plan,
+                global.parallelism,
+                reporter.clone(),
+            )
+            .await,
+        )
     }
     .await;
     lock.release().await;
@@ -125,29 +209,54 @@ async fn apply_with_lock(ctx: Arc<Ctx>, global: &Global, resources: Arc<Vec<Box<
     };
     print_notices(&ctx, &reporter);
     if json {
-        println!("{}", json!({"environment": ctx.env.name, "summary": summary}));
+        println!(
+            "{}",
+            json!({"environment": ctx.env.name, "summary": summary})
+        );
     } else {
         print!("{}", render::summary_text(command, &summary));
     }
-    if summary.ok() { exit_code::OK } else { exit_code::ERROR }
+    if summary.ok() {
+        exit_code::OK
+    } else {
+        exit_code::ERROR
+    }
 }
 
 fn all_boot(ctx: &Ctx) -> Vec<Box<dyn Resource>> {
-    crate::resources::all(&ctx.env).into_iter().filter(|r| BOOTSTRAP.contains(&r.key().as_str())).collect()
+    crate::resources::all(&ctx.env)
+        .into_iter()
+        .filter(|r| BOOTSTRAP.contains(&r.key().as_str()))
+        .collect()
 }
 
-pub async fn down(ctx: Arc<Ctx>, global: &Global, yes: bool, json: bool, reporter: Arc<dyn Reporter>) -> u8 {
+pub async fn down(
+    ctx: Arc<Ctx>,
+    global: &Global,
+    yes: bool,
+    json: bool,
+    reporter: Arc<dyn Reporter>,
+) -> u8 {
     let resources = all_resources(&ctx.env);
     let observed = match engine::observe(&ctx, &resources).await {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
-    let present: Vec<String> = resources.iter().filter(|r| observed.get(&r.key()).and_then(|l| l.body()).is_some() && !r.deleted_with_parent()).map(|r| format!("  - {} {}", r.kind(), r.name(&ctx))).collect();
+    let present: Vec<String> = resources
+        .iter()
+        .filter(|r| {
+            observed.get(&r.key()).and_then(|l| l.body()).is_some() && !r.deleted_with_parent()
+        })
+        .map(|r| format!("  - {} {}", r.kind(), r.name(&ctx)))
+        .collect();
     if present.is_empty() {
         if json {
             println!("{}", json!({"environment": ctx.env.name, "deleted": []}));
         } else {
-            println!("Nothing of environment {} exists; nothing to delete.", ctx.env.name);
+            println!(
+                "Nothing of environment {} exists; nothing to delete.",
+                ctx.env.name
+            );
         }
         return exit_code::OK;
     }
@@ -162,18 +271,34 @@ pub async fn down(ctx: Arc<Ctx>, global: &Global, yes: bool, json: bool, reporte
         }
         Err(e) => return fail(e),
     }
-    let lock = crate::lock::Lock::acquire(&ctx, "down", Duration::from_secs(global.lock_timeout)).await.ok();
-    let summary = engine::destroy(ctx.clone(), resources, &observed, global.parallelism, reporter.clone()).await;
+    let lock = crate::lock::Lock::acquire(&ctx, "down", Duration::from_secs(global.lock_timeout))
+        .await
+        .ok();
+    let summary = engine::destroy(
+        ctx.clone(),
+        resources,
+        &observed,
+        global.parallelism,
+        reporter.clone(),
+    )
+    .await;
     if let Some(lock) = lock {
         lock.release().await;
     }
     print_notices(&ctx, &reporter);
     if json {
-        println!("{}", json!({"environment": ctx.env.name, "summary": summary, "notices": ctx.outputs().notices}));
+        println!(
+            "{}",
+            json!({"environment": ctx.env.name, "summary": summary, "notices": ctx.outputs().notices})
+        );
     } else {
         print!("{}", render::summary_text("down", &summary));
     }
-    if summary.failed.is_empty() { exit_code::OK } else { exit_code::ERROR }
+    if summary.failed.is_empty() {
+        exit_code::OK
+    } else {
+        exit_code::ERROR
+    }
 }
 
 pub async fn output(ctx: &Arc<Ctx>, json: bool, raw: Option<String>) -> u8 {
@@ -207,12 +332,20 @@ pub async fn output(ctx: &Arc<Ctx>, json: bool, raw: Option<String>) -> u8 {
                 println!("{s}");
                 exit_code::OK
             }
-            Some(serde_json::Value::Null) | None if values.get(&name).is_some() => fail(format!("output {name} has no value yet: run `provision up` first")),
+            Some(serde_json::Value::Null) | None if values.get(&name).is_some() => fail(format!(
+                "output {name} has no value yet: run `provision up` first"
+            )),
             Some(other) => {
                 println!("{other}");
                 exit_code::OK
             }
-            None => fail(format!("no output named {name}; known: {}", values.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default())),
+            None => fail(format!(
+                "no output named {name}; known: {}",
+                values
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            )),
         },
         None if json => {
             println!("{values}");
@@ -220,7 +353,13 @@ pub async fn output(ctx: &Arc<Ctx>, json: bool, raw: Option<String>) -> u8 {
         }
         None => {
             for (k, v) in values.as_object().into_iter().flatten() {
-                println!("{k} = {}", match v { serde_json::Value::String(s) => s.clone(), other => other.to_string() });
+                println!(
+                    "{k} = {}",
+                    match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    }
+                );
             }
             exit_code::OK
         }

@@ -17,7 +17,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "provision", version, about = "Provision, check and remove the superhero dataflow on Azure — no state file, Azure is the truth")]
+#[command(
+    name = "provision",
+    version,
+    about = "Provision, check and remove the superhero dataflow on Azure — no state file, Azure is the truth"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -117,8 +121,15 @@ pub enum Command {
 
 pub fn main_impl() -> ExitCode {
     let cli = Cli::parse();
-    let filter = if cli.global.verbose { "provisioner=debug" } else { "warn" };
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_writer(std::io::stderr).try_init();
+    let filter = if cli.global.verbose {
+        "provisioner=debug"
+    } else {
+        "warn"
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -130,7 +141,10 @@ pub fn main_impl() -> ExitCode {
 }
 
 fn fail(message: impl std::fmt::Display) -> u8 {
-    eprintln!("error: {}", runtime::azure_blob::redact_sas(&message.to_string()));
+    eprintln!(
+        "error: {}",
+        runtime::azure_blob::redact_sas(&message.to_string())
+    );
     exit_code::ERROR
 }
 
@@ -138,24 +152,48 @@ fn load_env(global: &Global) -> Result<Environment, String> {
     let path = match (&global.env_file, &global.env) {
         (Some(file), _) => file.clone(),
         (None, Some(name)) => env::path_for(name, &std::env::current_dir().unwrap_or_default()),
-        (None, None) => return Err("say which environment: --env NAME (environments/NAME.toml) or --env-file PATH".into()),
+        (None, None) => {
+            return Err(
+                "say which environment: --env NAME (environments/NAME.toml) or --env-file PATH"
+                    .into(),
+            )
+        }
     };
     env::load(&path).map_err(|e| e.to_string())
 }
 
 fn reporter(json: bool) -> Arc<dyn Reporter> {
-    if json { Arc::new(events::Quiet) } else { Arc::new(events::Human) }
+    if json {
+        Arc::new(events::Quiet)
+    } else {
+        Arc::new(events::Human)
+    }
 }
 
-async fn context(environment: Environment, reporter: Arc<dyn Reporter>, package: Option<PathBuf>, force: bool) -> Result<Arc<Ctx>, String> {
+async fn context(
+    environment: Environment,
+    reporter: Arc<dyn Reporter>,
+    package: Option<PathBuf>,
+    force: bool,
+) -> Result<Arc<Ctx>, String> {
     let credential = Credential::from_environment(&environment).map_err(|e| e.to_string())?;
     let mut azure = Azure::new(&environment, credential);
     let notify_reporter = reporter.clone();
     azure.notify = Arc::new(move |message| notify_reporter.event(events::Event::Note { message }));
     let token = azure.arm_token().await.map_err(|e| e.to_string())?;
-    let outputs = Outputs { caller_object_id: object_id_of(&token), ..Default::default() };
+    let outputs = Outputs {
+        caller_object_id: object_id_of(&token),
+        ..Default::default()
+    };
     let names = Names::derive(&environment.prefix, &environment.name, &environment.suffix);
-    Ok(Arc::new(Ctx { azure, env: environment, names, outputs: Mutex::new(outputs), package_path: package, force }))
+    Ok(Arc::new(Ctx {
+        azure,
+        env: environment,
+        names,
+        outputs: Mutex::new(outputs),
+        package_path: package,
+        force,
+    }))
 }
 
 fn confirm(question: &str, yes: bool) -> Result<bool, String> {
@@ -163,11 +201,16 @@ fn confirm(question: &str, yes: bool) -> Result<bool, String> {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        return Err("not a terminal, so nothing can be confirmed: pass --yes to apply without asking".into());
+        return Err(
+            "not a terminal, so nothing can be confirmed: pass --yes to apply without asking"
+                .into(),
+        );
     }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| e.to_string())?;
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| e.to_string())?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
@@ -179,9 +222,20 @@ async fn run(cli: Cli) -> u8 {
             Ok(e) => {
                 let names = Names::derive(&e.prefix, &e.name, &e.suffix);
                 if json_out {
-                    println!("{}", serde_json::json!({"valid": true, "environment": e.name, "names": names}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"valid": true, "environment": e.name, "names": names})
+                    );
                 } else {
-                    println!("{} is valid: environment {}, resource group {}, storage {}, {}, {}", e.file.display(), e.name, names.resource_group, names.raw_account, names.standard_account, names.functions_account);
+                    println!(
+                        "{} is valid: environment {}, resource group {}, storage {}, {}, {}",
+                        e.file.display(),
+                        e.name,
+                        names.resource_group,
+                        names.raw_account,
+                        names.standard_account,
+                        names.functions_account
+                    );
                 }
                 exit_code::OK
             }
@@ -190,9 +244,18 @@ async fn run(cli: Cli) -> u8 {
         Command::Package { out } => match crate::package::build(Some(&out)) {
             Ok(p) => {
                 if json_out {
-                    println!("{}", serde_json::json!({"path": out, "size": p.size, "sha256": p.sha256}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"path": out, "size": p.size, "sha256": p.sha256})
+                    );
                 } else {
-                    println!("{}: {} bytes ({:.1} MB), sha256 {}", out.display(), p.size, p.size as f64 / 1e6, p.sha256);
+                    println!(
+                        "{}: {} bytes ({:.1} MB), sha256 {}",
+                        out.display(),
+                        p.size,
+                        p.size as f64 / 1e6,
+                        p.sha256
+                    );
                 }
                 exit_code::OK
             }
@@ -201,7 +264,10 @@ async fn run(cli: Cli) -> u8 {
         Command::Plan { json } => {
             let json = json || json_out;
             let ctx = match load_env(&global).map(|e| (e, reporter(json))) {
-                Ok((e, r)) => match context(e, r, None, false).await { Ok(c) => c, Err(e) => return fail(e) },
+                Ok((e, r)) => match context(e, r, None, false).await {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                },
                 Err(e) => return fail(e),
             };
             commands::plan(&ctx, json).await
@@ -210,15 +276,25 @@ async fn run(cli: Cli) -> u8 {
             let json = json || json_out;
             let rep = reporter(json);
             let ctx = match load_env(&global) {
-                Ok(e) => match context(e, rep.clone(), package, false).await { Ok(c) => c, Err(e) => return fail(e) },
+                Ok(e) => match context(e, rep.clone(), package, false).await {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                },
                 Err(e) => return fail(e),
             };
             commands::drift(ctx, &global, json, fix, rep).await
         }
-        Command::Up { yes, package, verify } => {
+        Command::Up {
+            yes,
+            package,
+            verify,
+        } => {
             let rep = reporter(json_out);
             let ctx = match load_env(&global) {
-                Ok(e) => match context(e, rep.clone(), package, false).await { Ok(c) => c, Err(e) => return fail(e) },
+                Ok(e) => match context(e, rep.clone(), package, false).await {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                },
                 Err(e) => return fail(e),
             };
             let code = commands::up(ctx.clone(), &global, yes, json_out, rep).await;
@@ -230,31 +306,46 @@ async fn run(cli: Cli) -> u8 {
         Command::Down { yes, force } => {
             let rep = reporter(json_out);
             let ctx = match load_env(&global) {
-                Ok(e) => match context(e, rep.clone(), None, force).await { Ok(c) => c, Err(e) => return fail(e) },
+                Ok(e) => match context(e, rep.clone(), None, force).await {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                },
                 Err(e) => return fail(e),
             };
             commands::down(ctx, &global, yes, json_out, rep).await
         }
         Command::Output { json, raw } => {
             let ctx = match load_env(&global) {
-                Ok(e) => match context(e, reporter(true), None, false).await { Ok(c) => c, Err(e) => return fail(e) },
+                Ok(e) => match context(e, reporter(true), None, false).await {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                },
                 Err(e) => return fail(e),
             };
             commands::output(&ctx, json || json_out, raw).await
         }
         Command::Verify { timeout } => {
             let ctx = match load_env(&global) {
-                Ok(e) => match context(e, reporter(json_out), None, false).await { Ok(c) => c, Err(e) => return fail(e) },
+                Ok(e) => match context(e, reporter(json_out), None, false).await {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                },
                 Err(e) => return fail(e),
             };
             crate::verify::run(&ctx, Duration::from_secs(timeout), json_out).await
         }
         Command::ForceUnlock => {
             let ctx = match load_env(&global) {
-                Ok(e) => match context(e, reporter(json_out), None, false).await { Ok(c) => c, Err(e) => return fail(e) },
+                Ok(e) => match context(e, reporter(json_out), None, false).await {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                },
                 Err(e) => return fail(e),
             };
-            let observed = match engine::observe(&ctx, &resources::all(&ctx.env)).await { Ok(o) => o, Err(e) => return fail(e) };
+            let observed = match engine::observe(&ctx, &resources::all(&ctx.env)).await {
+                Ok(o) => o,
+                Err(e) => return fail(e),
+            };
             drop(observed);
             match crate::lock::force_unlock(&ctx).await {
                 Ok(()) => {

@@ -25,7 +25,12 @@ pub fn plan_text(env: &str, plan: &[Planned]) -> String {
                 update += 1;
                 out.push_str(&format!("  ~ {} {}\n", p.kind, p.name));
                 for c in changes {
-                    out.push_str(&format!("      {}: {} → {}\n", c.property, short(&c.live), short(&c.desired)));
+                    out.push_str(&format!(
+                        "      {}: {} → {}\n",
+                        c.property,
+                        short(&c.live),
+                        short(&c.desired)
+                    ));
                 }
             }
             Action::Noop => {}
@@ -33,9 +38,13 @@ pub fn plan_text(env: &str, plan: &[Planned]) -> String {
     }
     let unchanged = plan.len() - create - update;
     if create + update == 0 {
-        out.push_str(&format!("Environment {env} is up to date ({unchanged} resources checked).\n"));
+        out.push_str(&format!(
+            "Environment {env} is up to date ({unchanged} resources checked).\n"
+        ));
     } else {
-        out.push_str(&format!("Plan for {env}: {create} to create, {update} to update, {unchanged} unchanged.\n"));
+        out.push_str(&format!(
+            "Plan for {env}: {create} to create, {update} to update, {unchanged} unchanged.\n"
+        ));
     }
     out
 }
@@ -53,7 +62,11 @@ pub fn plan_json(env: &str, plan: &[Planned], notices: &[String]) -> Value {
 }
 
 pub fn summary_text(verb: &str, s: &ApplySummary) -> String {
-    let mut out = format!("{verb}: {} changed, {} unchanged", s.changed.len(), s.unchanged);
+    let mut out = format!(
+        "{verb}: {} changed, {} unchanged",
+        s.changed.len(),
+        s.unchanged
+    );
     if !s.kept.is_empty() {
         out.push_str(&format!(", {} kept (not ours)", s.kept.len()));
     }

@@ -46,7 +46,14 @@ fn verb(action: &Action) -> &'static str {
 
 const APPLY_ATTEMPTS: u32 = 3;
 
-async fn apply_one(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, i: usize, fresh_read: bool, planned: Live, reporter: Arc<dyn Reporter>) -> (usize, Result<bool, String>) {
+async fn apply_one(
+    ctx: Arc<Ctx>,
+    resources: Arc<Vec<Box<dyn Resource>>>,
+    i: usize,
+    fresh_read: bool,
+    planned: Live,
+    reporter: Arc<dyn Reporter>,
+) -> (usize, Result<bool, String>) {
     let r = &resources[i];
     let mut live = planned;
     if fresh_read {
@@ -60,24 +67,45 @@ async fn apply_one(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, i: usi
         return (i, Ok(false));
     }
     let started = Instant::now();
-    reporter.event(Event::Started { key: r.key(), kind: r.kind().into(), name: r.name(&ctx), verb: verb(&action).into() });
+    reporter.event(Event::Started {
+        key: r.key(),
+        kind: r.kind().into(),
+        name: r.name(&ctx),
+        verb: verb(&action).into(),
+    });
     let mut attempt = 0;
     loop {
         attempt += 1;
         match r.apply(&ctx, &live).await {
             Ok(()) => {
-                reporter.event(Event::Done { key: r.key(), kind: r.kind().into(), name: r.name(&ctx), verb: verb(&action).replace("ing", "ed").replace("creat", "create").replace("updat", "update"), seconds: started.elapsed().as_secs_f64() });
+                reporter.event(Event::Done {
+                    key: r.key(),
+                    kind: r.kind().into(),
+                    name: r.name(&ctx),
+                    verb: verb(&action)
+                        .replace("ing", "ed")
+                        .replace("creat", "create")
+                        .replace("updat", "update"),
+                    seconds: started.elapsed().as_secs_f64(),
+                });
                 return (i, Ok(true));
             }
             Err(e) if e.retry_apply() && attempt < APPLY_ATTEMPTS => {
-                reporter.event(Event::Note { message: format!("{}: {e}; trying again", r.key()) });
+                reporter.event(Event::Note {
+                    message: format!("{}: {e}; trying again", r.key()),
+                });
                 if let Ok(l) = r.read(&ctx).await {
                     live = l;
                 }
             }
             Err(e) => {
                 let error = e.to_string();
-                reporter.event(Event::Failed { key: r.key(), kind: r.kind().into(), name: r.name(&ctx), error: error.clone() });
+                reporter.event(Event::Failed {
+                    key: r.key(),
+                    kind: r.kind().into(),
+                    name: r.name(&ctx),
+                    error: error.clone(),
+                });
                 return (i, Err(error));
             }
         }
@@ -85,12 +113,35 @@ async fn apply_one(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, i: usi
 }
 
 /// Applies `plan` (only the resources whose action is a change, plus any whose dependency changed).
-pub async fn apply(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, observed: &Observed, plan: &[Planned], parallelism: usize, reporter: Arc<dyn Reporter>) -> ApplySummary {
+pub async fn apply(
+    ctx: Arc<Ctx>,
+    resources: Arc<Vec<Box<dyn Resource>>>,
+    observed: &Observed,
+    plan: &[Planned],
+    parallelism: usize,
+    reporter: Arc<dyn Reporter>,
+) -> ApplySummary {
     let started = Instant::now();
     let keys: Vec<String> = resources.iter().map(|r| r.key()).collect();
-    let index: BTreeMap<String, usize> = keys.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect();
-    let deps: Vec<Vec<usize>> = resources.iter().map(|r| r.depends_on().iter().filter_map(|d| index.get(d).copied()).collect()).collect();
-    let planned_change: BTreeSet<String> = plan.iter().filter(|p| p.action.is_change()).map(|p| p.key.clone()).collect();
+    let index: BTreeMap<String, usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), i))
+        .collect();
+    let deps: Vec<Vec<usize>> = resources
+        .iter()
+        .map(|r| {
+            r.depends_on()
+                .iter()
+                .filter_map(|d| index.get(d).copied())
+                .collect()
+        })
+        .collect();
+    let planned_change: BTreeSet<String> = plan
+        .iter()
+        .filter(|p| p.action.is_change())
+        .map(|p| p.key.clone())
+        .collect();
     let mut status = vec![Status::Pending; resources.len()];
     let mut summary = ApplySummary::default();
     let mut running = JoinSet::new();
@@ -103,13 +154,18 @@ pub async fn apply(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, observ
             if dep_status.iter().any(|s| matches!(s, Status::Failed)) {
                 status[i] = Status::Failed;
                 summary.skipped.push(keys[i].clone());
-                reporter.event(Event::Skipped { key: keys[i].clone(), because: "a resource it depends on failed".into() });
+                reporter.event(Event::Skipped {
+                    key: keys[i].clone(),
+                    because: "a resource it depends on failed".into(),
+                });
                 continue;
             }
             if !dep_status.iter().all(|s| matches!(s, Status::Done { .. })) {
                 continue;
             }
-            let dep_changed = dep_status.iter().any(|s| matches!(s, Status::Done { changed: true }));
+            let dep_changed = dep_status
+                .iter()
+                .any(|s| matches!(s, Status::Done { changed: true }));
             if !dep_changed && !planned_change.contains(&keys[i]) {
                 status[i] = Status::Done { changed: false };
                 summary.unchanged += 1;
@@ -117,9 +173,18 @@ pub async fn apply(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, observ
             }
             status[i] = Status::Running;
             let live = observed.get(&keys[i]).cloned().unwrap_or(Live::Absent);
-            running.spawn(apply_one(ctx.clone(), resources.clone(), i, dep_changed, live, reporter.clone()));
+            running.spawn(apply_one(
+                ctx.clone(),
+                resources.clone(),
+                i,
+                dep_changed,
+                live,
+                reporter.clone(),
+            ));
         }
-        let Some(joined) = running.join_next().await else { break };
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
         match joined {
             Ok((i, Ok(changed))) => {
                 status[i] = Status::Done { changed };
@@ -133,7 +198,9 @@ pub async fn apply(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, observ
                 status[i] = Status::Failed;
                 summary.failed.push((keys[i].clone(), error));
             }
-            Err(join_error) => summary.failed.push(("engine".into(), join_error.to_string())),
+            Err(join_error) => summary
+                .failed
+                .push(("engine".into(), join_error.to_string())),
         }
     }
     summary.seconds = started.elapsed().as_secs_f64();
@@ -141,11 +208,19 @@ pub async fn apply(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, observ
 }
 
 /// Deletes what is ours, dependents first; whatever is not ours is kept and listed.
-pub async fn destroy(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, observed: &Observed, parallelism: usize, reporter: Arc<dyn Reporter>) -> ApplySummary {
+pub async fn destroy(
+    ctx: Arc<Ctx>,
+    resources: Arc<Vec<Box<dyn Resource>>>,
+    observed: &Observed,
+    parallelism: usize,
+    reporter: Arc<dyn Reporter>,
+) -> ApplySummary {
     let started = Instant::now();
     let mut summary = ApplySummary::default();
     let Ok(levels) = super::graph::levels(&resources) else {
-        summary.failed.push(("engine".into(), "dependency cycle".into()));
+        summary
+            .failed
+            .push(("engine".into(), "dependency cycle".into()));
         return summary;
     };
     for level in levels.into_iter().rev() {
@@ -163,12 +238,34 @@ pub async fn destroy(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, obse
             running.spawn(async move {
                 let r = &resources[i];
                 let t = Instant::now();
-                reporter.event(Event::Started { key: r.key(), kind: r.kind().into(), name: r.name(&ctx), verb: "deleting".into() });
+                reporter.event(Event::Started {
+                    key: r.key(),
+                    kind: r.kind().into(),
+                    name: r.name(&ctx),
+                    verb: "deleting".into(),
+                });
                 let result = r.delete(&ctx, &live).await;
                 match &result {
-                    Ok(true) => reporter.event(Event::Done { key: r.key(), kind: r.kind().into(), name: r.name(&ctx), verb: "deleted".into(), seconds: t.elapsed().as_secs_f64() }),
-                    Ok(false) => reporter.event(Event::Note { message: format!("kept {} {}: not created by provision for this environment", r.kind(), r.name(&ctx)) }),
-                    Err(e) => reporter.event(Event::Failed { key: r.key(), kind: r.kind().into(), name: r.name(&ctx), error: e.to_string() }),
+                    Ok(true) => reporter.event(Event::Done {
+                        key: r.key(),
+                        kind: r.kind().into(),
+                        name: r.name(&ctx),
+                        verb: "deleted".into(),
+                        seconds: t.elapsed().as_secs_f64(),
+                    }),
+                    Ok(false) => reporter.event(Event::Note {
+                        message: format!(
+                            "kept {} {}: not created by provision for this environment",
+                            r.kind(),
+                            r.name(&ctx)
+                        ),
+                    }),
+                    Err(e) => reporter.event(Event::Failed {
+                        key: r.key(),
+                        kind: r.kind().into(),
+                        name: r.name(&ctx),
+                        error: e.to_string(),
+                    }),
                 }
                 (r.key(), result.map_err(|e| e.to_string()))
             });
@@ -181,7 +278,10 @@ pub async fn destroy(ctx: Arc<Ctx>, resources: Arc<Vec<Box<dyn Resource>>>, obse
     summary
 }
 
-fn collect(joined: Result<(String, Result<bool, String>), tokio::task::JoinError>, summary: &mut ApplySummary) {
+fn collect(
+    joined: Result<(String, Result<bool, String>), tokio::task::JoinError>,
+    summary: &mut ApplySummary,
+) {
     match joined {
         Ok((key, Ok(true))) => summary.changed.push(key),
         Ok((key, Ok(false))) => summary.kept.push(key),

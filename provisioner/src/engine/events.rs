@@ -5,11 +5,32 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Started { key: String, kind: String, name: String, verb: String },
-    Note { message: String },
-    Done { key: String, kind: String, name: String, verb: String, seconds: f64 },
-    Failed { key: String, kind: String, name: String, error: String },
-    Skipped { key: String, because: String },
+    Started {
+        key: String,
+        kind: String,
+        name: String,
+        verb: String,
+    },
+    Note {
+        message: String,
+    },
+    Done {
+        key: String,
+        kind: String,
+        name: String,
+        verb: String,
+        seconds: f64,
+    },
+    Failed {
+        key: String,
+        kind: String,
+        name: String,
+        error: String,
+    },
+    Skipped {
+        key: String,
+        because: String,
+    },
 }
 
 pub trait Reporter: Send + Sync {
@@ -22,9 +43,19 @@ pub struct Human;
 impl Reporter for Human {
     fn event(&self, event: Event) {
         match event {
-            Event::Started { kind, name, verb, .. } => eprintln!("  … {verb} {kind} {name}"),
-            Event::Done { kind, name, verb, seconds, .. } => eprintln!("  ✓ {verb} {kind} {name} ({seconds:.1}s)"),
-            Event::Failed { kind, name, error, .. } => eprintln!("  ✗ {kind} {name}: {error}"),
+            Event::Started {
+                kind, name, verb, ..
+            } => eprintln!("  … {verb} {kind} {name}"),
+            Event::Done {
+                kind,
+                name,
+                verb,
+                seconds,
+                ..
+            } => eprintln!("  ✓ {verb} {kind} {name} ({seconds:.1}s)"),
+            Event::Failed {
+                kind, name, error, ..
+            } => eprintln!("  ✗ {kind} {name}: {error}"),
             Event::Skipped { key, because } => eprintln!("  - skipped {key}: {because}"),
             Event::Note { message } => eprintln!("    {message}"),
         }

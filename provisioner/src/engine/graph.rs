@@ -13,12 +13,18 @@ pub enum GraphError {
 
 /// Groups resource indices into levels: every resource comes after all it depends on.
 pub fn levels(resources: &[Box<dyn Resource>]) -> Result<Vec<Vec<usize>>, GraphError> {
-    let index: BTreeMap<String, usize> = resources.iter().enumerate().map(|(i, r)| (r.key(), i)).collect();
+    let index: BTreeMap<String, usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.key(), i))
+        .collect();
     let mut deps: Vec<BTreeSet<usize>> = Vec::new();
     for r in resources {
         let mut set = BTreeSet::new();
         for d in r.depends_on() {
-            let i = *index.get(&d).ok_or_else(|| GraphError::Unknown(r.key(), d.clone()))?;
+            let i = *index
+                .get(&d)
+                .ok_or_else(|| GraphError::Unknown(r.key(), d.clone()))?;
             set.insert(i);
         }
         deps.push(set);
@@ -26,9 +32,14 @@ pub fn levels(resources: &[Box<dyn Resource>]) -> Result<Vec<Vec<usize>>, GraphE
     let mut placed = BTreeSet::new();
     let mut out = Vec::new();
     while placed.len() < resources.len() {
-        let level: Vec<usize> = (0..resources.len()).filter(|i| !placed.contains(i) && deps[*i].iter().all(|d| placed.contains(d))).collect();
+        let level: Vec<usize> = (0..resources.len())
+            .filter(|i| !placed.contains(i) && deps[*i].iter().all(|d| placed.contains(d)))
+            .collect();
         if level.is_empty() {
-            let stuck: Vec<String> = (0..resources.len()).filter(|i| !placed.contains(i)).map(|i| resources[i].key()).collect();
+            let stuck: Vec<String> = (0..resources.len())
+                .filter(|i| !placed.contains(i))
+                .map(|i| resources[i].key())
+                .collect();
             return Err(GraphError::Cycle(stuck.join(", ")));
         }
         placed.extend(level.iter().copied());
@@ -39,7 +50,10 @@ pub fn levels(resources: &[Box<dyn Resource>]) -> Result<Vec<Vec<usize>>, GraphE
 
 /// Everything `key` depends on, directly or not.
 pub fn ancestors(resources: &[Box<dyn Resource>], key: &str) -> BTreeSet<String> {
-    let by_key: BTreeMap<String, Vec<String>> = resources.iter().map(|r| (r.key(), r.depends_on())).collect();
+    let by_key: BTreeMap<String, Vec<String>> = resources
+        .iter()
+        .map(|r| (r.key(), r.depends_on()))
+        .collect();
     let mut out = BTreeSet::new();
     let mut stack = vec![key.to_string()];
     while let Some(k) = stack.pop() {
@@ -63,7 +77,12 @@ mod tests {
         let env = env::parse(text, std::path::Path::new("dev.toml")).expect("env");
         let resources = crate::resources::all(&env);
         let levels = levels(&resources).expect("acyclic");
-        let level_of = |key: &str| levels.iter().position(|l| l.iter().any(|i| resources[*i].key() == key)).expect("placed");
+        let level_of = |key: &str| {
+            levels
+                .iter()
+                .position(|l| l.iter().any(|i| resources[*i].key() == key))
+                .expect("placed")
+        };
         assert!(level_of("resource-group") < level_of("storage:raw"));
         assert!(level_of("function-app") < level_of("role:function-app:raw:blob-owner"));
         assert!(level_of("function-package") < level_of("event-subscription"));

@@ -28,9 +28,14 @@ pub enum ObserveError {
 pub async fn observe(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> Result<Observed, ObserveError> {
     let mut observed = Observed::new();
     for level in graph::levels(resources)? {
-        let reads = level.iter().map(|&i| async move { (resources[i].key(), resources[i].read(ctx).await) });
+        let reads = level
+            .iter()
+            .map(|&i| async move { (resources[i].key(), resources[i].read(ctx).await) });
         for (key, result) in join_all(reads).await {
-            let live = result.map_err(|source| ObserveError::Read { key: key.clone(), source })?;
+            let live = result.map_err(|source| ObserveError::Read {
+                key: key.clone(),
+                source,
+            })?;
             observed.insert(key, live);
         }
     }
@@ -42,7 +47,12 @@ pub fn plan(ctx: &Ctx, resources: &[Box<dyn Resource>], observed: &Observed) -> 
         .iter()
         .map(|r| {
             let live = observed.get(&r.key()).cloned().unwrap_or(Live::Absent);
-            Planned { key: r.key(), kind: r.kind().to_string(), name: r.name(ctx), action: r.diff(ctx, &live) }
+            Planned {
+                key: r.key(),
+                kind: r.kind().to_string(),
+                name: r.name(ctx),
+                action: r.diff(ctx, &live),
+            }
         })
         .collect()
 }

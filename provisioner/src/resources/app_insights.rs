@@ -1,6 +1,8 @@
 //! Workspace-based Application Insights; its connection string goes to the function app.
 
-use super::{action_for, delete_if_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, Result};
+use super::{
+    action_for, delete_if_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, Result,
+};
 use crate::arm::versions::INSIGHTS;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -8,7 +10,10 @@ use serde_json::{json, Value};
 pub struct AppInsights;
 
 fn path(ctx: &Ctx) -> String {
-    format!("{}?api-version={INSIGHTS}", ctx.provider_path("Microsoft.Insights/components", &ctx.names.app_insights))
+    format!(
+        "{}?api-version={INSIGHTS}",
+        ctx.provider_path("Microsoft.Insights/components", &ctx.names.app_insights)
+    )
 }
 
 fn desired(ctx: &Ctx) -> Value {
@@ -20,7 +25,10 @@ fn desired(ctx: &Ctx) -> Value {
 }
 
 fn remember(ctx: &Ctx, body: &Value) {
-    if let Some(cs) = body.pointer("/properties/ConnectionString").and_then(Value::as_str) {
+    if let Some(cs) = body
+        .pointer("/properties/ConnectionString")
+        .and_then(Value::as_str)
+    {
         ctx.update(|o| o.app_insights_connection_string = Some(cs.to_string()));
     }
 }

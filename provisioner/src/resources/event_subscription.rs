@@ -11,15 +11,26 @@ use std::time::{Duration, Instant};
 pub struct EventSubscription;
 
 fn path(ctx: &Ctx, suffix: &str) -> String {
-    format!("{}/eventSubscriptions/{}{suffix}?api-version={EVENT_GRID}", super::event_topic::id(ctx), ctx.names.event_subscription)
+    format!(
+        "{}/eventSubscriptions/{}{suffix}?api-version={EVENT_GRID}",
+        super::event_topic::id(ctx),
+        ctx.names.event_subscription
+    )
 }
 
 pub fn webhook_base(ctx: &Ctx) -> String {
-    format!("https://{}.azurewebsites.net/runtime/webhooks/blobs", ctx.names.function_app)
+    format!(
+        "https://{}.azurewebsites.net/runtime/webhooks/blobs",
+        ctx.names.function_app
+    )
 }
 
 fn webhook(ctx: &Ctx, key: &str) -> String {
-    format!("{}?functionName=Host.Functions.{}&code={key}", webhook_base(ctx), ctx.names.function_name)
+    format!(
+        "{}?functionName=Host.Functions.{}&code={key}",
+        webhook_base(ctx),
+        ctx.names.function_name
+    )
 }
 
 fn filter() -> Value {
@@ -34,8 +45,20 @@ async fn blobs_key(ctx: &Ctx) -> Result<String> {
     let started = Instant::now();
     let mut wait = Duration::from_millis(200);
     loop {
-        let keys = ctx.azure.post(&format!("{}/host/default/listkeys?api-version={WEB}", super::function_app::id(ctx)), None).await?;
-        if let Some(k) = keys.pointer("/systemKeys/blobs_extension").and_then(Value::as_str) {
+        let keys = ctx
+            .azure
+            .post(
+                &format!(
+                    "{}/host/default/listkeys?api-version={WEB}",
+                    super::function_app::id(ctx)
+                ),
+                None,
+            )
+            .await?;
+        if let Some(k) = keys
+            .pointer("/systemKeys/blobs_extension")
+            .and_then(Value::as_str)
+        {
             return Ok(k.to_string());
         }
         if started.elapsed() > Duration::from_secs(300) {
@@ -57,7 +80,10 @@ impl Resource for EventSubscription {
         "event grid subscription"
     }
     fn name(&self, ctx: &Ctx) -> String {
-        format!("{}/{}", ctx.names.system_topic, ctx.names.event_subscription)
+        format!(
+            "{}/{}",
+            ctx.names.system_topic, ctx.names.event_subscription
+        )
     }
     fn depends_on(&self) -> Vec<String> {
         vec!["event-topic".into(), "function-package".into()]
@@ -73,14 +99,32 @@ impl Resource for EventSubscription {
         })
     }
     fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
-        let Some(body) = live.body() else { return Action::Create };
+        let Some(body) = live.body() else {
+            return Action::Create;
+        };
         let mut changes = Vec::new();
-        let base = body.pointer("/properties/destination/properties/endpointBaseUrl").and_then(Value::as_str).unwrap_or_default();
+        let base = body
+            .pointer("/properties/destination/properties/endpointBaseUrl")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if base != webhook_base(ctx) {
-            changes.push(Change { property: "destination.endpointBaseUrl".into(), live: json!(base), desired: json!(webhook_base(ctx)) });
+            changes.push(Change {
+                property: "destination.endpointBaseUrl".into(),
+                live: json!(base),
+                desired: json!(webhook_base(ctx)),
+            });
         }
-        diff_owned(&json!({"filter": filter()}), &body["properties"], "properties", &mut changes);
-        if changes.is_empty() { Action::Noop } else { Action::Update { changes } }
+        diff_owned(
+            &json!({"filter": filter()}),
+            &body["properties"],
+            "properties",
+            &mut changes,
+        );
+        if changes.is_empty() {
+            Action::Noop
+        } else {
+            Action::Update { changes }
+        }
     }
     fn apply<'a>(&'a self, ctx: &'a Ctx, _live: &'a Live) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
@@ -103,7 +147,9 @@ impl Resource for EventSubscription {
                     Err(e) => return Err(e.into()),
                 }
             }
-            Err(last.map(ResourceError::from).unwrap_or_else(|| ResourceError::Other("webhook validation failed".into())))
+            Err(last
+                .map(ResourceError::from)
+                .unwrap_or_else(|| ResourceError::Other("webhook validation failed".into())))
         })
     }
     fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<bool>> {

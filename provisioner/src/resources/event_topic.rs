@@ -1,7 +1,9 @@
 //! The Event Grid system topic on the raw account: the source of the blob trigger's events.
 
 use super::storage_account::AccountRole;
-use super::{action_for, delete_if_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, Result};
+use super::{
+    action_for, delete_if_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, Result,
+};
 use crate::arm::versions::EVENT_GRID;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -31,7 +33,10 @@ impl Resource for EventTopic {
         vec![AccountRole::Raw.key()]
     }
     fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
-        Box::pin(read_arm(ctx, format!("{}?api-version={EVENT_GRID}", id(ctx))))
+        Box::pin(read_arm(
+            ctx,
+            format!("{}?api-version={EVENT_GRID}", id(ctx)),
+        ))
     }
     fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
         action_for(&desired(ctx), live)
@@ -40,11 +45,21 @@ impl Resource for EventTopic {
         Box::pin(async move {
             let mut body = desired(ctx);
             body["tags"] = merged_tags(ctx, live);
-            ctx.azure.put("PUT", &format!("{}?api-version={EVENT_GRID}", id(ctx)), &body).await?;
+            ctx.azure
+                .put(
+                    "PUT",
+                    &format!("{}?api-version={EVENT_GRID}", id(ctx)),
+                    &body,
+                )
+                .await?;
             Ok(())
         })
     }
     fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(delete_if_ours(ctx, live, format!("{}?api-version={EVENT_GRID}", id(ctx))))
+        Box::pin(delete_if_ours(
+            ctx,
+            live,
+            format!("{}?api-version={EVENT_GRID}", id(ctx)),
+        ))
     }
 }

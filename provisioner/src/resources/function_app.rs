@@ -3,7 +3,9 @@
 //! setting belongs to `function_package`.
 
 use super::storage_account::AccountRole;
-use super::{diff_owned, is_ours, merged_tags, Action, Change, Ctx, Live, Resource, ResourceError, Result};
+use super::{
+    diff_owned, is_ours, merged_tags, Action, Change, Ctx, Live, Resource, ResourceError, Result,
+};
 use crate::arm::versions::WEB;
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
@@ -11,7 +13,10 @@ use std::collections::BTreeMap;
 
 pub struct FunctionApp;
 
-pub const PACKAGE_SETTINGS: &[&str] = &["WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID"];
+pub const PACKAGE_SETTINGS: &[&str] = &[
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID",
+];
 
 pub fn id(ctx: &Ctx) -> String {
     ctx.provider_path("Microsoft.Web/sites", &ctx.names.function_app)
@@ -37,12 +42,27 @@ pub fn owned_settings(ctx: &Ctx) -> BTreeMap<String, String> {
     let mut s = BTreeMap::new();
     s.insert("FUNCTIONS_EXTENSION_VERSION".into(), "~4".into());
     s.insert("FUNCTIONS_WORKER_RUNTIME".into(), "custom".into());
-    s.insert("AzureWebJobsStorage__accountName".into(), ctx.names.functions_account.clone());
+    s.insert(
+        "AzureWebJobsStorage__accountName".into(),
+        ctx.names.functions_account.clone(),
+    );
     s.insert("RawStorage__blobServiceUri".into(), raw.clone());
-    s.insert("RawStorage__queueServiceUri".into(), raw.replace(".blob.", ".queue."));
-    s.insert("STANDARD_ACCOUNT_URL".into(), endpoint(ctx, AccountRole::Standard));
-    s.insert("STANDARD_ACCOUNT_NAME".into(), ctx.names.standard_account.clone());
-    s.insert("STANDARD_CONTAINER".into(), crate::names::STANDARD_CONTAINER.into());
+    s.insert(
+        "RawStorage__queueServiceUri".into(),
+        raw.replace(".blob.", ".queue."),
+    );
+    s.insert(
+        "STANDARD_ACCOUNT_URL".into(),
+        endpoint(ctx, AccountRole::Standard),
+    );
+    s.insert(
+        "STANDARD_ACCOUNT_NAME".into(),
+        ctx.names.standard_account.clone(),
+    );
+    s.insert(
+        "STANDARD_CONTAINER".into(),
+        crate::names::STANDARD_CONTAINER.into(),
+    );
     s.insert("PARQUET_CODEC".into(), "zstd".into());
     if let Some(cs) = ctx.outputs().app_insights_connection_string {
         s.insert("APPLICATIONINSIGHTS_CONNECTION_STRING".into(), cs);
@@ -68,7 +88,8 @@ fn desired_site(ctx: &Ctx) -> Value {
 
 /// Values that are secrets, or close to it, are never printed.
 pub fn shown(key: &str, value: &Value) -> Value {
-    let sensitive = key.contains("CONNECTION_STRING") || value.as_str().is_some_and(|v| v.contains("sig="));
+    let sensitive =
+        key.contains("CONNECTION_STRING") || value.as_str().is_some_and(|v| v.contains("sig="));
     if sensitive && !value.is_null() {
         json!("(sensitive)")
     } else {
@@ -80,7 +101,11 @@ fn settings_changes(owned: &BTreeMap<String, String>, live: &Map<String, Value>)
     owned
         .iter()
         .filter(|(k, v)| live.get(*k).and_then(Value::as_str) != Some(v.as_str()))
-        .map(|(k, v)| Change { property: format!("appSettings.{k}"), live: shown(k, live.get(k).unwrap_or(&Value::Null)), desired: shown(k, &json!(v)) })
+        .map(|(k, v)| Change {
+            property: format!("appSettings.{k}"),
+            live: shown(k, live.get(k).unwrap_or(&Value::Null)),
+            desired: shown(k, &json!(v)),
+        })
         .collect()
 }
 
@@ -95,39 +120,90 @@ impl Resource for FunctionApp {
         ctx.names.function_app.clone()
     }
     fn depends_on(&self) -> Vec<String> {
-        vec!["service-plan".into(), "app-insights".into(), AccountRole::Raw.key(), AccountRole::Standard.key(), AccountRole::Functions.key()]
+        vec![
+            "service-plan".into(),
+            "app-insights".into(),
+            AccountRole::Raw.key(),
+            AccountRole::Standard.key(),
+            AccountRole::Functions.key(),
+        ]
     }
     fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
         Box::pin(async move {
-            let Some(site) = ctx.azure.get(&path(ctx, "")).await? else { return Ok(Live::Absent) };
-            let (config_path, settings_path) = (path(ctx, "/config/web"), path(ctx, "/config/appsettings/list"));
-            let (config, settings) = futures::try_join!(ctx.azure.get(&config_path), ctx.azure.post(&settings_path, None))?;
-            if let Some(principal) = site.pointer("/identity/principalId").and_then(Value::as_str) {
+            let Some(site) = ctx.azure.get(&path(ctx, "")).await? else {
+                return Ok(Live::Absent);
+            };
+            let (config_path, settings_path) = (
+                path(ctx, "/config/web"),
+                path(ctx, "/config/appsettings/list"),
+            );
+            let (config, settings) = futures::try_join!(
+                ctx.azure.get(&config_path),
+                ctx.azure.post(&settings_path, None)
+            )?;
+            if let Some(principal) = site
+                .pointer("/identity/principalId")
+                .and_then(Value::as_str)
+            {
                 ctx.update(|o| o.site_principal_id = Some(principal.to_string()));
             }
-            Ok(Live::Present(json!({"site": site, "config": config.map(|c| c["properties"].clone()).unwrap_or_default(), "settings": settings["properties"]})))
+            Ok(Live::Present(
+                json!({"site": site, "config": config.map(|c| c["properties"].clone()).unwrap_or_default(), "settings": settings["properties"]}),
+            ))
         })
     }
     fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
-        let Some(body) = live.body() else { return Action::Create };
+        let Some(body) = live.body() else {
+            return Action::Create;
+        };
         let mut changes = Vec::new();
         diff_owned(&desired_site(ctx), &body["site"], "", &mut changes);
-        diff_owned(&site_config(ctx), &body["config"], "siteConfig", &mut changes);
+        diff_owned(
+            &site_config(ctx),
+            &body["config"],
+            "siteConfig",
+            &mut changes,
+        );
         let live_settings = body["settings"].as_object().cloned().unwrap_or_default();
         let owned = owned_settings(ctx);
         changes.extend(settings_changes(&owned, &live_settings));
-        let foreign: Vec<&String> = live_settings.keys().filter(|k| !owned.contains_key(*k) && !PACKAGE_SETTINGS.contains(&k.as_str())).collect();
+        let foreign: Vec<&String> = live_settings
+            .keys()
+            .filter(|k| !owned.contains_key(*k) && !PACKAGE_SETTINGS.contains(&k.as_str()))
+            .collect();
         if !foreign.is_empty() {
-            let note = format!("function app {} has app settings provision does not own (kept): {}", ctx.names.function_app, foreign.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
-            ctx.update(|o| if !o.notices.contains(&note) { o.notices.push(note.clone()) });
+            let note = format!(
+                "function app {} has app settings provision does not own (kept): {}",
+                ctx.names.function_app,
+                foreign
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            ctx.update(|o| {
+                if !o.notices.contains(&note) {
+                    o.notices.push(note.clone())
+                }
+            });
         }
-        if changes.is_empty() { Action::Noop } else { Action::Update { changes } }
+        if changes.is_empty() {
+            Action::Noop
+        } else {
+            Action::Update { changes }
+        }
     }
     fn apply<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let owned = owned_settings(ctx);
             let mut site = desired_site(ctx);
-            site["tags"] = merged_tags(ctx, &match live.body() { Some(b) => Live::Present(b["site"].clone()), None => Live::Absent });
+            site["tags"] = merged_tags(
+                ctx,
+                &match live.body() {
+                    Some(b) => Live::Present(b["site"].clone()),
+                    None => Live::Absent,
+                },
+            );
             site["properties"]["clientAffinityEnabled"] = json!(false);
             site["properties"]["siteConfig"] = site_config(ctx);
             let site_drifted = match live.body() {
@@ -141,11 +217,21 @@ impl Resource for FunctionApp {
             };
             if live.body().is_none() {
                 // A new site has no settings to lose: they go in with the create.
-                site["properties"]["siteConfig"]["appSettings"] = json!(owned.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>());
+                site["properties"]["siteConfig"]["appSettings"] = json!(owned
+                    .iter()
+                    .map(|(k, v)| json!({"name": k, "value": v}))
+                    .collect::<Vec<_>>());
             }
             if site_drifted {
                 let created = ctx.azure.put("PUT", &path(ctx, ""), &site).await?;
-                let principal = created.pointer("/identity/principalId").and_then(Value::as_str).ok_or_else(|| ResourceError::Other("the function app came back without identity.principalId".into()))?;
+                let principal = created
+                    .pointer("/identity/principalId")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        ResourceError::Other(
+                            "the function app came back without identity.principalId".into(),
+                        )
+                    })?;
                 ctx.update(|o| o.site_principal_id = Some(principal.to_string()));
             }
             if let Some(body) = live.body() {
@@ -156,19 +242,36 @@ impl Resource for FunctionApp {
                 for (k, v) in &owned {
                     merged.insert(k.clone(), json!(v));
                 }
-                let settings: BTreeMap<String, String> = merged.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect();
-                ctx.azure.put("PUT", &path(ctx, "/config/appsettings"), &crate::arm::models::app_settings(&settings)).await?;
+                let settings: BTreeMap<String, String> = merged
+                    .into_iter()
+                    .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                    .collect();
+                ctx.azure
+                    .put(
+                        "PUT",
+                        &path(ctx, "/config/appsettings"),
+                        &crate::arm::models::app_settings(&settings),
+                    )
+                    .await?;
             }
             Ok(())
         })
     }
     fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let site = match live.body() { Some(b) => Live::Present(b["site"].clone()), None => return Ok(true) };
+            let site = match live.body() {
+                Some(b) => Live::Present(b["site"].clone()),
+                None => return Ok(true),
+            };
             if !is_ours(ctx, &site) {
                 return Ok(false);
             }
-            ctx.azure.delete(&format!("{}?api-version={WEB}&deleteEmptyServerFarm=false", id(ctx))).await?;
+            ctx.azure
+                .delete(&format!(
+                    "{}?api-version={WEB}&deleteEmptyServerFarm=false",
+                    id(ctx)
+                ))
+                .await?;
             Ok(true)
         })
     }

@@ -28,7 +28,9 @@ pub fn package(ctx: &Ctx) -> Result<(Vec<u8>, String)> {
                     (zip, sha)
                 })
                 .map_err(|e| format!("cannot read the package {}: {e}", path.display())),
-            None => crate::package::build(None).map(|p| (p.zip, p.sha256)).map_err(|e| e.to_string()),
+            None => crate::package::build(None)
+                .map(|p| (p.zip, p.sha256))
+                .map_err(|e| e.to_string()),
         })
         .clone()
         .map_err(ResourceError::Other)
@@ -47,7 +49,9 @@ fn fmt_time(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 fn current_setting(live: &Live) -> Option<String> {
-    live.body().and_then(|b| b["setting"].as_str()).map(str::to_string)
+    live.body()
+        .and_then(|b| b["setting"].as_str())
+        .map(str::to_string)
 }
 
 impl Resource for FunctionPackage {
@@ -61,27 +65,55 @@ impl Resource for FunctionPackage {
         format!("{}/{PACKAGE_CONTAINER}", ctx.names.functions_account)
     }
     fn depends_on(&self) -> Vec<String> {
-        vec!["function-app".into(), "container:functions/packages".into(), "role:function-app:functions:blob-owner".into()]
+        vec![
+            "function-app".into(),
+            "container:functions/packages".into(),
+            "role:function-app:functions:blob-owner".into(),
+        ]
     }
     /// Reads the package setting and, in SAS mode, the stored access policy it relies on.
     fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
         Box::pin(async move {
             let site = function_app::id(ctx);
-            let settings = match ctx.azure.call(crate::arm::Api::Arm, "POST", &format!("{site}/config/appsettings/list?api-version={}", crate::arm::versions::WEB), None, &[]).await {
+            let settings = match ctx
+                .azure
+                .call(
+                    crate::arm::Api::Arm,
+                    "POST",
+                    &format!(
+                        "{site}/config/appsettings/list?api-version={}",
+                        crate::arm::versions::WEB
+                    ),
+                    None,
+                    &[],
+                )
+                .await
+            {
                 Ok(r) => r.body["properties"].clone(),
                 Err(e) if e.is_not_found() => return Ok(Live::Absent),
                 Err(e) => return Err(e.into()),
             };
-            let Some(setting) = settings.get("WEBSITE_RUN_FROM_PACKAGE").and_then(Value::as_str).map(str::to_string) else {
+            let Some(setting) = settings
+                .get("WEBSITE_RUN_FROM_PACKAGE")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            else {
                 return Ok(Live::Absent);
             };
             let mut live = json!({"setting": setting, "mi": settings.get("WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID")});
             if ctx.env.package_access == PackageAccess::Sas {
-                let policy = url::Url::parse(&setting).ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "si").map(|(_, v)| v.into_owned()));
+                let policy = url::Url::parse(&setting).ok().and_then(|u| {
+                    u.query_pairs()
+                        .find(|(k, _)| k == "si")
+                        .map(|(_, v)| v.into_owned())
+                });
                 if let Some(policy) = policy {
                     let account = BlobAccount::open(ctx, AccountRole::Functions).await?;
                     let policies = account.access_policies(PACKAGE_CONTAINER).await?;
-                    live["policyExpiry"] = json!(policies.iter().find(|p| p.id == policy).map(|p| p.expiry.clone()));
+                    live["policyExpiry"] = json!(policies
+                        .iter()
+                        .find(|p| p.id == policy)
+                        .map(|p| p.expiry.clone()));
                 }
             }
             Ok(Live::Present(live))
@@ -90,31 +122,74 @@ impl Resource for FunctionPackage {
     fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
         let desired_blob = match package(ctx) {
             Ok((_, sha)) => blob_name(&sha),
-            Err(e) => return Action::Update { changes: vec![Change { property: "package".into(), live: Value::Null, desired: json!(format!("cannot build: {e}")) }] },
+            Err(e) => {
+                return Action::Update {
+                    changes: vec![Change {
+                        property: "package".into(),
+                        live: Value::Null,
+                        desired: json!(format!("cannot build: {e}")),
+                    }],
+                }
+            }
         };
-        let Some(setting) = current_setting(live) else { return Action::Create };
+        let Some(setting) = current_setting(live) else {
+            return Action::Create;
+        };
         let mut changes = Vec::new();
         let base = setting.split('?').next().unwrap_or_default().to_string();
         if !base.ends_with(&format!("/{desired_blob}")) {
-            changes.push(Change { property: "package".into(), live: json!(base.rsplit('/').next()), desired: json!(desired_blob) });
+            changes.push(Change {
+                property: "package".into(),
+                live: json!(base.rsplit('/').next()),
+                desired: json!(desired_blob),
+            });
         }
         match ctx.env.package_access {
             PackageAccess::Sas => {
-                let expiry = live.body().and_then(|b| b["policyExpiry"].as_str()).and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok());
-                let renew_by = chrono::Utc::now() + chrono::Duration::days(ctx.env.sas_renew_within_days);
+                let expiry = live
+                    .body()
+                    .and_then(|b| b["policyExpiry"].as_str())
+                    .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok());
+                let renew_by =
+                    chrono::Utc::now() + chrono::Duration::days(ctx.env.sas_renew_within_days);
                 match expiry {
-                    None => changes.push(Change { property: "sas.policy".into(), live: json!("missing or revoked"), desired: json!("a valid stored access policy") }),
-                    Some(e) if e < renew_by => changes.push(Change { property: "sas.expiry".into(), live: json!(e.to_rfc3339()), desired: json!(format!("renewed (expires within {} days)", ctx.env.sas_renew_within_days)) }),
+                    None => changes.push(Change {
+                        property: "sas.policy".into(),
+                        live: json!("missing or revoked"),
+                        desired: json!("a valid stored access policy"),
+                    }),
+                    Some(e) if e < renew_by => changes.push(Change {
+                        property: "sas.expiry".into(),
+                        live: json!(e.to_rfc3339()),
+                        desired: json!(format!(
+                            "renewed (expires within {} days)",
+                            ctx.env.sas_renew_within_days
+                        )),
+                    }),
                     Some(_) => {}
                 }
             }
             PackageAccess::Identity => {
-                if setting.contains("sig=") || live.body().and_then(|b| b["mi"].as_str()) != Some("SystemAssigned") {
-                    changes.push(Change { property: "access".into(), live: json!(if setting.contains("sig=") { "sas" } else { "unset" }), desired: json!("managed identity") });
+                if setting.contains("sig=")
+                    || live.body().and_then(|b| b["mi"].as_str()) != Some("SystemAssigned")
+                {
+                    changes.push(Change {
+                        property: "access".into(),
+                        live: json!(if setting.contains("sig=") {
+                            "sas"
+                        } else {
+                            "unset"
+                        }),
+                        desired: json!("managed identity"),
+                    });
                 }
             }
         }
-        if changes.is_empty() { Action::Noop } else { Action::Update { changes } }
+        if changes.is_empty() {
+            Action::Noop
+        } else {
+            Action::Update { changes }
+        }
     }
     fn apply<'a>(&'a self, ctx: &'a Ctx, _live: &'a Live) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
@@ -122,7 +197,9 @@ impl Resource for FunctionPackage {
             let blob = blob_name(&sha);
             let account = BlobAccount::open(ctx, AccountRole::Functions).await?;
             if !account.exists(PACKAGE_CONTAINER, &blob).await? {
-                account.put(PACKAGE_CONTAINER, &blob, zip, "application/zip").await?;
+                account
+                    .put(PACKAGE_CONTAINER, &blob, zip, "application/zip")
+                    .await?;
             }
             let mut wanted: BTreeMap<&str, String> = BTreeMap::new();
             match ctx.env.package_access {
@@ -133,32 +210,73 @@ impl Resource for FunctionPackage {
                         .access_policies(PACKAGE_CONTAINER)
                         .await?
                         .into_iter()
-                        .filter(|p| chrono::DateTime::parse_from_rfc3339(&p.expiry).is_ok_and(|e| e > now))
+                        .filter(|p| {
+                            chrono::DateTime::parse_from_rfc3339(&p.expiry).is_ok_and(|e| e > now)
+                        })
                         .collect();
                     // Keep the newest few so the previous URL works until the app has restarted on the new one.
                     policies.sort_by(|a, b| b.id.cmp(&a.id));
                     policies.truncate(3);
-                    policies.push(AccessPolicy { id: id.clone(), start: fmt_time(now - chrono::Duration::minutes(5)), expiry: fmt_time(now + chrono::Duration::days(ctx.env.sas_lifetime_days)), permission: "r".into() });
-                    account.set_access_policies(PACKAGE_CONTAINER, &policies).await?;
-                    wanted.insert("WEBSITE_RUN_FROM_PACKAGE", account.sas_url(PACKAGE_CONTAINER, &blob, &id));
+                    policies.push(AccessPolicy {
+                        id: id.clone(),
+                        start: fmt_time(now - chrono::Duration::minutes(5)),
+                        expiry: fmt_time(now + chrono::Duration::days(ctx.env.sas_lifetime_days)),
+                        permission: "r".into(),
+                    });
+                    account
+                        .set_access_policies(PACKAGE_CONTAINER, &policies)
+                        .await?;
+                    wanted.insert(
+                        "WEBSITE_RUN_FROM_PACKAGE",
+                        account.sas_url(PACKAGE_CONTAINER, &blob, &id),
+                    );
                 }
                 PackageAccess::Identity => {
-                    wanted.insert("WEBSITE_RUN_FROM_PACKAGE", account.blob_url(PACKAGE_CONTAINER, &blob));
-                    wanted.insert("WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID", "SystemAssigned".into());
+                    wanted.insert(
+                        "WEBSITE_RUN_FROM_PACKAGE",
+                        account.blob_url(PACKAGE_CONTAINER, &blob),
+                    );
+                    wanted.insert(
+                        "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID",
+                        "SystemAssigned".into(),
+                    );
                 }
             }
             let site = function_app::id(ctx);
             let web = crate::arm::versions::WEB;
-            let current = ctx.azure.post(&format!("{site}/config/appsettings/list?api-version={web}"), None).await?;
-            let mut merged: BTreeMap<String, String> = current["properties"].as_object().cloned().unwrap_or_default().into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect();
+            let current = ctx
+                .azure
+                .post(
+                    &format!("{site}/config/appsettings/list?api-version={web}"),
+                    None,
+                )
+                .await?;
+            let mut merged: BTreeMap<String, String> = current["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                .collect();
             for key in PACKAGE_SETTINGS {
                 merged.remove(*key);
             }
             for (k, v) in wanted {
                 merged.insert(k.to_string(), v);
             }
-            ctx.azure.put("PUT", &format!("{site}/config/appsettings?api-version={web}"), &crate::arm::models::app_settings(&merged)).await?;
-            ctx.azure.post(&format!("{site}/syncfunctiontriggers?api-version={web}"), None).await?;
+            ctx.azure
+                .put(
+                    "PUT",
+                    &format!("{site}/config/appsettings?api-version={web}"),
+                    &crate::arm::models::app_settings(&merged),
+                )
+                .await?;
+            ctx.azure
+                .post(
+                    &format!("{site}/syncfunctiontriggers?api-version={web}"),
+                    None,
+                )
+                .await?;
             Ok(())
         })
     }

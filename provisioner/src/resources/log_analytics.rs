@@ -1,7 +1,9 @@
 //! The Log Analytics workspace Application Insights stores into. Deleted with force=true, so the
 //! name is free again at once (a soft-deleted workspace keeps it for 14 days).
 
-use super::{action_for, delete_if_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, Result};
+use super::{
+    action_for, delete_if_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, Result,
+};
 use crate::arm::versions::OPERATIONAL_INSIGHTS;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -9,7 +11,10 @@ use serde_json::{json, Value};
 pub struct LogAnalytics;
 
 pub fn id(ctx: &Ctx) -> String {
-    ctx.provider_path("Microsoft.OperationalInsights/workspaces", &ctx.names.workspace)
+    ctx.provider_path(
+        "Microsoft.OperationalInsights/workspaces",
+        &ctx.names.workspace,
+    )
 }
 
 fn desired(ctx: &Ctx) -> Value {
@@ -30,7 +35,10 @@ impl Resource for LogAnalytics {
         vec!["resource-group".into()]
     }
     fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
-        Box::pin(read_arm(ctx, format!("{}?api-version={OPERATIONAL_INSIGHTS}", id(ctx))))
+        Box::pin(read_arm(
+            ctx,
+            format!("{}?api-version={OPERATIONAL_INSIGHTS}", id(ctx)),
+        ))
     }
     fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
         action_for(&desired(ctx), live)
@@ -39,11 +47,21 @@ impl Resource for LogAnalytics {
         Box::pin(async move {
             let mut body = desired(ctx);
             body["tags"] = merged_tags(ctx, live);
-            ctx.azure.put("PUT", &format!("{}?api-version={OPERATIONAL_INSIGHTS}", id(ctx)), &body).await?;
+            ctx.azure
+                .put(
+                    "PUT",
+                    &format!("{}?api-version={OPERATIONAL_INSIGHTS}", id(ctx)),
+                    &body,
+                )
+                .await?;
             Ok(())
         })
     }
     fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(delete_if_ours(ctx, live, format!("{}?api-version={OPERATIONAL_INSIGHTS}&force=true", id(ctx))))
+        Box::pin(delete_if_ours(
+            ctx,
+            live,
+            format!("{}?api-version={OPERATIONAL_INSIGHTS}&force=true", id(ctx)),
+        ))
     }
 }

@@ -101,7 +101,10 @@ impl Ctx {
         format!("/subscriptions/{}", self.env.subscription)
     }
     pub fn rg_path(&self) -> String {
-        format!("/subscriptions/{}/resourceGroups/{}", self.env.subscription, self.names.resource_group)
+        format!(
+            "/subscriptions/{}/resourceGroups/{}",
+            self.env.subscription, self.names.resource_group
+        )
     }
     pub fn provider_path(&self, provider_type: &str, name: &str) -> String {
         format!("{}/providers/{provider_type}/{name}", self.rg_path())
@@ -165,26 +168,83 @@ pub fn all(_env: &Environment) -> Vec<Box<dyn Resource>> {
         Box::new(storage_account::StorageAccount(AccountRole::Raw)),
         Box::new(storage_account::StorageAccount(AccountRole::Standard)),
         Box::new(storage_account::StorageAccount(AccountRole::Functions)),
-        Box::new(storage_container::Container { account: AccountRole::Raw, name: crate::names::RAW_CONTAINER }),
-        Box::new(storage_container::Container { account: AccountRole::Standard, name: crate::names::STANDARD_CONTAINER }),
-        Box::new(storage_container::Container { account: AccountRole::Functions, name: crate::names::PACKAGE_CONTAINER }),
-        Box::new(storage_container::Container { account: AccountRole::Functions, name: crate::names::LOCK_CONTAINER }),
+        Box::new(storage_container::Container {
+            account: AccountRole::Raw,
+            name: crate::names::RAW_CONTAINER,
+        }),
+        Box::new(storage_container::Container {
+            account: AccountRole::Standard,
+            name: crate::names::STANDARD_CONTAINER,
+        }),
+        Box::new(storage_container::Container {
+            account: AccountRole::Functions,
+            name: crate::names::PACKAGE_CONTAINER,
+        }),
+        Box::new(storage_container::Container {
+            account: AccountRole::Functions,
+            name: crate::names::LOCK_CONTAINER,
+        }),
         Box::new(security_group::SecurityGroup),
         Box::new(service_plan::ServicePlan),
         Box::new(function_app::FunctionApp),
     ];
     let roles = [
-        (Principal::Group, Scope::Account(AccountRole::Raw), role_assignment::BLOB_DATA_CONTRIBUTOR, "group reads and writes raw"),
-        (Principal::Group, Scope::Account(AccountRole::Standard), role_assignment::BLOB_DATA_CONTRIBUTOR, "group reads and writes standard"),
-        (Principal::FunctionApp, Scope::Account(AccountRole::Raw), role_assignment::BLOB_DATA_OWNER, "blob trigger reads raw"),
-        (Principal::FunctionApp, Scope::Account(AccountRole::Raw), role_assignment::QUEUE_DATA_CONTRIBUTOR, "blob trigger poison queue on raw"),
-        (Principal::FunctionApp, Scope::Account(AccountRole::Standard), role_assignment::BLOB_DATA_CONTRIBUTOR, "handler writes standard"),
-        (Principal::FunctionApp, Scope::Account(AccountRole::Functions), role_assignment::BLOB_DATA_OWNER, "host storage and package"),
-        (Principal::FunctionApp, Scope::Account(AccountRole::Functions), role_assignment::QUEUE_DATA_CONTRIBUTOR, "host storage queues"),
-        (Principal::FunctionApp, Scope::Account(AccountRole::Functions), role_assignment::ACCOUNT_CONTRIBUTOR, "host storage management"),
+        (
+            Principal::Group,
+            Scope::Account(AccountRole::Raw),
+            role_assignment::BLOB_DATA_CONTRIBUTOR,
+            "group reads and writes raw",
+        ),
+        (
+            Principal::Group,
+            Scope::Account(AccountRole::Standard),
+            role_assignment::BLOB_DATA_CONTRIBUTOR,
+            "group reads and writes standard",
+        ),
+        (
+            Principal::FunctionApp,
+            Scope::Account(AccountRole::Raw),
+            role_assignment::BLOB_DATA_OWNER,
+            "blob trigger reads raw",
+        ),
+        (
+            Principal::FunctionApp,
+            Scope::Account(AccountRole::Raw),
+            role_assignment::QUEUE_DATA_CONTRIBUTOR,
+            "blob trigger poison queue on raw",
+        ),
+        (
+            Principal::FunctionApp,
+            Scope::Account(AccountRole::Standard),
+            role_assignment::BLOB_DATA_CONTRIBUTOR,
+            "handler writes standard",
+        ),
+        (
+            Principal::FunctionApp,
+            Scope::Account(AccountRole::Functions),
+            role_assignment::BLOB_DATA_OWNER,
+            "host storage and package",
+        ),
+        (
+            Principal::FunctionApp,
+            Scope::Account(AccountRole::Functions),
+            role_assignment::QUEUE_DATA_CONTRIBUTOR,
+            "host storage queues",
+        ),
+        (
+            Principal::FunctionApp,
+            Scope::Account(AccountRole::Functions),
+            role_assignment::ACCOUNT_CONTRIBUTOR,
+            "host storage management",
+        ),
     ];
     for (principal, scope, role, why) in roles {
-        list.push(Box::new(RoleAssignment { principal, scope, role, why }));
+        list.push(Box::new(RoleAssignment {
+            principal,
+            scope,
+            role,
+            why,
+        }));
     }
     list.push(Box::new(function_package::FunctionPackage));
     list.push(Box::new(event_topic::EventTopic));
@@ -197,16 +257,30 @@ pub fn diff_owned(desired: &Value, live: &Value, path: &str, out: &mut Vec<Chang
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => {
             for (k, dv) in d {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match l.get(k) {
                     Some(lv) => diff_owned(dv, lv, &p, out),
-                    None => out.push(Change { property: p, live: Value::Null, desired: dv.clone() }),
+                    None => out.push(Change {
+                        property: p,
+                        live: Value::Null,
+                        desired: dv.clone(),
+                    }),
                 }
             }
         }
-        (Value::String(d), Value::String(l)) if d.eq_ignore_ascii_case(l) && (path.ends_with("location") || path.ends_with("Id")) => {}
+        (Value::String(d), Value::String(l))
+            if d.eq_ignore_ascii_case(l)
+                && (path.ends_with("location") || path.ends_with("Id")) => {}
         (d, l) if d == l => {}
-        (d, l) => out.push(Change { property: path.to_string(), live: l.clone(), desired: d.clone() }),
+        (d, l) => out.push(Change {
+            property: path.to_string(),
+            live: l.clone(),
+            desired: d.clone(),
+        }),
     }
 }
 
@@ -228,7 +302,12 @@ pub fn action_for(desired: &Value, live: &Live) -> Action {
 
 /// Tags to send: ours over whatever else is already there, so others' tags survive an update.
 pub fn merged_tags(ctx: &Ctx, live: &Live) -> Value {
-    let mut tags = live.body().and_then(|b| b.get("tags")).and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut tags = live
+        .body()
+        .and_then(|b| b.get("tags"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     for (k, v) in ctx.tags() {
         tags.insert(k, Value::String(v));
     }
@@ -270,7 +349,10 @@ mod tests {
     fn only_owned_properties_count_and_server_defaults_do_not() {
         let desired = json!({"location": "westeurope", "properties": {"minimumTlsVersion": "TLS1_2", "isHnsEnabled": true}, "tags": {"environment": "dev"}});
         let live = json!({"location": "WestEurope", "properties": {"minimumTlsVersion": "TLS1_2", "isHnsEnabled": true, "provisioningState": "Succeeded", "networkAcls": {}}, "tags": {"environment": "dev", "owner": "someone"}});
-        assert_eq!(action_for(&desired, &Live::Present(live.clone())), Action::Noop);
+        assert_eq!(
+            action_for(&desired, &Live::Present(live.clone())),
+            Action::Noop
+        );
         let mut drifted = live;
         drifted["properties"]["minimumTlsVersion"] = json!("TLS1_0");
         match action_for(&desired, &Live::Present(drifted)) {

@@ -1,6 +1,8 @@
 //! The resource group. `down` deletes it only when nothing in it is someone else's.
 
-use super::{action_for, is_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, ResourceError, Result};
+use super::{
+    action_for, is_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, ResourceError, Result,
+};
 use crate::arm::versions::RESOURCES;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -28,19 +30,32 @@ impl Resource for ResourceGroup {
         Box::pin(read_arm(ctx, path(ctx)))
     }
     fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
-        action_for(&json!({"location": ctx.env.location, "tags": ctx.tags_json()}), live)
+        action_for(
+            &json!({"location": ctx.env.location, "tags": ctx.tags_json()}),
+            live,
+        )
     }
     fn apply<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             if let Some(body) = live.body() {
-                if !body["location"].as_str().unwrap_or_default().eq_ignore_ascii_case(&ctx.env.location) {
+                if !body["location"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .eq_ignore_ascii_case(&ctx.env.location)
+                {
                     return Err(ResourceError::Other(format!(
                         "resource group {} exists in {} but the environment says {}; a location cannot change — fix `location` or delete the group",
                         ctx.names.resource_group, body["location"].as_str().unwrap_or_default(), ctx.env.location
                     )));
                 }
             }
-            ctx.azure.put("PUT", &path(ctx), &json!({"location": ctx.env.location, "tags": merged_tags(ctx, live)})).await?;
+            ctx.azure
+                .put(
+                    "PUT",
+                    &path(ctx),
+                    &json!({"location": ctx.env.location, "tags": merged_tags(ctx, live)}),
+                )
+                .await?;
             Ok(())
         })
     }
@@ -52,14 +67,29 @@ impl Resource for ResourceGroup {
             if !is_ours(ctx, live) {
                 return Ok(false);
             }
-            let listing = ctx.azure.get(&format!("{}/resources?api-version={RESOURCES}", ctx.rg_path())).await?.unwrap_or(Value::Null);
+            let listing = ctx
+                .azure
+                .get(&format!(
+                    "{}/resources?api-version={RESOURCES}",
+                    ctx.rg_path()
+                ))
+                .await?
+                .unwrap_or(Value::Null);
             let foreign: Vec<String> = listing["value"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default()
                 .iter()
-                .filter(|r| r.pointer("/tags/managed-by").and_then(Value::as_str) != Some(super::MANAGED_BY))
-                .map(|r| format!("{} ({})", r["name"].as_str().unwrap_or_default(), r["type"].as_str().unwrap_or_default()))
+                .filter(|r| {
+                    r.pointer("/tags/managed-by").and_then(Value::as_str) != Some(super::MANAGED_BY)
+                })
+                .map(|r| {
+                    format!(
+                        "{} ({})",
+                        r["name"].as_str().unwrap_or_default(),
+                        r["type"].as_str().unwrap_or_default()
+                    )
+                })
                 .collect();
             if !foreign.is_empty() && !ctx.force {
                 ctx.update(|o| o.notices.push(format!(

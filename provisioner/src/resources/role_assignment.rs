@@ -45,7 +45,12 @@ fn role_label(role: &str) -> &'static str {
 
 /// Bicep's `guid()` idea: the same inputs always give the same assignment name.
 pub fn assignment_name(scope: &str, role: &str, principal: &str) -> String {
-    let input = format!("{}|{}|{}", scope.to_ascii_lowercase(), role.to_ascii_lowercase(), principal.to_ascii_lowercase());
+    let input = format!(
+        "{}|{}|{}",
+        scope.to_ascii_lowercase(),
+        role.to_ascii_lowercase(),
+        principal.to_ascii_lowercase()
+    );
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, input.as_bytes()).to_string()
 }
 
@@ -73,11 +78,19 @@ impl RoleAssignment {
         format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{}?api-version={AUTHORIZATION}", assignment_name(&scope, self.role, principal))
     }
     fn role_definition(&self, ctx: &Ctx) -> String {
-        format!("{}/providers/Microsoft.Authorization/roleDefinitions/{}", ctx.subscription_path(), self.role)
+        format!(
+            "{}/providers/Microsoft.Authorization/roleDefinitions/{}",
+            ctx.subscription_path(),
+            self.role
+        )
     }
 
     async fn principal_exists(&self, ctx: &Ctx, principal: &str) -> Result<bool> {
-        match ctx.azure.graph("GET", &format!("/directoryObjects/{principal}"), None, &[]).await {
+        match ctx
+            .azure
+            .graph("GET", &format!("/directoryObjects/{principal}"), None, &[])
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e.into()),
@@ -99,7 +112,12 @@ impl Resource for RoleAssignment {
     }
     fn name(&self, ctx: &Ctx) -> String {
         let Scope::Account(account) = self.scope;
-        format!("{} on {} ({})", role_label(self.role), account.account_name(ctx), self.why)
+        format!(
+            "{} on {} ({})",
+            role_label(self.role),
+            account.account_name(ctx),
+            self.why
+        )
     }
     fn depends_on(&self) -> Vec<String> {
         let Scope::Account(account) = self.scope;
@@ -111,30 +129,62 @@ impl Resource for RoleAssignment {
     }
     fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
         Box::pin(async move {
-            let Some(principal) = self.principal_id(ctx) else { return Ok(Live::Absent) };
+            let Some(principal) = self.principal_id(ctx) else {
+                return Ok(Live::Absent);
+            };
             super::read_arm(ctx, self.path(ctx, &principal)).await
         })
     }
     fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
-        let Some(body) = live.body() else { return Action::Create };
-        let live_role = body.pointer("/properties/roleDefinitionId").and_then(Value::as_str).unwrap_or_default();
+        let Some(body) = live.body() else {
+            return Action::Create;
+        };
+        let live_role = body
+            .pointer("/properties/roleDefinitionId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !live_role.to_ascii_lowercase().ends_with(self.role) {
-            return Action::Update { changes: vec![Change { property: "properties.roleDefinitionId".into(), live: json!(live_role), desired: json!(self.role_definition(ctx)) }] };
+            return Action::Update {
+                changes: vec![Change {
+                    property: "properties.roleDefinitionId".into(),
+                    live: json!(live_role),
+                    desired: json!(self.role_definition(ctx)),
+                }],
+            };
         }
         Action::Noop
     }
     fn apply<'a>(&'a self, ctx: &'a Ctx, _live: &'a Live) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let principal = self.principal_id(ctx).ok_or_else(|| ResourceError::Other(format!("{}: the principal's object id is unknown (its resource was not created)", self.key())))?;
-            let body = models::role_assignment(&self.role_definition(ctx), &principal, self.principal_type(), &format!("provision: {}", self.why));
+            let principal = self.principal_id(ctx).ok_or_else(|| {
+                ResourceError::Other(format!(
+                    "{}: the principal's object id is unknown (its resource was not created)",
+                    self.key()
+                ))
+            })?;
+            let body = models::role_assignment(
+                &self.role_definition(ctx),
+                &principal,
+                self.principal_type(),
+                &format!("provision: {}", self.why),
+            );
             let started = Instant::now();
             let mut attempt = 0u32;
             loop {
                 attempt += 1;
-                match ctx.azure.put("PUT", &self.path(ctx, &principal), &body).await {
+                match ctx
+                    .azure
+                    .put("PUT", &self.path(ctx, &principal), &body)
+                    .await
+                {
                     Ok(_) => return Ok(()),
                     Err(e) if e.status == 409 && e.code == "RoleAssignmentExists" => {
-                        ctx.update(|o| o.notices.push(format!("{}: already granted under another assignment name; adopted as is", self.key())));
+                        ctx.update(|o| {
+                            o.notices.push(format!(
+                                "{}: already granted under another assignment name; adopted as is",
+                                self.key()
+                            ))
+                        });
                         return Ok(());
                     }
                     Err(e) if e.code == "PrincipalNotFound" => {
@@ -144,7 +194,8 @@ impl Resource for RoleAssignment {
                         if started.elapsed() > ctx.azure.retry.principal_wait {
                             return Err(e.into());
                         }
-                        let wait = std::time::Duration::from_millis(500 * u64::from(attempt.min(20)));
+                        let wait =
+                            std::time::Duration::from_millis(500 * u64::from(attempt.min(20)));
                         (ctx.azure.notify)(format!("{}: principal {principal} not replicated to ARM yet; retrying in {:.1}s", self.key(), wait.as_secs_f64()));
                         tokio::time::sleep(wait).await;
                     }
@@ -158,7 +209,9 @@ impl Resource for RoleAssignment {
             if live.body().is_none() {
                 return Ok(true);
             }
-            let Some(principal) = self.principal_id(ctx) else { return Ok(true) };
+            let Some(principal) = self.principal_id(ctx) else {
+                return Ok(true);
+            };
             ctx.azure.delete(&self.path(ctx, &principal)).await?;
             Ok(true)
         })
@@ -170,8 +223,14 @@ mod tests {
     #[test]
     fn names_are_stable_guids_of_scope_role_and_principal() {
         let a = super::assignment_name("/subscriptions/s/rg/x", super::BLOB_DATA_OWNER, "p1");
-        assert_eq!(a, super::assignment_name("/SUBSCRIPTIONS/s/rg/x", super::BLOB_DATA_OWNER, "P1"));
-        assert_ne!(a, super::assignment_name("/subscriptions/s/rg/x", super::BLOB_DATA_OWNER, "p2"));
+        assert_eq!(
+            a,
+            super::assignment_name("/SUBSCRIPTIONS/s/rg/x", super::BLOB_DATA_OWNER, "P1")
+        );
+        assert_ne!(
+            a,
+            super::assignment_name("/subscriptions/s/rg/x", super::BLOB_DATA_OWNER, "p2")
+        );
         assert!(uuid::Uuid::parse_str(&a).is_ok());
     }
 }

@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 pub struct SecurityGroup;
 
 fn marker(ctx: &Ctx) -> String {
-    format!("Managed by provision for environment {} ({}). Changes made by hand are reverted.", ctx.env.name, ctx.names.resource_group)
+    format!(
+        "Managed by provision for environment {} ({}). Changes made by hand are reverted.",
+        ctx.env.name, ctx.names.resource_group
+    )
 }
 
 fn by_name(ctx: &Ctx) -> String {
@@ -47,31 +50,89 @@ impl Resource for SecurityGroup {
                 Err(e) => return Err(e.into()),
             };
             let id = group["id"].as_str().unwrap_or_default().to_string();
-            let members = ctx.azure.graph("GET", &format!("/groups/{id}/members?$select=id"), None, &[]).await?.body;
-            group["memberIds"] = json!(members["value"].as_array().map(|m| m.iter().filter_map(|x| x["id"].as_str()).collect::<Vec<_>>()).unwrap_or_default());
+            let members = ctx
+                .azure
+                .graph(
+                    "GET",
+                    &format!("/groups/{id}/members?$select=id"),
+                    None,
+                    &[],
+                )
+                .await?
+                .body;
+            group["memberIds"] = json!(members["value"]
+                .as_array()
+                .map(|m| m
+                    .iter()
+                    .filter_map(|x| x["id"].as_str())
+                    .collect::<Vec<_>>())
+                .unwrap_or_default());
             ctx.update(|o| o.group_id = Some(id));
             Ok(Live::Present(group))
         })
     }
     fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
-        let Some(group) = live.body() else { return Action::Create };
+        let Some(group) = live.body() else {
+            return Action::Create;
+        };
         let mut changes = Vec::new();
-        for (field, want) in [("displayName", json!(ctx.env.group_display_name)), ("description", json!(marker(ctx))), ("securityEnabled", json!(true))] {
+        for (field, want) in [
+            ("displayName", json!(ctx.env.group_display_name)),
+            ("description", json!(marker(ctx))),
+            ("securityEnabled", json!(true)),
+        ] {
             if group[field] != want {
-                changes.push(Change { property: field.into(), live: group[field].clone(), desired: want });
+                changes.push(Change {
+                    property: field.into(),
+                    live: group[field].clone(),
+                    desired: want,
+                });
             }
         }
-        let present: Vec<String> = group["memberIds"].as_array().map(|m| m.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
-        let missing: Vec<String> = wanted_members(ctx).into_iter().filter(|m| !present.contains(m)).collect();
+        let present: Vec<String> = group["memberIds"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let missing: Vec<String> = wanted_members(ctx)
+            .into_iter()
+            .filter(|m| !present.contains(m))
+            .collect();
         if !missing.is_empty() {
-            changes.push(Change { property: "members".into(), live: json!(present), desired: json!(missing.iter().map(|m| format!("+{m}")).collect::<Vec<_>>()) });
+            changes.push(Change {
+                property: "members".into(),
+                live: json!(present),
+                desired: json!(missing.iter().map(|m| format!("+{m}")).collect::<Vec<_>>()),
+            });
         }
-        let extra: Vec<&String> = present.iter().filter(|m| !wanted_members(ctx).contains(m)).collect();
+        let extra: Vec<&String> = present
+            .iter()
+            .filter(|m| !wanted_members(ctx).contains(m))
+            .collect();
         if !extra.is_empty() {
-            let note = format!("group {} has members provision did not add (left alone): {}", ctx.env.group_unique_name, extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
-            ctx.update(|o| if !o.notices.contains(&note) { o.notices.push(note.clone()) });
+            let note = format!(
+                "group {} has members provision did not add (left alone): {}",
+                ctx.env.group_unique_name,
+                extra
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            ctx.update(|o| {
+                if !o.notices.contains(&note) {
+                    o.notices.push(note.clone())
+                }
+            });
         }
-        if changes.is_empty() { Action::Noop } else { Action::Update { changes } }
+        if changes.is_empty() {
+            Action::Noop
+        } else {
+            Action::Update { changes }
+        }
     }
     fn apply<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
@@ -82,22 +143,56 @@ impl Resource for SecurityGroup {
             });
             if live.body().is_none() {
                 if let Some(me) = ctx.outputs().caller_object_id {
-                    body["owners@odata.bind"] = json!([format!("{graph}/v1.0/servicePrincipals/{me}")]);
+                    body["owners@odata.bind"] =
+                        json!([format!("{graph}/v1.0/servicePrincipals/{me}")]);
                 }
             }
-            let reply = ctx.azure.graph("PATCH", &by_name(ctx), Some(&body), &[("Prefer", "create-if-missing")]).await?;
+            let reply = ctx
+                .azure
+                .graph(
+                    "PATCH",
+                    &by_name(ctx),
+                    Some(&body),
+                    &[("Prefer", "create-if-missing")],
+                )
+                .await?;
             let id = match reply.body.get("id").and_then(Value::as_str) {
                 Some(id) => id.to_string(),
-                None => ctx.azure.graph("GET", &by_name(ctx), None, &[]).await?.body["id"].as_str().unwrap_or_default().to_string(),
+                None => ctx.azure.graph("GET", &by_name(ctx), None, &[]).await?.body["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             };
             if id.is_empty() {
-                return Err(ResourceError::Other(format!("Graph did not return the id of group {}", ctx.env.group_unique_name)));
+                return Err(ResourceError::Other(format!(
+                    "Graph did not return the id of group {}",
+                    ctx.env.group_unique_name
+                )));
             }
             ctx.update(|o| o.group_id = Some(id.clone()));
-            let present: Vec<String> = live.body().and_then(|g| g["memberIds"].as_array().cloned()).unwrap_or_default().iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
-            for member in wanted_members(ctx).into_iter().filter(|m| !present.contains(m)) {
-                let reference = json!({"@odata.id": format!("{graph}/v1.0/directoryObjects/{member}")});
-                match ctx.azure.graph("POST", &format!("/groups/{id}/members/$ref"), Some(&reference), &[]).await {
+            let present: Vec<String> = live
+                .body()
+                .and_then(|g| g["memberIds"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            for member in wanted_members(ctx)
+                .into_iter()
+                .filter(|m| !present.contains(m))
+            {
+                let reference =
+                    json!({"@odata.id": format!("{graph}/v1.0/directoryObjects/{member}")});
+                match ctx
+                    .azure
+                    .graph(
+                        "POST",
+                        &format!("/groups/{id}/members/$ref"),
+                        Some(&reference),
+                        &[],
+                    )
+                    .await
+                {
                     Ok(_) => {}
                     Err(e) if e.status == 400 && e.message.contains("already exist") => {}
                     Err(e) if e.is_not_found() => {
@@ -111,11 +206,22 @@ impl Resource for SecurityGroup {
     }
     fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let Some(group) = live.body() else { return Ok(true) };
+            let Some(group) = live.body() else {
+                return Ok(true);
+            };
             if group["description"] != json!(marker(ctx)) {
                 return Ok(false);
             }
-            match ctx.azure.graph("DELETE", &format!("/groups/{}", group["id"].as_str().unwrap_or_default()), None, &[]).await {
+            match ctx
+                .azure
+                .graph(
+                    "DELETE",
+                    &format!("/groups/{}", group["id"].as_str().unwrap_or_default()),
+                    None,
+                    &[],
+                )
+                .await
+            {
                 Ok(_) => Ok(true),
                 Err(e) if e.is_not_found() => Ok(true),
                 Err(e) => Err(e.into()),

@@ -1,6 +1,8 @@
 //! The Linux App Service plan (B1 by default, as the original; Y1 and EP1 accepted).
 
-use super::{action_for, delete_if_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, Result};
+use super::{
+    action_for, delete_if_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, Result,
+};
 use crate::arm::versions::WEB;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -44,7 +46,11 @@ impl Resource for ServicePlan {
         Box::pin(async move {
             let mut body = desired(ctx);
             body["tags"] = merged_tags(ctx, live);
-            body["kind"] = json!(if ctx.env.plan == crate::env::PlanSku::B1 { "linux" } else { "functionapp" });
+            body["kind"] = json!(if ctx.env.plan == crate::env::PlanSku::B1 {
+                "linux"
+            } else {
+                "functionapp"
+            });
             ctx.azure.put("PUT", &path(ctx), &body).await?;
             Ok(())
         })

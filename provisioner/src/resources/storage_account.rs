@@ -2,7 +2,10 @@
 //! and `functions` (host storage, the package and the run lock). Updates go through PATCH; a change
 //! of hierarchical namespace would need a new account, which provision never does by itself.
 
-use super::{action_for, delete_if_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, ResourceError, Result};
+use super::{
+    action_for, delete_if_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, ResourceError,
+    Result,
+};
 use crate::arm::models::{self, AccountSpec};
 use crate::arm::versions::STORAGE;
 use futures::future::BoxFuture;
@@ -63,9 +66,13 @@ fn desired(ctx: &Ctx, role: AccountRole) -> Value {
 }
 
 fn remember(ctx: &Ctx, role: AccountRole, body: &Value) {
-    if let Some(endpoint) = body.pointer("/properties/primaryEndpoints/blob").and_then(Value::as_str) {
+    if let Some(endpoint) = body
+        .pointer("/properties/primaryEndpoints/blob")
+        .and_then(Value::as_str)
+    {
         ctx.update(|o| {
-            o.blob_endpoints.insert(role.label().to_string(), endpoint.to_string());
+            o.blob_endpoints
+                .insert(role.label().to_string(), endpoint.to_string());
         });
     }
 }
@@ -102,8 +109,16 @@ impl Resource for StorageAccount {
             let result = match live.body() {
                 None => ctx.azure.put("PUT", &path(ctx, self.0), &body).await?,
                 Some(current) => {
-                    let want_hns = body.pointer("/properties/isHnsEnabled").cloned().unwrap_or(json!(false));
-                    if current.pointer("/properties/isHnsEnabled").cloned().unwrap_or(json!(false)) != want_hns {
+                    let want_hns = body
+                        .pointer("/properties/isHnsEnabled")
+                        .cloned()
+                        .unwrap_or(json!(false));
+                    if current
+                        .pointer("/properties/isHnsEnabled")
+                        .cloned()
+                        .unwrap_or(json!(false))
+                        != want_hns
+                    {
                         return Err(ResourceError::Other(format!(
                             "storage account {} has isHnsEnabled={} but must be {want_hns}; that needs a new account (data migration), which provision will not do by itself",
                             self.0.account_name(ctx),

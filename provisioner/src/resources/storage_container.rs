@@ -13,7 +13,11 @@ pub struct Container {
 
 impl Container {
     fn path(&self, ctx: &Ctx) -> String {
-        format!("{}/blobServices/default/containers/{}?api-version={STORAGE}", self.account.id(ctx), self.name)
+        format!(
+            "{}/blobServices/default/containers/{}?api-version={STORAGE}",
+            self.account.id(ctx),
+            self.name
+        )
     }
 }
 

@@ -96,12 +96,24 @@ impl RawBlobPath {
 
     /// The name relative to container `raw`.
     pub fn raw_name(&self) -> String {
-        format!("{}{}/{}/{}{RAW_EXTENSION}", self.canary_prefix(), self.folder, self.date, self.stem)
+        format!(
+            "{}{}/{}/{}{RAW_EXTENSION}",
+            self.canary_prefix(),
+            self.folder,
+            self.date,
+            self.stem
+        )
     }
 
     /// Where the Parquet file goes in the standard container.
     pub fn parquet_name(&self) -> String {
-        format!("{}{}/{}/{}.parquet", self.canary_prefix(), self.folder, self.date, self.stem)
+        format!(
+            "{}{}/{}/{}.parquet",
+            self.canary_prefix(),
+            self.folder,
+            self.date,
+            self.stem
+        )
     }
 
     /// Where rejected records go in the standard container.
@@ -154,11 +166,20 @@ mod tests {
 
     #[test]
     fn canary_batches_keep_their_prefix_on_every_output() {
-        let p = RawBlobPath::parse("_canary/log_meta/2026/11/25/check-1.json.gzip").expect("canary path");
+        let p = RawBlobPath::parse("_canary/log_meta/2026/11/25/check-1.json.gzip")
+            .expect("canary path");
         assert!(p.is_canary());
-        assert_eq!(p.parquet_name(), "_canary/log_meta/2026/11/25/check-1.parquet");
-        assert_eq!(p.raw_name(), "_canary/log_meta/2026/11/25/check-1.json.gzip");
-        assert!(!RawBlobPath::parse("log_meta/2026/11/25/x.json.gzip").expect("plain").is_canary());
+        assert_eq!(
+            p.parquet_name(),
+            "_canary/log_meta/2026/11/25/check-1.parquet"
+        );
+        assert_eq!(
+            p.raw_name(),
+            "_canary/log_meta/2026/11/25/check-1.json.gzip"
+        );
+        assert!(!RawBlobPath::parse("log_meta/2026/11/25/x.json.gzip")
+            .expect("plain")
+            .is_canary());
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub fn start(
     waits_for_account: Option<String>,
 ) -> String {
     let cfg = state.cfg();
-    let fails = cfg.faults.lro_failure_rate > 0.0 && lock(&state.rng).gen::<f64>() < cfg.faults.lro_failure_rate;
+    let fails = cfg.faults.lro_failure_rate > 0.0
+        && lock(&state.rng).gen::<f64>() < cfg.faults.lro_failure_rate;
     let id = uuid::Uuid::new_v4().to_string();
     let op = Operation {
         resource_id: resource_id.to_string(),
@@ -46,10 +47,19 @@ fn retry_after(state: &Shared) -> u64 {
     }
 }
 
-pub fn operation_url(state: &Shared, namespace: &str, op_id: &str, kind: &str, api_version: &str) -> String {
+pub fn operation_url(
+    state: &Shared,
+    namespace: &str,
+    op_id: &str,
+    kind: &str,
+    api_version: &str,
+) -> String {
     let sub = state.cfg().subscription_id;
     if namespace.eq_ignore_ascii_case("Microsoft.Resources") {
-        return format!("{}/subscriptions/{sub}/operationresults/{op_id}?api-version={api_version}", state.base_url());
+        return format!(
+            "{}/subscriptions/{sub}/operationresults/{op_id}?api-version={api_version}",
+            state.base_url()
+        );
     }
     format!(
         "{}/subscriptions/{sub}/providers/{namespace}/locations/westeurope/{kind}/{op_id}?api-version={api_version}",
@@ -58,22 +68,42 @@ pub fn operation_url(state: &Shared, namespace: &str, op_id: &str, kind: &str, a
 }
 
 /// `202 Accepted`, empty body, `Location` (+ `Retry-After`): storage create, resource group delete.
-pub fn accepted_location(state: &Shared, namespace: &str, op_id: &str, api_version: &str) -> Response {
+pub fn accepted_location(
+    state: &Shared,
+    namespace: &str,
+    op_id: &str,
+    api_version: &str,
+) -> Response {
     let mut response = StatusCode::ACCEPTED.into_response();
     let url = operation_url(state, namespace, op_id, "operationResults", api_version);
     set_header(&mut response, "location", &url);
-    set_header(&mut response, "retry-after", &retry_after(state).to_string());
+    set_header(
+        &mut response,
+        "retry-after",
+        &retry_after(state).to_string(),
+    );
     response
 }
 
 /// A body with `provisioningState` plus `Azure-AsyncOperation` (and `Location`): web, workspaces, event grid.
-pub fn with_async_operation(state: &Shared, status: StatusCode, body: Value, namespace: &str, op_id: &str, api_version: &str) -> Response {
+pub fn with_async_operation(
+    state: &Shared,
+    status: StatusCode,
+    body: Value,
+    namespace: &str,
+    op_id: &str,
+    api_version: &str,
+) -> Response {
     let mut response = (status, Json(body)).into_response();
     let async_url = operation_url(state, namespace, op_id, "operationStatuses", api_version);
     let location = operation_url(state, namespace, op_id, "operationResults", api_version);
     set_header(&mut response, "azure-asyncoperation", &async_url);
     set_header(&mut response, "location", &location);
-    set_header(&mut response, "retry-after", &retry_after(state).to_string());
+    set_header(
+        &mut response,
+        "retry-after",
+        &retry_after(state).to_string(),
+    );
     response
 }
 
@@ -93,7 +123,11 @@ pub async fn advance(state: &Shared) {
             .operations
             .iter()
             .filter(|(_, op)| !op.finished && op.done_at <= now)
-            .filter(|(_, op)| op.waits_for_account.as_ref().is_none_or(|a| cloud.accounts.get(a).is_some_and(|d| d.ready)))
+            .filter(|(_, op)| {
+                op.waits_for_account
+                    .as_ref()
+                    .is_none_or(|a| cloud.accounts.get(a).is_some_and(|d| d.ready))
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for id in ready {
@@ -108,8 +142,15 @@ pub async fn advance(state: &Shared) {
             (OperationAction::Create, fails) => {
                 let mut cloud = lock(&state.cloud);
                 if let Some(resource) = cloud.get_mut(&op.resource_id) {
-                    if let Some(props) = resource.body.get_mut("properties").and_then(Value::as_object_mut) {
-                        props.insert("provisioningState".into(), json!(if fails { "Failed" } else { "Succeeded" }));
+                    if let Some(props) = resource
+                        .body
+                        .get_mut("properties")
+                        .and_then(Value::as_object_mut)
+                    {
+                        props.insert(
+                            "provisioningState".into(),
+                            json!(if fails { "Failed" } else { "Succeeded" }),
+                        );
                     }
                 }
             }
@@ -126,24 +167,52 @@ pub async fn cascade_delete(state: &Shared, id: &str, force_workspace: bool) {
     {
         let mut cloud = lock(&state.cloud);
         for child in cloud.ids_under(id) {
-            let Some(resource) = cloud.remove(&child) else { continue };
+            let Some(resource) = cloud.remove(&child) else {
+                continue;
+            };
             match resource.kind.as_str() {
                 "Microsoft.Storage/storageAccounts" => {
-                    let name = resource.id.rsplit('/').next().unwrap_or_default().to_string();
+                    let name = resource
+                        .id
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
                     cloud.accounts.remove(&name);
                     accounts.push(name);
                 }
                 "Microsoft.Web/sites" => {
-                    if let Some(principal) = resource.body.pointer("/identity/principalId").and_then(Value::as_str) {
+                    if let Some(principal) = resource
+                        .body
+                        .pointer("/identity/principalId")
+                        .and_then(Value::as_str)
+                    {
                         cloud.directory.remove(principal);
                         cloud.msi_secrets.retain(|_, p| p != principal);
                     }
                     sites.push(resource.id.clone());
                 }
                 "Microsoft.OperationalInsights/workspaces" if !force_workspace => {
-                    let location = resource.body.get("location").and_then(Value::as_str).unwrap_or_default().to_string();
-                    let customer_id = resource.body.pointer("/properties/customerId").and_then(Value::as_str).unwrap_or_default().to_string();
-                    cloud.deleted_workspaces.insert(key(&resource.id), DeletedWorkspace { id: resource.id.clone(), location, customer_id });
+                    let location = resource
+                        .body
+                        .get("location")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    let customer_id = resource
+                        .body
+                        .pointer("/properties/customerId")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    cloud.deleted_workspaces.insert(
+                        key(&resource.id),
+                        DeletedWorkspace {
+                            id: resource.id.clone(),
+                            location,
+                            customer_id,
+                        },
+                    );
                 }
                 _ => {}
             }
@@ -164,7 +233,10 @@ pub fn poll(state: &Shared, _req: &ArmRequest, parsed: &ResourcePath) -> ArmResu
     };
     let op = lock(&state.cloud).operations.get(id).cloned();
     let Some(op) = op else {
-        return Err(ArmError::not_found("OperationNotFound", format!("The operation '{id}' could not be found.")));
+        return Err(ArmError::not_found(
+            "OperationNotFound",
+            format!("The operation '{id}' could not be found."),
+        ));
     };
     let api_version = _req.api_version().to_string();
     if kind == "operationstatuses" {
@@ -180,18 +252,28 @@ pub fn poll(state: &Shared, _req: &ArmRequest, parsed: &ResourcePath) -> ArmResu
         return super::ok(body);
     }
     if !op.finished {
-        return Ok(accepted_location(state, parsed.namespace(), id, &api_version));
+        return Ok(accepted_location(
+            state,
+            parsed.namespace(),
+            id,
+            &api_version,
+        ));
     }
     if op.fails {
         return Err(ArmError::bad_request(
             "ProvisioningFailed",
-            format!("The operation on '{}' failed (injected fault). Retry the request.", op.resource_id),
+            format!(
+                "The operation on '{}' failed (injected fault). Retry the request.",
+                op.resource_id
+            ),
         ));
     }
     match op.action {
         OperationAction::Delete => super::empty(StatusCode::OK),
         OperationAction::Create => {
-            let body = lock(&state.cloud).get(&op.resource_id).map(|r| r.body.clone());
+            let body = lock(&state.cloud)
+                .get(&op.resource_id)
+                .map(|r| r.body.clone());
             match body {
                 Some(body) => super::ok(body),
                 None => super::empty(StatusCode::NO_CONTENT),
@@ -201,5 +283,9 @@ pub fn poll(state: &Shared, _req: &ArmRequest, parsed: &ResourcePath) -> ArmResu
 }
 
 fn parsed_op_id(parsed: &ResourcePath, id: &str) -> String {
-    format!("/subscriptions/{}/providers/{}/operations/{id}", parsed.subscription, parsed.namespace())
+    format!(
+        "/subscriptions/{}/providers/{}/operations/{id}",
+        parsed.subscription,
+        parsed.namespace()
+    )
 }

@@ -28,7 +28,10 @@ pub struct ArmRequest {
 
 impl ArmRequest {
     pub fn api_version(&self) -> &str {
-        self.query.get("api-version").map(String::as_str).unwrap_or_default()
+        self.query
+            .get("api-version")
+            .map(String::as_str)
+            .unwrap_or_default()
     }
     pub fn body(&self) -> Result<&Value, ArmError> {
         self.body.as_ref().ok_or_else(|| ArmError::bad_request("InvalidRequestContent", "The request content was invalid and could not be deserialized: 'Missing request body'."))
@@ -53,7 +56,9 @@ fn supported_versions(namespace: &str) -> &'static [&'static str] {
 
 pub async fn dispatch(State(state): State<Shared>, request: Request) -> Response {
     match parse(request).await {
-        Ok(req) => route(&state, req).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(req) => route(&state, req)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Err(e) => e.into_response(),
     }
 }
@@ -61,22 +66,44 @@ pub async fn dispatch(State(state): State<Shared>, request: Request) -> Response
 async fn parse(request: Request) -> Result<ArmRequest, ArmError> {
     let (parts, body) = request.into_parts();
     let caller = parts.extensions.get::<Claims>().cloned().ok_or_else(|| {
-        ArmError::new(StatusCode::UNAUTHORIZED, "AuthenticationFailed", "Authentication failed.")
+        ArmError::new(
+            StatusCode::UNAUTHORIZED,
+            "AuthenticationFailed",
+            "Authentication failed.",
+        )
     })?;
-    let bytes = to_bytes(Body::new(body), 64 * 1024 * 1024).await.unwrap_or_default();
+    let bytes = to_bytes(Body::new(body), 64 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
     let body = if bytes.is_empty() {
         None
     } else {
         Some(serde_json::from_slice(&bytes).map_err(|e| {
-            ArmError::bad_request("InvalidRequestContent", format!("The request content was invalid and could not be deserialized: '{e}'."))
+            ArmError::bad_request(
+                "InvalidRequestContent",
+                format!("The request content was invalid and could not be deserialized: '{e}'."),
+            )
         })?)
     };
-    let query: HashMap<String, String> = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let path = parts.uri.path().to_string();
-    let segments = path.trim_matches('/').split('/').map(percent_decode).collect();
-    Ok(ArmRequest { method: parts.method, path, segments, query, body, headers: parts.headers, caller })
+    let segments = path
+        .trim_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    Ok(ArmRequest {
+        method: parts.method,
+        path,
+        segments,
+        query,
+        body,
+        headers: parts.headers,
+        caller,
+    })
 }
 
 fn percent_decode(s: &str) -> String {
@@ -88,13 +115,19 @@ fn percent_decode(s: &str) -> String {
 
 fn check_api_version(req: &ArmRequest, namespace: &str) -> Result<(), ArmError> {
     let Some(version) = req.query.get("api-version") else {
-        return Err(ArmError::bad_request("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."));
+        return Err(ArmError::bad_request(
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        ));
     };
     let supported = supported_versions(namespace);
     if !supported.contains(&version.as_str()) {
         return Err(ArmError::bad_request(
             "InvalidApiVersionParameter",
-            format!("The api-version '{version}' is invalid. The supported versions are '{}'.", supported.join(",")),
+            format!(
+                "The api-version '{version}' is invalid. The supported versions are '{}'.",
+                supported.join(",")
+            ),
         ));
     }
     Ok(())
@@ -106,8 +139,17 @@ async fn route(state: &Shared, req: ArmRequest) -> ArmResult {
     check_api_version(&req, parsed.namespace())?;
     {
         let cfg = state.cfg();
-        if !parsed.subscription.eq_ignore_ascii_case(&cfg.subscription_id) {
-            return Err(ArmError::not_found("SubscriptionNotFound", format!("The subscription '{}' could not be found.", parsed.subscription)));
+        if !parsed
+            .subscription
+            .eq_ignore_ascii_case(&cfg.subscription_id)
+        {
+            return Err(ArmError::not_found(
+                "SubscriptionNotFound",
+                format!(
+                    "The subscription '{}' could not be found.",
+                    parsed.subscription
+                ),
+            ));
         }
     }
     use path::Target;
@@ -117,10 +159,14 @@ async fn route(state: &Shared, req: ArmRequest) -> ArmResult {
         Target::ResourceGroup { .. } | Target::ResourceGroupResources { .. } => {
             crate::providers::resources::resource_group(state, &req, &parsed).await
         }
-        Target::RoleAssignment { .. } | Target::RoleAssignmentList { .. } | Target::RoleDefinition { .. } => {
+        Target::RoleAssignment { .. }
+        | Target::RoleAssignmentList { .. }
+        | Target::RoleDefinition { .. } => {
             crate::providers::authorization::handle(state, &req, &parsed)
         }
-        Target::SubscriptionAction { .. } => crate::providers::storage::subscription_action(state, &req, &parsed),
+        Target::SubscriptionAction { .. } => {
+            crate::providers::storage::subscription_action(state, &req, &parsed)
+        }
         Target::Resource { namespace, .. } => {
             require_resource_group(state, &parsed)?;
             if matches!(req.method, Method::PUT | Method::PATCH | Method::DELETE) {
@@ -128,11 +174,17 @@ async fn route(state: &Shared, req: ArmRequest) -> ArmResult {
                 ensure_no_conflict(state, &parsed.resource_id(depth))?;
             }
             match namespace.to_ascii_lowercase().as_str() {
-                "microsoft.storage" => crate::providers::storage::handle(state, &req, &parsed).await,
-                "microsoft.operationalinsights" => crate::providers::operational_insights::handle(state, &req, &parsed),
+                "microsoft.storage" => {
+                    crate::providers::storage::handle(state, &req, &parsed).await
+                }
+                "microsoft.operationalinsights" => {
+                    crate::providers::operational_insights::handle(state, &req, &parsed)
+                }
                 "microsoft.insights" => crate::providers::insights::handle(state, &req, &parsed),
                 "microsoft.web" => crate::providers::web::handle(state, &req, &parsed).await,
-                "microsoft.eventgrid" => crate::providers::event_grid::handle(state, &req, &parsed).await,
+                "microsoft.eventgrid" => {
+                    crate::providers::event_grid::handle(state, &req, &parsed).await
+                }
                 other => Err(ArmError::bad_request(
                     "NoRegisteredProviderFound",
                     format!("No registered resource provider found for namespace '{other}'."),
@@ -146,7 +198,10 @@ fn require_resource_group(state: &Shared, parsed: &ResourcePath) -> Result<(), A
     let rg = parsed.resource_group.clone().unwrap_or_default();
     let id = path::resource_group_id(&parsed.subscription, &rg);
     if lock(&state.cloud).get(&id).is_none() {
-        return Err(ArmError::not_found("ResourceGroupNotFound", format!("Resource group '{rg}' could not be found.")));
+        return Err(ArmError::not_found(
+            "ResourceGroupNotFound",
+            format!("Resource group '{rg}' could not be found."),
+        ));
     }
     Ok(())
 }
@@ -155,7 +210,9 @@ fn require_resource_group(state: &Shared, parsed: &ResourcePath) -> Result<(), A
 pub fn ensure_no_conflict(state: &Shared, id: &str) -> Result<(), ArmError> {
     let cloud = lock(&state.cloud);
     if let Some((_, op)) = cloud.running_operation_on(id) {
-        if op.action == crate::state::OperationAction::Delete && path::is_resource_group_id(&op.resource_id) {
+        if op.action == crate::state::OperationAction::Delete
+            && path::is_resource_group_id(&op.resource_id)
+        {
             return Err(ArmError::conflict(
                 "ResourceGroupBeingDeleted",
                 "The resource group is being deleted. Please retry after the delete operation completes.",
@@ -187,7 +244,10 @@ pub fn method_not_allowed(req: &ArmRequest) -> ArmError {
     ArmError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "MethodNotAllowed",
-        format!("The requested resource does not support http method '{}'.", req.method),
+        format!(
+            "The requested resource does not support http method '{}'.",
+            req.method
+        ),
     )
 }
 
@@ -197,14 +257,23 @@ pub fn validate_tags(body: &Value) -> Result<Value, ArmError> {
         None | Some(Value::Null) => Ok(Value::Object(Default::default())),
         Some(Value::Object(map)) => {
             if map.len() > 50 {
-                return Err(ArmError::bad_request("InvalidTagCount", "A resource can have at most 50 tags."));
+                return Err(ArmError::bad_request(
+                    "InvalidTagCount",
+                    "A resource can have at most 50 tags.",
+                ));
             }
             if map.values().any(|v| !v.is_string()) {
-                return Err(ArmError::bad_request("InvalidTagValue", "Tag values must be strings."));
+                return Err(ArmError::bad_request(
+                    "InvalidTagValue",
+                    "Tag values must be strings.",
+                ));
             }
             Ok(Value::Object(map.clone()))
         }
-        Some(_) => Err(ArmError::bad_request("InvalidRequestContent", "'tags' must be an object.")),
+        Some(_) => Err(ArmError::bad_request(
+            "InvalidRequestContent",
+            "'tags' must be an object.",
+        )),
     }
 }
 
@@ -213,7 +282,12 @@ pub fn require_location(body: &Value) -> Result<String, ArmError> {
         .and_then(Value::as_str)
         .filter(|l| !l.is_empty())
         .map(|l| l.to_ascii_lowercase().replace(' ', ""))
-        .ok_or_else(|| ArmError::bad_request("LocationRequired", "The location property is required for this definition."))
+        .ok_or_else(|| {
+            ArmError::bad_request(
+                "LocationRequired",
+                "The location property is required for this definition.",
+            )
+        })
 }
 
 /// Deep-merges `patch` into `target` (objects merge, everything else replaces).
@@ -235,21 +309,61 @@ pub fn merge(target: &mut Value, patch: &Value) {
 
 /// Stores a created or updated tracked resource. A new one starts in `Creating` behind an
 /// `Azure-AsyncOperation` (when `create_seconds` is given); an update answers 200 at once.
-pub fn put_tracked(state: &Shared, req: &ArmRequest, id: &str, kind: &str, body: Value, create_seconds: Option<f64>) -> ArmResult {
+pub fn put_tracked(
+    state: &Shared,
+    req: &ArmRequest,
+    id: &str,
+    kind: &str,
+    body: Value,
+    create_seconds: Option<f64>,
+) -> ArmResult {
     let exists = lock(&state.cloud).get(id).is_some();
     let mut body = body;
     let namespace = kind.split('/').next().unwrap_or_default().to_string();
     match (exists, create_seconds) {
         (false, Some(seconds)) => {
-            body["properties"]["provisioningState"] = Value::from(if namespace.eq_ignore_ascii_case("Microsoft.Web") { "InProgress" } else { "Creating" });
-            lock(&state.cloud).insert(crate::state::Resource { id: id.into(), kind: kind.into(), body: body.clone() });
-            let op = lro::start(state, id, crate::state::OperationAction::Create, seconds, None);
-            Ok(lro::with_async_operation(state, StatusCode::CREATED, body, &namespace, &op, req.api_version()))
+            body["properties"]["provisioningState"] =
+                Value::from(if namespace.eq_ignore_ascii_case("Microsoft.Web") {
+                    "InProgress"
+                } else {
+                    "Creating"
+                });
+            lock(&state.cloud).insert(crate::state::Resource {
+                id: id.into(),
+                kind: kind.into(),
+                body: body.clone(),
+            });
+            let op = lro::start(
+                state,
+                id,
+                crate::state::OperationAction::Create,
+                seconds,
+                None,
+            );
+            Ok(lro::with_async_operation(
+                state,
+                StatusCode::CREATED,
+                body,
+                &namespace,
+                &op,
+                req.api_version(),
+            ))
         }
         (exists, _) => {
             body["properties"]["provisioningState"] = Value::from("Succeeded");
-            lock(&state.cloud).insert(crate::state::Resource { id: id.into(), kind: kind.into(), body: body.clone() });
-            status_json(if exists { StatusCode::OK } else { StatusCode::CREATED }, body)
+            lock(&state.cloud).insert(crate::state::Resource {
+                id: id.into(),
+                kind: kind.into(),
+                body: body.clone(),
+            });
+            status_json(
+                if exists {
+                    StatusCode::OK
+                } else {
+                    StatusCode::CREATED
+                },
+                body,
+            )
         }
     }
 }
@@ -259,6 +373,10 @@ pub fn get_tracked(state: &Shared, id: &str, kind: &str, parsed: &ResourcePath) 
     let body = lock(&state.cloud).get(id).map(|r| r.body.clone());
     match body {
         Some(body) => ok(body),
-        None => Err(ArmError::resource_not_found(kind, id.rsplit('/').next().unwrap_or_default(), parsed.rg())),
+        None => Err(ArmError::resource_not_found(
+            kind,
+            id.rsplit('/').next().unwrap_or_default(),
+            parsed.rg(),
+        )),
     }
 }

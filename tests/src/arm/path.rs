@@ -4,15 +4,40 @@ use crate::error::ArmError;
 
 #[derive(Debug, Clone)]
 pub enum Target {
-    Provider { namespace: String, register: bool },
-    SubscriptionAction { namespace: String, action: String },
-    Operation { namespace: String, kind: String, id: String },
-    ResourceGroup { name: String },
-    ResourceGroupResources { name: String },
-    RoleAssignment { scope: String, name: String },
-    RoleAssignmentList { scope: String },
-    RoleDefinition { id: String },
-    Resource { namespace: String, types: Vec<(String, String)>, action: Option<String> },
+    Provider {
+        namespace: String,
+        register: bool,
+    },
+    SubscriptionAction {
+        namespace: String,
+        action: String,
+    },
+    Operation {
+        namespace: String,
+        kind: String,
+        id: String,
+    },
+    ResourceGroup {
+        name: String,
+    },
+    ResourceGroupResources {
+        name: String,
+    },
+    RoleAssignment {
+        scope: String,
+        name: String,
+    },
+    RoleAssignmentList {
+        scope: String,
+    },
+    RoleDefinition {
+        id: String,
+    },
+    Resource {
+        namespace: String,
+        types: Vec<(String, String)>,
+        action: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -27,7 +52,13 @@ fn eq(a: &str, b: &str) -> bool {
 }
 
 fn not_found(segments: &[String]) -> ArmError {
-    ArmError::not_found("NotFound", format!("No HTTP resource was found that matches the request URI '/{}'.", segments.join("/")))
+    ArmError::not_found(
+        "NotFound",
+        format!(
+            "No HTTP resource was found that matches the request URI '/{}'.",
+            segments.join("/")
+        ),
+    )
 }
 
 impl ResourcePath {
@@ -42,33 +73,63 @@ impl ResourcePath {
             _ => None,
         };
         if let Some(i) = (0..rest.len().saturating_sub(2)).find(|&i| {
-            eq(&rest[i], "providers") && eq(&rest[i + 1], "Microsoft.Authorization") && eq(&rest[i + 2], "roleAssignments")
+            eq(&rest[i], "providers")
+                && eq(&rest[i + 1], "Microsoft.Authorization")
+                && eq(&rest[i + 2], "roleAssignments")
         }) {
             let scope = format!("/{}", segments[..i + 2].join("/"));
             let target = match rest.get(i + 3) {
-                Some(name) => Target::RoleAssignment { scope, name: name.clone() },
+                Some(name) => Target::RoleAssignment {
+                    scope,
+                    name: name.clone(),
+                },
                 None => Target::RoleAssignmentList { scope },
             };
-            return Ok(Self { subscription, resource_group, target });
+            return Ok(Self {
+                subscription,
+                resource_group,
+                target,
+            });
         }
         let target = match rest {
-            [p, ns, rd, id] if eq(p, "providers") && eq(ns, "Microsoft.Authorization") && eq(rd, "roleDefinitions") => {
+            [p, ns, rd, id]
+                if eq(p, "providers")
+                    && eq(ns, "Microsoft.Authorization")
+                    && eq(rd, "roleDefinitions") =>
+            {
                 Target::RoleDefinition { id: id.clone() }
             }
             [p, ns, l, _loc, kind, id] if eq(p, "providers") && eq(l, "locations") => {
-                Target::Operation { namespace: ns.clone(), kind: kind.to_ascii_lowercase(), id: id.clone() }
+                Target::Operation {
+                    namespace: ns.clone(),
+                    kind: kind.to_ascii_lowercase(),
+                    id: id.clone(),
+                }
             }
             [o, id] if eq(o, "operationresults") => Target::Operation {
                 namespace: "Microsoft.Resources".into(),
                 kind: "operationresults".into(),
                 id: id.clone(),
             },
-            [p, ns] if eq(p, "providers") => Target::Provider { namespace: ns.clone(), register: false },
-            [p, ns, r] if eq(p, "providers") && eq(r, "register") => Target::Provider { namespace: ns.clone(), register: true },
-            [p, ns, action] if eq(p, "providers") => Target::SubscriptionAction { namespace: ns.clone(), action: action.clone() },
+            [p, ns] if eq(p, "providers") => Target::Provider {
+                namespace: ns.clone(),
+                register: false,
+            },
+            [p, ns, r] if eq(p, "providers") && eq(r, "register") => Target::Provider {
+                namespace: ns.clone(),
+                register: true,
+            },
+            [p, ns, action] if eq(p, "providers") => Target::SubscriptionAction {
+                namespace: ns.clone(),
+                action: action.clone(),
+            },
             [rg, name] if eq(rg, "resourcegroups") => Target::ResourceGroup { name: name.clone() },
-            [rg, name, r] if eq(rg, "resourcegroups") && eq(r, "resources") => Target::ResourceGroupResources { name: name.clone() },
-            [rg, _, p, ns, tail @ ..] if eq(rg, "resourcegroups") && eq(p, "providers") && !tail.is_empty() => {
+            [rg, name, r] if eq(rg, "resourcegroups") && eq(r, "resources") => {
+                Target::ResourceGroupResources { name: name.clone() }
+            }
+            [rg, _, p, ns, tail @ ..]
+                if eq(rg, "resourcegroups") && eq(p, "providers") && !tail.is_empty() =>
+            {
                 let mut types = Vec::new();
                 let mut chunks = tail.chunks(2);
                 let mut action = None;
@@ -79,11 +140,19 @@ impl ResourcePath {
                         _ => {}
                     }
                 }
-                Target::Resource { namespace: ns.clone(), types, action }
+                Target::Resource {
+                    namespace: ns.clone(),
+                    types,
+                    action,
+                }
             }
             _ => return Err(not_found(segments)),
         };
-        Ok(Self { subscription, resource_group, target })
+        Ok(Self {
+            subscription,
+            resource_group,
+            target,
+        })
     }
 
     pub fn namespace(&self) -> &str {
@@ -92,10 +161,12 @@ impl ResourcePath {
             | Target::SubscriptionAction { namespace, .. }
             | Target::Operation { namespace, .. }
             | Target::Resource { namespace, .. } => namespace,
-            Target::ResourceGroup { .. } | Target::ResourceGroupResources { .. } => "Microsoft.Resources",
-            Target::RoleAssignment { .. } | Target::RoleAssignmentList { .. } | Target::RoleDefinition { .. } => {
-                "Microsoft.Authorization"
+            Target::ResourceGroup { .. } | Target::ResourceGroupResources { .. } => {
+                "Microsoft.Resources"
             }
+            Target::RoleAssignment { .. }
+            | Target::RoleAssignmentList { .. }
+            | Target::RoleDefinition { .. } => "Microsoft.Authorization",
         }
     }
 
@@ -105,7 +176,10 @@ impl ResourcePath {
 
     /// The id of the resource this path names, with canonical type casing, up to `depth` type/name pairs.
     pub fn resource_id(&self, depth: usize) -> String {
-        let Target::Resource { namespace, types, .. } = &self.target else {
+        let Target::Resource {
+            namespace, types, ..
+        } = &self.target
+        else {
             return String::new();
         };
         let mut id = format!(
@@ -123,7 +197,9 @@ impl ResourcePath {
     /// `Microsoft.Storage/storageAccounts/blobServices/containers` for the full path.
     pub fn resource_type(&self) -> String {
         match &self.target {
-            Target::Resource { namespace, types, .. } => {
+            Target::Resource {
+                namespace, types, ..
+            } => {
                 let mut t = canonical(namespace).to_string();
                 for (ty, _) in types {
                     t.push('/');
@@ -157,12 +233,32 @@ impl ResourcePath {
 /// Azure's own casing for the namespaces and types we serve.
 pub fn canonical(segment: &str) -> &str {
     const KNOWN: &[&str] = &[
-        "Microsoft.Storage", "storageAccounts", "blobServices", "containers", "Microsoft.Web", "serverfarms", "sites",
-        "config", "host", "Microsoft.Insights", "components", "Microsoft.OperationalInsights", "workspaces",
-        "Microsoft.EventGrid", "systemTopics", "eventSubscriptions", "Microsoft.Authorization", "roleAssignments",
-        "Microsoft.Resources", "resourceGroups",
+        "Microsoft.Storage",
+        "storageAccounts",
+        "blobServices",
+        "containers",
+        "Microsoft.Web",
+        "serverfarms",
+        "sites",
+        "config",
+        "host",
+        "Microsoft.Insights",
+        "components",
+        "Microsoft.OperationalInsights",
+        "workspaces",
+        "Microsoft.EventGrid",
+        "systemTopics",
+        "eventSubscriptions",
+        "Microsoft.Authorization",
+        "roleAssignments",
+        "Microsoft.Resources",
+        "resourceGroups",
     ];
-    KNOWN.iter().find(|k| k.eq_ignore_ascii_case(segment)).copied().unwrap_or(segment)
+    KNOWN
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(segment))
+        .copied()
+        .unwrap_or(segment)
 }
 
 pub fn resource_group_id(subscription: &str, rg: &str) -> String {
@@ -185,10 +281,19 @@ mod tests {
     #[test]
     fn parses_nested_resources_actions_and_scopes() {
         let p = ResourcePath::parse(&segs("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a/blobServices/default/containers/raw")).expect("parse");
-        assert_eq!(p.resource_type(), "Microsoft.Storage/storageAccounts/blobServices/containers");
-        assert_eq!(p.resource_id(1), "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a");
+        assert_eq!(
+            p.resource_type(),
+            "Microsoft.Storage/storageAccounts/blobServices/containers"
+        );
+        assert_eq!(
+            p.resource_id(1),
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a"
+        );
         let p = ResourcePath::parse(&segs("/subscriptions/s/resourcegroups/rg/providers/Microsoft.Web/sites/app/config/appsettings/list")).expect("parse");
-        assert_eq!(p.shape(), (vec!["sites".into(), "config".into()], Some("list".into())));
+        assert_eq!(
+            p.shape(),
+            (vec!["sites".into(), "config".into()], Some("list".into()))
+        );
         let p = ResourcePath::parse(&segs("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a/providers/Microsoft.Authorization/roleAssignments/g")).expect("parse");
         match p.target {
             Target::RoleAssignment { scope, name } => {
@@ -199,6 +304,8 @@ mod tests {
         }
         assert!(ResourcePath::parse(&segs("/subscriptions")).is_err());
         assert!(is_resource_group_id("/subscriptions/s/resourceGroups/rg"));
-        assert!(!is_resource_group_id("/subscriptions/s/resourceGroups/rg/providers/x/y/z"));
+        assert!(!is_resource_group_id(
+            "/subscriptions/s/resourceGroups/rg/providers/x/y/z"
+        ));
     }
 }

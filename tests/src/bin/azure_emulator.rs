@@ -5,7 +5,9 @@ use local_cloud::config::{EmulatorConfig, LatencyProfile};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(about = "Local stand-in for Entra ID, ARM, Microsoft Graph and the Functions host, beside Azurite")]
+#[command(
+    about = "Local stand-in for Entra ID, ARM, Microsoft Graph and the Functions host, beside Azurite"
+)]
 struct Args {
     /// Port on 127.0.0.1; 0 picks a free one and prints it.
     #[arg(long, default_value_t = 0, env = "EMULATOR_PORT")]
@@ -35,7 +37,10 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
     let mut cfg = EmulatorConfig::new(args.data_dir.clone());
     cfg.latency = match args.latency.as_str() {

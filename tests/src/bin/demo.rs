@@ -46,12 +46,19 @@ async fn main() -> std::process::ExitCode {
     match run(opts).await {
         Ok(report) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
             } else {
                 print_human(&report);
             }
             let ok = report.verify_ok && report.drift_in_sync && report.down_ok != Some(false);
-            if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
+            if ok {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("demo failed: {e:#}");

@@ -19,7 +19,10 @@ pub async fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> 
         (["systemtopics"], None) => topic(state, req, parsed),
         (["systemtopics", "eventsubscriptions"], None) => subscription(state, req, parsed).await,
         (["systemtopics", "eventsubscriptions"], Some("getfullurl")) => full_url(state, parsed),
-        _ => Err(ArmError::not_found("NotFound", format!("No route for {}.", req.path))),
+        _ => Err(ArmError::not_found(
+            "NotFound",
+            format!("No route for {}.", req.path),
+        )),
     }
 }
 
@@ -35,27 +38,52 @@ fn topic(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
             for child in children {
                 cloud.remove(&child);
             }
-            arm::empty(if existed { StatusCode::OK } else { StatusCode::NO_CONTENT })
+            arm::empty(if existed {
+                StatusCode::OK
+            } else {
+                StatusCode::NO_CONTENT
+            })
         }
         Method::PUT => {
             let body = req.body()?;
             let location = arm::require_location(body)?;
             let tags = arm::validate_tags(body)?;
-            let source = body.pointer("/properties/source").and_then(Value::as_str).unwrap_or_default().to_string();
-            let topic_type = body.pointer("/properties/topicType").and_then(Value::as_str).unwrap_or_default();
+            let source = body
+                .pointer("/properties/source")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let topic_type = body
+                .pointer("/properties/topicType")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if !topic_type.eq_ignore_ascii_case("Microsoft.Storage.StorageAccounts") {
-                return Err(ArmError::bad_request("InvalidRequest", format!("Topic type '{topic_type}' is not supported here.")));
+                return Err(ArmError::bad_request(
+                    "InvalidRequest",
+                    format!("Topic type '{topic_type}' is not supported here."),
+                ));
             }
             let Some(account) = lock(&state.cloud).get(&source).cloned() else {
-                return Err(ArmError::bad_request("InvalidRequest", format!("The source resource '{source}' does not exist.")));
+                return Err(ArmError::bad_request(
+                    "InvalidRequest",
+                    format!("The source resource '{source}' does not exist."),
+                ));
             };
             if account.body.get("location") != Some(&json!(location)) {
                 return Err(ArmError::bad_request("InvalidRequest", "The system topic location must match the location of its source storage account."));
             }
             let existing = lock(&state.cloud).get(&id).cloned();
             if let Some(old) = &existing {
-                if !old.body.pointer("/properties/source").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case(&source)) {
-                    return Err(ArmError::bad_request("InvalidRequest", "The source of a system topic cannot be changed."));
+                if !old
+                    .body
+                    .pointer("/properties/source")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&source))
+                {
+                    return Err(ArmError::bad_request(
+                        "InvalidRequest",
+                        "The source of a system topic cannot be changed.",
+                    ));
                 }
             }
             let resource = json!({
@@ -76,31 +104,69 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
     match req.method {
         Method::GET => {
             let body = lock(&state.cloud).get(&id).map(|r| public_view(&r.body));
-            body.map(arm::ok).unwrap_or_else(|| Err(ArmError::resource_not_found(SUBSCRIPTION, &name, parsed.rg())))
+            body.map(arm::ok).unwrap_or_else(|| {
+                Err(ArmError::resource_not_found(
+                    SUBSCRIPTION,
+                    &name,
+                    parsed.rg(),
+                ))
+            })
         }
         Method::DELETE => {
             let existed = lock(&state.cloud).remove(&id).is_some();
-            arm::empty(if existed { StatusCode::OK } else { StatusCode::NO_CONTENT })
+            arm::empty(if existed {
+                StatusCode::OK
+            } else {
+                StatusCode::NO_CONTENT
+            })
         }
         Method::PUT | Method::PATCH => {
             if lock(&state.cloud).get(&topic_id).is_none() {
-                return Err(ArmError::resource_not_found(TOPIC, &parsed.names()[0], parsed.rg()));
+                return Err(ArmError::resource_not_found(
+                    TOPIC,
+                    &parsed.names()[0],
+                    parsed.rg(),
+                ));
             }
-            let mut props = req.body()?.get("properties").cloned().unwrap_or_else(|| json!({}));
+            let mut props = req
+                .body()?
+                .get("properties")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             if req.method == Method::PATCH {
-                let mut old = lock(&state.cloud).get(&id).map(|r| r.body["properties"].clone()).ok_or_else(|| ArmError::resource_not_found(SUBSCRIPTION, &name, parsed.rg()))?;
+                let mut old = lock(&state.cloud)
+                    .get(&id)
+                    .map(|r| r.body["properties"].clone())
+                    .ok_or_else(|| {
+                        ArmError::resource_not_found(SUBSCRIPTION, &name, parsed.rg())
+                    })?;
                 arm::merge(&mut old, &props);
                 props = old;
             }
-            let endpoint = props.pointer("/destination/properties/endpointUrl").and_then(Value::as_str).unwrap_or_default().to_string();
-            let endpoint_type = props.pointer("/destination/endpointType").and_then(Value::as_str).unwrap_or_default();
-            if endpoint_type != "WebHook" || !endpoint.starts_with("https://") && !endpoint.starts_with("http://127.0.0.1") {
-                return Err(ArmError::bad_request("InvalidRequest", "Only WebHook destinations with an https endpoint are supported here."));
+            let endpoint = props
+                .pointer("/destination/properties/endpointUrl")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let endpoint_type = props
+                .pointer("/destination/endpointType")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if endpoint_type != "WebHook"
+                || !endpoint.starts_with("https://") && !endpoint.starts_with("http://127.0.0.1")
+            {
+                return Err(ArmError::bad_request(
+                    "InvalidRequest",
+                    "Only WebHook destinations with an https endpoint are supported here.",
+                ));
             }
             if let Err(reason) = crate::event_pump::validate_webhook(state, &endpoint).await {
                 return Err(ArmError::bad_request(
                     "Url validation",
-                    format!("Webhook validation handshake failed for {}. {reason}", redact_code(&endpoint)),
+                    format!(
+                        "Webhook validation handshake failed for {}. {reason}",
+                        redact_code(&endpoint)
+                    ),
                 ));
             }
             props["provisioningState"] = json!("Succeeded");
@@ -108,8 +174,19 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
             let body = json!({"id": id, "name": name, "type": SUBSCRIPTION, "properties": props});
             let existed = lock(&state.cloud).get(&id).is_some();
             crate::event_pump::baseline(state, &id, &topic_id).await;
-            lock(&state.cloud).insert(crate::state::Resource { id: id.clone(), kind: SUBSCRIPTION.into(), body: body.clone() });
-            arm::status_json(if existed { StatusCode::OK } else { StatusCode::CREATED }, public_view(&body))
+            lock(&state.cloud).insert(crate::state::Resource {
+                id: id.clone(),
+                kind: SUBSCRIPTION.into(),
+                body: body.clone(),
+            });
+            arm::status_json(
+                if existed {
+                    StatusCode::OK
+                } else {
+                    StatusCode::CREATED
+                },
+                public_view(&body),
+            )
         }
         _ => Err(arm::method_not_allowed(req)),
     }
@@ -118,9 +195,18 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
 /// GET never shows the webhook's query string (it holds the function key): only endpointBaseUrl.
 fn public_view(body: &Value) -> Value {
     let mut view = body.clone();
-    if let Some(dest) = view.pointer_mut("/properties/destination/properties").and_then(Value::as_object_mut) {
-        if let Some(url) = dest.remove("endpointUrl").and_then(|v| v.as_str().map(str::to_string)) {
-            dest.insert("endpointBaseUrl".into(), json!(url.split('?').next().unwrap_or_default()));
+    if let Some(dest) = view
+        .pointer_mut("/properties/destination/properties")
+        .and_then(Value::as_object_mut)
+    {
+        if let Some(url) = dest
+            .remove("endpointUrl")
+            .and_then(|v| v.as_str().map(str::to_string))
+        {
+            dest.insert(
+                "endpointBaseUrl".into(),
+                json!(url.split('?').next().unwrap_or_default()),
+            );
         }
     }
     view
@@ -132,9 +218,21 @@ fn redact_code(url: &str) -> String {
 
 fn full_url(state: &Shared, parsed: &ResourcePath) -> ArmResult {
     let id = parsed.resource_id(2);
-    let url = lock(&state.cloud).get(&id).and_then(|r| r.body.pointer("/properties/destination/properties/endpointUrl").cloned());
+    let url = lock(&state.cloud).get(&id).and_then(|r| {
+        r.body
+            .pointer("/properties/destination/properties/endpointUrl")
+            .cloned()
+    });
     match url {
         Some(url) => arm::ok(json!({"endpointUrl": url})),
-        None => Err(ArmError::resource_not_found(SUBSCRIPTION, parsed.names().get(1).map(String::as_str).unwrap_or_default(), parsed.rg())),
+        None => Err(ArmError::resource_not_found(
+            SUBSCRIPTION,
+            parsed
+                .names()
+                .get(1)
+                .map(String::as_str)
+                .unwrap_or_default(),
+            parsed.rg(),
+        )),
     }
 }

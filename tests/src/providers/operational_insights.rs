@@ -10,12 +10,24 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 const KIND: &str = "Microsoft.OperationalInsights/workspaces";
-const SKUS: &[&str] = &["PerGB2018", "Free", "Standalone", "PerNode", "Standard", "Premium", "CapacityReservation", "LACluster"];
+const SKUS: &[&str] = &[
+    "PerGB2018",
+    "Free",
+    "Standalone",
+    "PerNode",
+    "Standard",
+    "Premium",
+    "CapacityReservation",
+    "LACluster",
+];
 
 pub fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
     let (types, action) = parsed.shape();
     if types != ["workspaces"] || action.is_some() {
-        return Err(ArmError::not_found("NotFound", format!("No route for {}.", req.path)));
+        return Err(ArmError::not_found(
+            "NotFound",
+            format!("No route for {}.", req.path),
+        ));
     }
     let id = parsed.resource_id(1);
     let name = parsed.names().first().cloned().unwrap_or_default();
@@ -27,7 +39,10 @@ pub fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRes
                 return arm::empty(StatusCode::NO_CONTENT);
             }
             arm::ensure_no_conflict(state, &id)?;
-            let force = req.query.get("force").is_some_and(|f| f.eq_ignore_ascii_case("true"));
+            let force = req
+                .query
+                .get("force")
+                .is_some_and(|f| f.eq_ignore_ascii_case("true"));
             if force {
                 lock(&state.cloud).deleted_workspaces.remove(&key(&id));
             }
@@ -43,7 +58,14 @@ pub fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRes
                 tokio::spawn(async move { lro::cascade_delete(&state, &id, true).await });
                 return arm::empty(StatusCode::OK);
             }
-            Ok(lro::with_async_operation(state, StatusCode::ACCEPTED, json!({}), "Microsoft.OperationalInsights", &op, req.api_version()))
+            Ok(lro::with_async_operation(
+                state,
+                StatusCode::ACCEPTED,
+                json!({}),
+                "Microsoft.OperationalInsights",
+                &op,
+                req.api_version(),
+            ))
         }
         _ => Err(arm::method_not_allowed(req)),
     }
@@ -52,8 +74,14 @@ pub fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRes
 fn valid_name(name: &str) -> bool {
     (4..=63).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 fn put(state: &Shared, req: &ArmRequest, id: &str, name: &str) -> ArmResult {
@@ -67,12 +95,18 @@ fn put(state: &Shared, req: &ArmRequest, id: &str, name: &str) -> ArmResult {
     let requested = body.get("properties").cloned().unwrap_or_else(|| json!({}));
     if let Some(sku) = requested.pointer("/sku/name").and_then(Value::as_str) {
         if !SKUS.contains(&sku) {
-            return Err(ArmError::bad_request("InvalidParameter", format!("The SKU '{sku}' is not valid.")));
+            return Err(ArmError::bad_request(
+                "InvalidParameter",
+                format!("The SKU '{sku}' is not valid."),
+            ));
         }
     }
     if let Some(days) = requested.get("retentionInDays").and_then(Value::as_i64) {
         if !(30..=730).contains(&days) {
-            return Err(ArmError::bad_request("InvalidParameter", "retentionInDays must be between 30 and 730."));
+            return Err(ArmError::bad_request(
+                "InvalidParameter",
+                "retentionInDays must be between 30 and 730.",
+            ));
         }
     }
     let existing = lock(&state.cloud).get(id).cloned();

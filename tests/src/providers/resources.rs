@@ -19,19 +19,34 @@ const NAMESPACES: &[&str] = &[
 ];
 
 pub fn provider(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
-    let Target::Provider { namespace, register } = &parsed.target else {
+    let Target::Provider {
+        namespace,
+        register,
+    } = &parsed.target
+    else {
         return Err(arm::method_not_allowed(req));
     };
-    let Some(canonical) = NAMESPACES.iter().find(|n| n.eq_ignore_ascii_case(namespace)) else {
-        return Err(ArmError::not_found("InvalidResourceNamespace", format!("The resource namespace '{namespace}' is invalid.")));
+    let Some(canonical) = NAMESPACES
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(namespace))
+    else {
+        return Err(ArmError::not_found(
+            "InvalidResourceNamespace",
+            format!("The resource namespace '{namespace}' is invalid."),
+        ));
     };
     let registered = {
         let mut cloud = lock(&state.cloud);
         if *register {
-            cloud.registered_providers.insert(canonical.to_string(), true);
+            cloud
+                .registered_providers
+                .insert(canonical.to_string(), true);
         }
         // Everything we serve is usable, as on a subscription where it was registered long ago.
-        *cloud.registered_providers.entry(canonical.to_string()).or_insert(true)
+        *cloud
+            .registered_providers
+            .entry(canonical.to_string())
+            .or_insert(true)
     };
     arm::ok(json!({
         "id": format!("/subscriptions/{}/providers/{canonical}", parsed.subscription),
@@ -41,7 +56,9 @@ pub fn provider(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmR
 }
 
 fn validate_rg_name(name: &str) -> Result<(), ArmError> {
-    let ok_chars = name.chars().all(|c| c.is_alphanumeric() || "_-.()".contains(c));
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_alphanumeric() || "_-.()".contains(c));
     if name.is_empty() || name.len() > 90 || !ok_chars || name.ends_with('.') {
         return Err(ArmError::bad_request(
             "InvalidResourceGroup",
@@ -59,9 +76,16 @@ pub async fn resource_group(state: &Shared, req: &ArmRequest, parsed: &ResourceP
     };
     let id = resource_group_id(&parsed.subscription, &name);
     let existing = lock(&state.cloud).get(&id).cloned();
-    let not_found = || ArmError::not_found("ResourceGroupNotFound", format!("Resource group '{name}' could not be found."));
+    let not_found = || {
+        ArmError::not_found(
+            "ResourceGroupNotFound",
+            format!("Resource group '{name}' could not be found."),
+        )
+    };
     if list_resources {
-        let Some(rg) = existing else { return Err(not_found()) };
+        let Some(rg) = existing else {
+            return Err(not_found());
+        };
         let cloud = lock(&state.cloud);
         let value: Vec<Value> = cloud
             .ids_under(&rg.id)
@@ -73,8 +97,15 @@ pub async fn resource_group(state: &Shared, req: &ArmRequest, parsed: &ResourceP
         return arm::ok(json!({"value": value}));
     }
     match req.method {
-        Method::GET => existing.map(|r| r.body).map(arm::ok).unwrap_or_else(|| Err(not_found())),
-        Method::HEAD => arm::empty(if existing.is_some() { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }),
+        Method::GET => existing
+            .map(|r| r.body)
+            .map(arm::ok)
+            .unwrap_or_else(|| Err(not_found())),
+        Method::HEAD => arm::empty(if existing.is_some() {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::NOT_FOUND
+        }),
         Method::PUT => {
             validate_rg_name(&name)?;
             arm::ensure_no_conflict(state, &id)?;
@@ -98,11 +129,24 @@ pub async fn resource_group(state: &Shared, req: &ArmRequest, parsed: &ResourceP
                 "tags": tags,
                 "properties": {"provisioningState": "Succeeded"},
             });
-            lock(&state.cloud).insert(Resource { id: canonical_id, kind: "Microsoft.Resources/resourceGroups".into(), body: rg_body.clone() });
-            arm::status_json(if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED }, rg_body)
+            lock(&state.cloud).insert(Resource {
+                id: canonical_id,
+                kind: "Microsoft.Resources/resourceGroups".into(),
+                body: rg_body.clone(),
+            });
+            arm::status_json(
+                if existing.is_some() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::CREATED
+                },
+                rg_body,
+            )
         }
         Method::PATCH => {
-            let Some(mut rg) = existing else { return Err(not_found()) };
+            let Some(mut rg) = existing else {
+                return Err(not_found());
+            };
             let tags = arm::validate_tags(req.body()?)?;
             if req.body()?.get("tags").is_some() {
                 rg.body["tags"] = tags;
@@ -111,14 +155,24 @@ pub async fn resource_group(state: &Shared, req: &ArmRequest, parsed: &ResourceP
             arm::ok(rg.body)
         }
         Method::DELETE => {
-            let Some(rg) = existing else { return arm::empty(StatusCode::NO_CONTENT) };
+            let Some(rg) = existing else {
+                return arm::empty(StatusCode::NO_CONTENT);
+            };
             arm::ensure_no_conflict(state, &rg.id)?;
-            if let Some(props) = lock(&state.cloud).get_mut(&rg.id).and_then(|r| r.body.get_mut("properties")) {
+            if let Some(props) = lock(&state.cloud)
+                .get_mut(&rg.id)
+                .and_then(|r| r.body.get_mut("properties"))
+            {
                 props["provisioningState"] = json!("Deleting");
             }
             let secs = state.cfg().latency.resource_group_delete_s;
             let op = lro::start(state, &rg.id, OperationAction::Delete, secs, None);
-            Ok(lro::accepted_location(state, "Microsoft.Resources", &op, req.api_version()))
+            Ok(lro::accepted_location(
+                state,
+                "Microsoft.Resources",
+                &op,
+                req.api_version(),
+            ))
         }
         _ => Err(arm::method_not_allowed(req)),
     }

@@ -13,17 +13,31 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-const KINDS: &[&str] = &["Storage", "StorageV2", "BlobStorage", "FileStorage", "BlockBlobStorage"];
+const KINDS: &[&str] = &[
+    "Storage",
+    "StorageV2",
+    "BlobStorage",
+    "FileStorage",
+    "BlockBlobStorage",
+];
 const TLS: &[&str] = &["TLS1_0", "TLS1_1", "TLS1_2", "TLS1_3"];
 
 pub fn valid_account_name(name: &str) -> bool {
-    (3..=24).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    (3..=24).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
 fn valid_container_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && !name.ends_with('-')
         && !name.contains("--")
 }
@@ -40,15 +54,29 @@ pub fn subscription_action(state: &Shared, req: &ArmRequest, parsed: &ResourcePa
     let Target::SubscriptionAction { namespace, action } = &parsed.target else {
         return Err(arm::method_not_allowed(req));
     };
-    if !namespace.eq_ignore_ascii_case("Microsoft.Storage") || !action.eq_ignore_ascii_case("checkNameAvailability") {
-        return Err(ArmError::not_found("NotFound", format!("Unknown action {namespace}/{action}.")));
+    if !namespace.eq_ignore_ascii_case("Microsoft.Storage")
+        || !action.eq_ignore_ascii_case("checkNameAvailability")
+    {
+        return Err(ArmError::not_found(
+            "NotFound",
+            format!("Unknown action {namespace}/{action}."),
+        ));
     }
-    let name = req.body()?.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let name = req
+        .body()?
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if !valid_account_name(&name) {
-        return arm::ok(json!({"nameAvailable": false, "reason": "AccountNameInvalid", "message": name_invalid(&name).message}));
+        return arm::ok(
+            json!({"nameAvailable": false, "reason": "AccountNameInvalid", "message": name_invalid(&name).message}),
+        );
     }
     if lock(&state.cloud).accounts.contains_key(&name) {
-        return arm::ok(json!({"nameAvailable": false, "reason": "AlreadyExists", "message": format!("The storage account named {name} is already taken.")}));
+        return arm::ok(
+            json!({"nameAvailable": false, "reason": "AlreadyExists", "message": format!("The storage account named {name} is already taken.")}),
+        );
     }
     arm::ok(json!({"nameAvailable": true}))
 }
@@ -60,9 +88,16 @@ pub async fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> 
         (["storageaccounts"], None) => account(state, req, parsed).await,
         (["storageaccounts"], Some("listkeys")) => list_keys(state, req, parsed),
         (["storageaccounts", "blobservices"], None) => blob_service(state, req, parsed),
-        (["storageaccounts", "blobservices"], Some("containers")) => list_containers(state, req, parsed),
-        (["storageaccounts", "blobservices", "containers"], None) => container(state, req, parsed).await,
-        _ => Err(ArmError::not_found("NotFound", format!("No route for {}.", req.path))),
+        (["storageaccounts", "blobservices"], Some("containers")) => {
+            list_containers(state, req, parsed)
+        }
+        (["storageaccounts", "blobservices", "containers"], None) => {
+            container(state, req, parsed).await
+        }
+        _ => Err(ArmError::not_found(
+            "NotFound",
+            format!("No route for {}.", req.path),
+        )),
     }
 }
 
@@ -72,21 +107,38 @@ fn account_name(parsed: &ResourcePath) -> String {
 
 fn find_account(state: &Shared, parsed: &ResourcePath) -> Result<Resource, ArmError> {
     let id = parsed.resource_id(1);
-    lock(&state.cloud)
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ArmError::resource_not_found("Microsoft.Storage/storageAccounts", &account_name(parsed), parsed.rg()))
+    lock(&state.cloud).get(&id).cloned().ok_or_else(|| {
+        ArmError::resource_not_found(
+            "Microsoft.Storage/storageAccounts",
+            &account_name(parsed),
+            parsed.rg(),
+        )
+    })
 }
 
 fn validate_properties(props: &Value) -> Result<(), ArmError> {
     if let Some(tls) = props.get("minimumTlsVersion").and_then(Value::as_str) {
         if !TLS.contains(&tls) {
-            return Err(ArmError::bad_request("InvalidValuesForRequestParameters", format!("Values for request parameters are invalid: minimumTlsVersion '{tls}'.")));
+            return Err(ArmError::bad_request(
+                "InvalidValuesForRequestParameters",
+                format!("Values for request parameters are invalid: minimumTlsVersion '{tls}'."),
+            ));
         }
     }
-    for flag in ["isHnsEnabled", "supportsHttpsTrafficOnly", "allowBlobPublicAccess", "allowSharedKeyAccess"] {
-        if props.get(flag).is_some_and(|v| !v.is_boolean() && !v.is_null()) {
-            return Err(ArmError::bad_request("InvalidRequestContent", format!("'{flag}' must be a boolean.")));
+    for flag in [
+        "isHnsEnabled",
+        "supportsHttpsTrafficOnly",
+        "allowBlobPublicAccess",
+        "allowSharedKeyAccess",
+    ] {
+        if props
+            .get(flag)
+            .is_some_and(|v| !v.is_boolean() && !v.is_null())
+        {
+            return Err(ArmError::bad_request(
+                "InvalidRequestContent",
+                format!("'{flag}' must be a boolean."),
+            ));
         }
     }
     Ok(())
@@ -125,9 +177,13 @@ async fn account(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> Arm
     let name = account_name(parsed);
     let id = parsed.resource_id(1);
     match req.method {
-        Method::GET => find_account(state, parsed).map(|r| r.body).and_then(arm::ok),
+        Method::GET => find_account(state, parsed)
+            .map(|r| r.body)
+            .and_then(arm::ok),
         Method::DELETE => {
-            let Ok(existing) = find_account(state, parsed) else { return arm::empty(StatusCode::NO_CONTENT) };
+            let Ok(existing) = find_account(state, parsed) else {
+                return arm::empty(StatusCode::NO_CONTENT);
+            };
             arm::ensure_no_conflict(state, &existing.id)?;
             lro::cascade_delete(state, &existing.id, false).await;
             arm::empty(StatusCode::OK)
@@ -157,7 +213,13 @@ async fn account(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> Arm
     }
 }
 
-async fn put_account(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, name: &str, id: &str) -> ArmResult {
+async fn put_account(
+    state: &Shared,
+    req: &ArmRequest,
+    parsed: &ResourcePath,
+    name: &str,
+    id: &str,
+) -> ArmResult {
     if !valid_account_name(name) {
         return Err(name_invalid(name));
     }
@@ -166,27 +228,57 @@ async fn put_account(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, na
     let tags = arm::validate_tags(body)?;
     let kind = body.get("kind").and_then(Value::as_str).unwrap_or_default();
     if !KINDS.contains(&kind) {
-        return Err(ArmError::bad_request("InvalidValuesForRequestParameters", format!("Values for request parameters are invalid: kind '{kind}'.")));
+        return Err(ArmError::bad_request(
+            "InvalidValuesForRequestParameters",
+            format!("Values for request parameters are invalid: kind '{kind}'."),
+        ));
     }
-    let sku = body.get("sku").and_then(|s| s.get("name")).and_then(Value::as_str).ok_or_else(|| {
-        ArmError::bad_request("InvalidRequestContent", "The request content was invalid: 'sku' is required.")
-    })?;
+    let sku = body
+        .get("sku")
+        .and_then(|s| s.get("name"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ArmError::bad_request(
+                "InvalidRequestContent",
+                "The request content was invalid: 'sku' is required.",
+            )
+        })?;
     let requested = body.get("properties").cloned().unwrap_or_else(|| json!({}));
     validate_properties(&requested)?;
     arm::ensure_no_conflict(state, id)?;
     let existing = lock(&state.cloud).get(id).cloned();
     let taken_elsewhere = existing.is_none() && lock(&state.cloud).accounts.contains_key(name);
     if taken_elsewhere {
-        return Err(ArmError::conflict("StorageAccountAlreadyTaken", format!("The storage account named {name} is already taken.")));
+        return Err(ArmError::conflict(
+            "StorageAccountAlreadyTaken",
+            format!("The storage account named {name} is already taken."),
+        ));
     }
-    let tier = if sku.starts_with("Premium") { "Premium" } else { "Standard" };
+    let tier = if sku.starts_with("Premium") {
+        "Premium"
+    } else {
+        "Standard"
+    };
     if let Some(mut existing) = existing {
-        let old_hns = existing.body.pointer("/properties/isHnsEnabled").cloned().unwrap_or(json!(false));
+        let old_hns = existing
+            .body
+            .pointer("/properties/isHnsEnabled")
+            .cloned()
+            .unwrap_or(json!(false));
         if requested.get("isHnsEnabled").is_some_and(|v| *v != old_hns) {
-            return Err(ArmError::bad_request("HnsOnMigrationRequired", "isHnsEnabled cannot be changed on an existing account."));
+            return Err(ArmError::bad_request(
+                "HnsOnMigrationRequired",
+                "isHnsEnabled cannot be changed on an existing account.",
+            ));
         }
         let data = lock(&state.cloud).accounts.get(name).cloned();
-        let Some(data) = data else { return Err(ArmError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "account data missing")) };
+        let Some(data) = data else {
+            return Err(ArmError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "account data missing",
+            ));
+        };
         let props = account_properties(&requested, &data, existing.body.get("properties"));
         existing.body["properties"] = props;
         existing.body["tags"] = tags;
@@ -229,9 +321,20 @@ async fn put_account(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, na
         }
     });
     let secs = state.cfg().latency.storage_create_s;
-    let op = lro::start(state, id, OperationAction::Create, secs, Some(name.to_string()));
+    let op = lro::start(
+        state,
+        id,
+        OperationAction::Create,
+        secs,
+        Some(name.to_string()),
+    );
     let _ = parsed;
-    Ok(lro::accepted_location(state, "Microsoft.Storage", &op, req.api_version()))
+    Ok(lro::accepted_location(
+        state,
+        "Microsoft.Storage",
+        &op,
+        req.api_version(),
+    ))
 }
 
 /// 64 random bytes in base64, the shape of a real account key.
@@ -246,8 +349,17 @@ fn list_keys(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResu
         return Err(arm::method_not_allowed(req));
     }
     find_account(state, parsed)?;
-    let data = lock(&state.cloud).accounts.get(&account_name(parsed)).cloned();
-    let Some(data) = data else { return Err(ArmError::resource_not_found("Microsoft.Storage/storageAccounts", &account_name(parsed), parsed.rg())) };
+    let data = lock(&state.cloud)
+        .accounts
+        .get(&account_name(parsed))
+        .cloned();
+    let Some(data) = data else {
+        return Err(ArmError::resource_not_found(
+            "Microsoft.Storage/storageAccounts",
+            &account_name(parsed),
+            parsed.rg(),
+        ));
+    };
     let now = chrono::Utc::now().to_rfc3339();
     arm::ok(json!({"keys": [
         {"keyName": "key1", "value": data.key1, "permissions": "FULL", "creationTime": now},
@@ -256,7 +368,12 @@ fn list_keys(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResu
 }
 
 fn require_provisioned(account: &Resource) -> Result<(), ArmError> {
-    if account.body.pointer("/properties/provisioningState").and_then(Value::as_str) != Some("Succeeded") {
+    if account
+        .body
+        .pointer("/properties/provisioningState")
+        .and_then(Value::as_str)
+        != Some("Succeeded")
+    {
         return Err(ArmError::conflict(
             "StorageAccountIsNotProvisioned",
             "The storage account provisioning state must be 'Succeeded' before executing the operation.",
@@ -275,9 +392,17 @@ fn blob_service(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmR
         }
         Method::PUT => {
             require_provisioned(&account)?;
-            let props = req.body()?.get("properties").cloned().unwrap_or_else(|| json!({}));
+            let props = req
+                .body()?
+                .get("properties")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             let body = json!({"id": id, "name": "default", "type": "Microsoft.Storage/storageAccounts/blobServices", "properties": props});
-            lock(&state.cloud).insert(Resource { id: id.clone(), kind: "Microsoft.Storage/storageAccounts/blobServices".into(), body: body.clone() });
+            lock(&state.cloud).insert(Resource {
+                id: id.clone(),
+                kind: "Microsoft.Storage/storageAccounts/blobServices".into(),
+                body: body.clone(),
+            });
             arm::ok(body)
         }
         _ => Err(arm::method_not_allowed(req)),
@@ -294,7 +419,10 @@ fn list_containers(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> A
     let value: Vec<Value> = cloud
         .ids_under(&parsed.resource_id(2))
         .iter()
-        .filter(|id| id.to_ascii_lowercase().starts_with(&prefix.to_ascii_lowercase()))
+        .filter(|id| {
+            id.to_ascii_lowercase()
+                .starts_with(&prefix.to_ascii_lowercase())
+        })
         .filter_map(|id| cloud.get(id).map(|r| r.body.clone()))
         .collect();
     arm::ok(json!({"value": value}))
@@ -305,10 +433,16 @@ async fn container(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> A
     let name = parsed.names().get(2).cloned().unwrap_or_default();
     let id = parsed.resource_id(3);
     let existing = lock(&state.cloud).get(&id).cloned();
-    let data = lock(&state.cloud).accounts.get(&account_name(parsed)).cloned();
+    let data = lock(&state.cloud)
+        .accounts
+        .get(&account_name(parsed))
+        .cloned();
     match req.method {
         Method::GET => existing.map(|r| r.body).map(arm::ok).unwrap_or_else(|| {
-            Err(ArmError::not_found("ContainerNotFound", "The specified container does not exist."))
+            Err(ArmError::not_found(
+                "ContainerNotFound",
+                "The specified container does not exist.",
+            ))
         }),
         Method::PUT | Method::PATCH => {
             if !valid_container_name(&name) {
@@ -316,28 +450,66 @@ async fn container(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> A
             }
             require_provisioned(&account)?;
             if req.method == Method::PATCH && existing.is_none() {
-                return Err(ArmError::not_found("ContainerNotFound", "The specified container does not exist."));
+                return Err(ArmError::not_found(
+                    "ContainerNotFound",
+                    "The specified container does not exist.",
+                ));
             }
-            let props = req.body.as_ref().and_then(|b| b.get("properties")).cloned().unwrap_or_else(|| json!({}));
+            let props = req
+                .body
+                .as_ref()
+                .and_then(|b| b.get("properties"))
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             if let Some(access) = props.get("publicAccess").and_then(Value::as_str) {
-                let public_allowed = account.body.pointer("/properties/allowBlobPublicAccess").and_then(Value::as_bool).unwrap_or(false);
+                let public_allowed = account
+                    .body
+                    .pointer("/properties/allowBlobPublicAccess")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 if access != "None" && !public_allowed {
-                    return Err(ArmError::conflict("PublicAccessNotPermitted", "Public access is not permitted on this storage account."));
+                    return Err(ArmError::conflict(
+                        "PublicAccessNotPermitted",
+                        "Public access is not permitted on this storage account.",
+                    ));
                 }
             }
-            let Some(data) = data else { return Err(ArmError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "account data missing")) };
+            let Some(data) = data else {
+                return Err(ArmError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "account data missing",
+                ));
+            };
             BlobClient::new(&state.http, data)
                 .create_container(&name)
                 .await
-                .map_err(|e| ArmError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()))?;
+                .map_err(|e| {
+                    ArmError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        e.to_string(),
+                    )
+                })?;
             let mut properties = existing.as_ref().and_then(|r| r.body.get("properties").cloned()).unwrap_or_else(|| {
                 json!({"publicAccess": "None", "leaseStatus": "Unlocked", "leaseState": "Available", "hasImmutabilityPolicy": false, "hasLegalHold": false, "deleted": false, "remainingRetentionDays": 0, "metadata": {}})
             });
             arm::merge(&mut properties, &props);
             properties["lastModifiedTime"] = json!(chrono::Utc::now().to_rfc3339());
             let body = json!({"id": id, "name": name, "type": "Microsoft.Storage/storageAccounts/blobServices/containers", "etag": format!("\"0x{:X}\"", rand::random::<u64>()), "properties": properties});
-            lock(&state.cloud).insert(Resource { id: id.clone(), kind: "Microsoft.Storage/storageAccounts/blobServices/containers".into(), body: body.clone() });
-            arm::status_json(if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED }, body)
+            lock(&state.cloud).insert(Resource {
+                id: id.clone(),
+                kind: "Microsoft.Storage/storageAccounts/blobServices/containers".into(),
+                body: body.clone(),
+            });
+            arm::status_json(
+                if existing.is_some() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::CREATED
+                },
+                body,
+            )
         }
         Method::DELETE => {
             if existing.is_none() {
@@ -347,7 +519,13 @@ async fn container(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> A
                 BlobClient::new(&state.http, data)
                     .delete_container(&name)
                     .await
-                    .map_err(|e| ArmError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()))?;
+                    .map_err(|e| {
+                        ArmError::new(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalError",
+                            e.to_string(),
+                        )
+                    })?;
             }
             lock(&state.cloud).remove(&id);
             arm::empty(StatusCode::OK)

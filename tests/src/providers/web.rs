@@ -14,8 +14,16 @@ use std::time::Instant;
 const PLAN: &str = "Microsoft.Web/serverfarms";
 const SITE: &str = "Microsoft.Web/sites";
 const PLAN_SKUS: &[(&str, &str)] = &[
-    ("B1", "Basic"), ("B2", "Basic"), ("B3", "Basic"), ("S1", "Standard"), ("P1v3", "PremiumV3"),
-    ("Y1", "Dynamic"), ("EP1", "ElasticPremium"), ("EP2", "ElasticPremium"), ("EP3", "ElasticPremium"), ("FC1", "FlexConsumption"),
+    ("B1", "Basic"),
+    ("B2", "Basic"),
+    ("B3", "Basic"),
+    ("S1", "Standard"),
+    ("P1v3", "PremiumV3"),
+    ("Y1", "Dynamic"),
+    ("EP1", "ElasticPremium"),
+    ("EP2", "ElasticPremium"),
+    ("EP3", "ElasticPremium"),
+    ("FC1", "FlexConsumption"),
 ];
 
 pub async fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
@@ -28,15 +36,32 @@ pub async fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> 
         (["sites"], Some("syncfunctiontriggers")) | (["sites"], Some("restart")) => {
             require_site(state, parsed)?;
             crate::functions_host::site_changed(state, &parsed.resource_id(1));
-            arm::empty(if action.as_deref() == Some("restart") { StatusCode::OK } else { StatusCode::NO_CONTENT })
+            arm::empty(if action.as_deref() == Some("restart") {
+                StatusCode::OK
+            } else {
+                StatusCode::NO_CONTENT
+            })
         }
-        (["sites", "config"], list) if names.get(1).is_some_and(|n| n.eq_ignore_ascii_case("appsettings")) => {
+        (["sites", "config"], list)
+            if names
+                .get(1)
+                .is_some_and(|n| n.eq_ignore_ascii_case("appsettings")) =>
+        {
             app_settings(state, req, parsed, list.is_some())
         }
-        (["sites", "config"], None) if names.get(1).is_some_and(|n| n.eq_ignore_ascii_case("web")) => site_config(state, req, parsed),
+        (["sites", "config"], None)
+            if names.get(1).is_some_and(|n| n.eq_ignore_ascii_case("web")) =>
+        {
+            site_config(state, req, parsed)
+        }
         (["sites", "host"], Some("listkeys")) => host_keys(state, parsed),
-        (["sites", "basicpublishingcredentialspolicies"], None) => publishing_policy(state, req, parsed),
-        _ => Err(ArmError::not_found("NotFound", format!("No route for {}.", req.path))),
+        (["sites", "basicpublishingcredentialspolicies"], None) => {
+            publishing_policy(state, req, parsed)
+        }
+        _ => Err(ArmError::not_found(
+            "NotFound",
+            format!("No route for {}.", req.path),
+        )),
     }
 }
 
@@ -47,25 +72,48 @@ fn plan(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
         Method::GET => arm::get_tracked(state, &id, PLAN, parsed),
         Method::DELETE => {
             let in_use = lock(&state.cloud).resources.values().any(|r| {
-                r.kind == SITE && r.body.pointer("/properties/serverFarmId").and_then(Value::as_str).is_some_and(|f| f.eq_ignore_ascii_case(&id))
+                r.kind == SITE
+                    && r.body
+                        .pointer("/properties/serverFarmId")
+                        .and_then(Value::as_str)
+                        .is_some_and(|f| f.eq_ignore_ascii_case(&id))
             });
             if in_use {
                 return Err(ArmError::conflict("Conflict", format!("Server farm '{name}' cannot be deleted because it has web app(s) assigned to it.")));
             }
             let existed = lock(&state.cloud).remove(&id).is_some();
-            arm::empty(if existed { StatusCode::OK } else { StatusCode::NO_CONTENT })
+            arm::empty(if existed {
+                StatusCode::OK
+            } else {
+                StatusCode::NO_CONTENT
+            })
         }
         Method::PUT => {
             arm::ensure_no_conflict(state, &id)?;
             let body = req.body()?;
             let location = arm::require_location(body)?;
             let tags = arm::validate_tags(body)?;
-            let sku_name = body.pointer("/sku/name").and_then(Value::as_str).unwrap_or_default();
-            let Some((sku, tier)) = PLAN_SKUS.iter().find(|(s, _)| s.eq_ignore_ascii_case(sku_name)) else {
-                return Err(ArmError::bad_request("InvalidSku", format!("The pricing tier '{sku_name}' is not allowed in this resource group.")));
+            let sku_name = body
+                .pointer("/sku/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let Some((sku, tier)) = PLAN_SKUS
+                .iter()
+                .find(|(s, _)| s.eq_ignore_ascii_case(sku_name))
+            else {
+                return Err(ArmError::bad_request(
+                    "InvalidSku",
+                    format!("The pricing tier '{sku_name}' is not allowed in this resource group."),
+                ));
             };
-            let reserved = body.pointer("/properties/reserved").and_then(Value::as_bool).unwrap_or(false);
-            let capacity = body.pointer("/sku/capacity").and_then(Value::as_u64).unwrap_or(if *tier == "Dynamic" { 0 } else { 1 });
+            let reserved = body
+                .pointer("/properties/reserved")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let capacity = body
+                .pointer("/sku/capacity")
+                .and_then(Value::as_u64)
+                .unwrap_or(if *tier == "Dynamic" { 0 } else { 1 });
             let kind = body.get("kind").and_then(Value::as_str).unwrap_or("app");
             let resource = json!({
                 "id": id, "name": name, "type": PLAN, "location": location, "tags": tags, "kind": kind,
@@ -82,7 +130,11 @@ fn plan(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
 fn require_site(state: &Shared, parsed: &ResourcePath) -> Result<Resource, ArmError> {
     let id = parsed.resource_id(1);
     lock(&state.cloud).get(&id).cloned().ok_or_else(|| {
-        ArmError::resource_not_found(SITE, &parsed.names().first().cloned().unwrap_or_default(), parsed.rg())
+        ArmError::resource_not_found(
+            SITE,
+            &parsed.names().first().cloned().unwrap_or_default(),
+            parsed.rg(),
+        )
     })
 }
 
@@ -111,27 +163,59 @@ async fn site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRes
     }
 }
 
-fn put_site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, id: &str, name: &str) -> ArmResult {
+fn put_site(
+    state: &Shared,
+    req: &ArmRequest,
+    parsed: &ResourcePath,
+    id: &str,
+    name: &str,
+) -> ArmResult {
     if !valid_site_name(name) {
-        return Err(ArmError::bad_request("InvalidSiteName", format!("The site name '{name}' is invalid: 2-60 letters, digits and hyphens.")));
+        return Err(ArmError::bad_request(
+            "InvalidSiteName",
+            format!("The site name '{name}' is invalid: 2-60 letters, digits and hyphens."),
+        ));
     }
     arm::ensure_no_conflict(state, id)?;
     let body = req.body()?;
     let location = arm::require_location(body)?;
     let tags = arm::validate_tags(body)?;
-    let farm = body.pointer("/properties/serverFarmId").and_then(Value::as_str).unwrap_or_default().to_string();
+    let farm = body
+        .pointer("/properties/serverFarmId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let Some(plan) = lock(&state.cloud).get(&farm).cloned() else {
-        return Err(ArmError::not_found("ServerFarmNotFound", format!("The server farm '{farm}' was not found.")));
+        return Err(ArmError::not_found(
+            "ServerFarmNotFound",
+            format!("The server farm '{farm}' was not found."),
+        ));
     };
-    let taken = lock(&state.cloud).resources.values().any(|r| r.kind == SITE && r.body["name"] == json!(name) && !r.id.eq_ignore_ascii_case(id));
+    let taken = lock(&state.cloud)
+        .resources
+        .values()
+        .any(|r| r.kind == SITE && r.body["name"] == json!(name) && !r.id.eq_ignore_ascii_case(id));
     if taken {
-        return Err(ArmError::conflict("Conflict", format!("Website with given name {name} already exists.")));
+        return Err(ArmError::conflict(
+            "Conflict",
+            format!("Website with given name {name} already exists."),
+        ));
     }
     let existing = lock(&state.cloud).get(id).cloned();
-    let mut site_config = body.pointer("/properties/siteConfig").cloned().unwrap_or_else(|| json!({}));
-    let app_settings = site_config.as_object_mut().and_then(|c| c.remove("appSettings"));
-    if plan.body.pointer("/sku/tier") == Some(&json!("Dynamic")) && site_config.get("alwaysOn") == Some(&json!(true)) {
-        return Err(ArmError::bad_request("BadRequest", "Always On is not supported on Consumption (Dynamic) plans."));
+    let mut site_config = body
+        .pointer("/properties/siteConfig")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let app_settings = site_config
+        .as_object_mut()
+        .and_then(|c| c.remove("appSettings"));
+    if plan.body.pointer("/sku/tier") == Some(&json!("Dynamic"))
+        && site_config.get("alwaysOn") == Some(&json!(true))
+    {
+        return Err(ArmError::bad_request(
+            "BadRequest",
+            "Always On is not supported on Consumption (Dynamic) plans.",
+        ));
     }
     let principal = identity_for(state, body, existing.as_ref());
     let mut props = existing.as_ref().and_then(|r| r.body.get("properties").cloned()).unwrap_or_else(|| {
@@ -159,13 +243,24 @@ fn put_site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, id: &str, n
         "kind": body.get("kind").cloned().unwrap_or(json!("app")), "properties": props,
     });
     if let Some((principal_id, tenant)) = principal {
-        resource["identity"] = json!({"type": "SystemAssigned", "principalId": principal_id, "tenantId": tenant});
+        resource["identity"] =
+            json!({"type": "SystemAssigned", "principalId": principal_id, "tenantId": tenant});
     }
     store_site_config(state, id, &site_config, existing.is_none());
     if let Some(settings) = app_settings {
         let map: Map<String, Value> = settings
             .as_array()
-            .map(|items| items.iter().filter_map(|i| Some((i.get("name")?.as_str()?.to_string(), i.get("value").cloned().unwrap_or(json!(""))))).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| {
+                        Some((
+                            i.get("name")?.as_str()?.to_string(),
+                            i.get("value").cloned().unwrap_or(json!("")),
+                        ))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         store_app_settings(state, id, Value::Object(map));
     }
@@ -177,10 +272,20 @@ fn put_site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, id: &str, n
 }
 
 /// A system-assigned identity is a new service principal, created with the site.
-fn identity_for(state: &Shared, body: &Value, existing: Option<&Resource>) -> Option<(String, String)> {
-    let wants = body.pointer("/identity/type").and_then(Value::as_str).is_some_and(|t| t.contains("SystemAssigned"));
+fn identity_for(
+    state: &Shared,
+    body: &Value,
+    existing: Option<&Resource>,
+) -> Option<(String, String)> {
+    let wants = body
+        .pointer("/identity/type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.contains("SystemAssigned"));
     let tenant = state.cfg().tenant_id;
-    let current = existing.and_then(|r| r.body.pointer("/identity/principalId")).and_then(Value::as_str).map(str::to_string);
+    let current = existing
+        .and_then(|r| r.body.pointer("/identity/principalId"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     match (wants, current) {
         (true, Some(id)) => Some((id, tenant)),
         (true, None) => {
@@ -211,13 +316,21 @@ fn store_site_config(state: &Shared, site_id: &str, requested: &Value, fresh: bo
     });
     arm::merge(&mut config, requested);
     let body = json!({"id": id, "name": "web", "type": "Microsoft.Web/sites/config", "properties": config});
-    lock(&state.cloud).insert(Resource { id, kind: "Microsoft.Web/sites/config".into(), body });
+    lock(&state.cloud).insert(Resource {
+        id,
+        kind: "Microsoft.Web/sites/config".into(),
+        body,
+    });
 }
 
 pub fn store_app_settings(state: &Shared, site_id: &str, settings: Value) {
     let id = format!("{site_id}/config/appsettings");
     let body = json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": settings});
-    lock(&state.cloud).insert(Resource { id, kind: "Microsoft.Web/sites/config".into(), body });
+    lock(&state.cloud).insert(Resource {
+        id,
+        kind: "Microsoft.Web/sites/config".into(),
+        body,
+    });
 }
 
 pub fn app_settings_of(state: &Shared, site_id: &str) -> Map<String, Value> {
@@ -233,17 +346,31 @@ fn app_settings(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, list: b
     match (req.method.clone(), list) {
         (Method::POST, true) => {
             let settings = app_settings_of(state, &site.id);
-            arm::ok(json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": settings}))
+            arm::ok(
+                json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": settings}),
+            )
         }
         (Method::PUT, false) => {
             arm::ensure_no_conflict(state, &site.id)?;
-            let props = req.body()?.get("properties").cloned().unwrap_or_else(|| json!({}));
-            if props.as_object().is_none_or(|m| m.values().any(|v| !v.is_string())) {
-                return Err(ArmError::bad_request("BadRequest", "App settings must be an object of string values."));
+            let props = req
+                .body()?
+                .get("properties")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            if props
+                .as_object()
+                .is_none_or(|m| m.values().any(|v| !v.is_string()))
+            {
+                return Err(ArmError::bad_request(
+                    "BadRequest",
+                    "App settings must be an object of string values.",
+                ));
             }
             store_app_settings(state, &site.id, props.clone());
             crate::functions_host::site_changed(state, &site.id);
-            arm::ok(json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": props}))
+            arm::ok(
+                json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": props}),
+            )
         }
         _ => Err(arm::method_not_allowed(req)),
     }
@@ -255,7 +382,11 @@ fn site_config(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRe
     match req.method {
         Method::GET => arm::get_tracked(state, &id, "Microsoft.Web/sites/config", parsed),
         Method::PUT | Method::PATCH => {
-            let mut requested = req.body()?.get("properties").cloned().unwrap_or_else(|| json!({}));
+            let mut requested = req
+                .body()?
+                .get("properties")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             if let Some(obj) = requested.as_object_mut() {
                 obj.remove("appSettings");
             }
@@ -273,12 +404,24 @@ fn publishing_policy(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) ->
     match req.method {
         Method::GET => {
             let body = lock(&state.cloud).get(&id).map(|r| r.body.clone());
-            arm::ok(body.unwrap_or_else(|| json!({"id": id, "name": which, "properties": {"allow": true}})))
+            arm::ok(
+                body.unwrap_or_else(
+                    || json!({"id": id, "name": which, "properties": {"allow": true}}),
+                ),
+            )
         }
         Method::PUT => {
-            let allow = req.body()?.pointer("/properties/allow").and_then(Value::as_bool).unwrap_or(true);
+            let allow = req
+                .body()?
+                .pointer("/properties/allow")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
             let body = json!({"id": id, "name": which, "type": "Microsoft.Web/sites/basicPublishingCredentialsPolicies", "properties": {"allow": allow}});
-            lock(&state.cloud).insert(Resource { id, kind: "Microsoft.Web/sites/basicPublishingCredentialsPolicies".into(), body: body.clone() });
+            lock(&state.cloud).insert(Resource {
+                id,
+                kind: "Microsoft.Web/sites/basicPublishingCredentialsPolicies".into(),
+                body: body.clone(),
+            });
             arm::ok(body)
         }
         _ => Err(arm::method_not_allowed(req)),
