@@ -46,8 +46,18 @@ impl AzuriteFleet {
 
     /// Starts Azurite for `account` with `key` on `port` and waits until it listens.
     pub async fn start(&self, account: &str, key: &str, port: u16) -> Result<(), AzuriteError> {
+        let _ = std::fs::remove_dir_all(self.root.join(account));
+        self.start_keeping_data(account, key, port).await
+    }
+
+    /// Starts over the account's existing data (an emulator restarted from its state file).
+    pub async fn start_keeping_data(
+        &self,
+        account: &str,
+        key: &str,
+        port: u16,
+    ) -> Result<(), AzuriteError> {
         let dir = self.root.join(account);
-        let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::create_dir_all(&dir);
         let log = dir.join("azurite.log");
         let log_file = std::fs::File::create(&log).ok();
@@ -112,10 +122,22 @@ impl AzuriteFleet {
         let _ = std::fs::remove_dir_all(self.root.join(account));
     }
 
+    /// Stops every instance gracefully, so Azurite writes its metadata before it exits.
     pub async fn stop_all(&self) {
         let mut children = self.children.lock().await;
         for (_, mut child) in children.drain() {
-            let _ = child.kill().await;
+            if let Some(pid) = child.id() {
+                let _ = Command::new("kill")
+                    .args(["-INT", &pid.to_string()])
+                    .status()
+                    .await;
+            }
+            if tokio::time::timeout(Duration::from_secs(5), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
         }
     }
 }

@@ -62,6 +62,32 @@ pub fn seed_directory(state: &Shared, cfg: &EmulatorConfig) {
     }
 }
 
+/// Reloads a saved cloud and restarts each account's Azurite over its kept data.
+async fn restore(state: &Shared, file: &std::path::Path) -> anyhow::Result<()> {
+    let cloud = state::Cloud::load(file)?;
+    let accounts: Vec<state::AccountData> = cloud.accounts.values().cloned().collect();
+    *lock(&state.cloud) = cloud;
+    for account in accounts {
+        state
+            .azurite
+            .start_keeping_data(&account.name, &account.key1, account.port)
+            .await?;
+        if let Some(a) = lock(&state.cloud).accounts.get_mut(&account.name) {
+            a.ready = true;
+        }
+    }
+    let sites: Vec<String> = lock(&state.cloud)
+        .resources
+        .values()
+        .filter(|r| r.kind == "Microsoft.Web/sites")
+        .map(|r| r.id.clone())
+        .collect();
+    for site in sites {
+        functions_host::site_changed(state, &site);
+    }
+    Ok(())
+}
+
 impl Emulator {
     /// Starts on `port` (0 = any free port) on 127.0.0.1.
     pub async fn start(cfg: EmulatorConfig, port: u16) -> anyhow::Result<Self> {
@@ -78,7 +104,10 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let state: Shared = Arc::new(AppState::new(cfg.clone()));
         *lock(&state.base_url) = format!("http://{addr}");
-        seed_directory(&state, &cfg);
+        match cfg.state_file.as_ref().filter(|f| f.exists()) {
+            Some(file) => restore(&state, file).await?,
+            None => seed_directory(&state, &cfg),
+        }
         let app = server::router(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -115,6 +144,7 @@ impl Emulator {
     }
 
     pub async fn shutdown(self) {
+        server::save_state(&self.state);
         functions_host::stop_all(&self.state).await;
         self.state.azurite.stop_all().await;
         self.pump.abort();

@@ -123,6 +123,16 @@ async fn log_request(State(state): State<Shared>, request: Request, next: Next) 
     response
 }
 
+/// Saves the cloud to the configured state file, if any (after every change).
+pub fn save_state(state: &Shared) {
+    let file = lock(&state.cfg).state_file.clone();
+    if let Some(file) = file {
+        if let Err(e) = lock(&state.cloud).save(&file) {
+            tracing::warn!(file = %file.display(), error = %e, "cannot save the emulator state");
+        }
+    }
+}
+
 /// Azure-like latency and seeded faults: 429 + Retry-After, 500/503, dropped connections.
 async fn faults_and_latency(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let cfg = state.cfg();

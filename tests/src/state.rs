@@ -70,10 +70,12 @@ pub struct DeletedWorkspace {
     pub customer_id: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Cloud {
     /// Keyed by the lower-cased resource id.
     pub resources: BTreeMap<String, Resource>,
+    /// Running operations are not saved: a restarted emulator has finished them.
+    #[serde(skip)]
     pub operations: HashMap<String, Operation>,
     pub directory: BTreeMap<String, DirectoryObject>,
     pub accounts: BTreeMap<String, AccountData>,
@@ -88,6 +90,29 @@ pub fn key(id: &str) -> String {
 }
 
 impl Cloud {
+    /// Writes the state to `path` atomically (a temp file renamed over it).
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(tmp, path)
+    }
+
+    pub fn load(path: &std::path::Path) -> std::io::Result<Self> {
+        let mut cloud: Cloud = serde_json::from_slice(&std::fs::read(path)?).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not an emulator state file: {e}", path.display()),
+            )
+        })?;
+        for account in cloud.accounts.values_mut() {
+            account.ready = false;
+        }
+        Ok(cloud)
+    }
+
     pub fn get(&self, id: &str) -> Option<&Resource> {
         self.resources.get(&key(id))
     }

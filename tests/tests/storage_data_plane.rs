@@ -186,3 +186,91 @@ async fn container_created_through_arm_takes_writes_with_the_listed_key() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_restarted_emulator_keeps_its_resources_and_blobs_through_the_state_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = local_cloud::config::EmulatorConfig::new(dir.path().to_path_buf());
+    cfg.state_file = Some(dir.path().join("state.json"));
+    let emulator = local_cloud::Emulator::start(cfg.clone(), 0)
+        .await
+        .expect("start");
+    let cloud = TestCloud::with(emulator).await;
+    cloud.resource_group("rgkeep").await;
+    let account = cloud.storage_account("rgkeep", "stkeep01").await;
+    let endpoint = account["properties"]["primaryEndpoints"]["blob"]
+        .as_str()
+        .expect("endpoint")
+        .to_string();
+    let base = TestCloud::account_path("rgkeep", "stkeep01");
+    assert_eq!(
+        cloud
+            .arm(
+                "PUT",
+                &format!("{base}/blobServices/default/containers/raw?api-version=2023-05-01"),
+                Some(json!({}))
+            )
+            .await
+            .status,
+        201
+    );
+    let keys = cloud
+        .arm(
+            "POST",
+            &format!("{base}/listKeys?api-version=2023-05-01"),
+            None,
+        )
+        .await
+        .json();
+    let key =
+        AccountKey::new("stkeep01", keys["keys"][0]["value"].as_str().expect("key")).expect("key");
+    assert_eq!(
+        signed(
+            &cloud,
+            &key,
+            "PUT",
+            &format!("{endpoint}raw/kept.txt"),
+            b"kept".to_vec(),
+            true
+        )
+        .await
+        .status(),
+        201
+    );
+    cloud.emulator.shutdown().await;
+
+    let restarted = local_cloud::Emulator::start(cfg, 0).await.expect("restart");
+    let cloud = TestCloud::with(restarted).await;
+    assert_eq!(
+        cloud
+            .arm(
+                "GET",
+                &format!(
+                    "/subscriptions/{}/resourcegroups/rgkeep?api-version=2021-04-01",
+                    common::SUB
+                ),
+                None
+            )
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        cloud
+            .arm("GET", &format!("{base}?api-version=2023-05-01"), None)
+            .await
+            .json()["properties"]["provisioningState"],
+        "Succeeded"
+    );
+    let got = signed(
+        &cloud,
+        &key,
+        "GET",
+        &format!("{endpoint}raw/kept.txt"),
+        vec![],
+        false,
+    )
+    .await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.expect("bytes").as_ref(), b"kept");
+}

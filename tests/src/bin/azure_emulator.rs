@@ -24,6 +24,9 @@ struct Args {
     /// Seconds a new principal stays unknown to ARM unless principalType is given.
     #[arg(long, default_value_t = 2.0)]
     principal_replication: f64,
+    /// Keep the cloud in this file across restarts (loaded at start, saved after every change).
+    #[arg(long)]
+    state_file: Option<PathBuf>,
     /// Append every request as a JSON line here.
     #[arg(long)]
     request_log: Option<PathBuf>,
@@ -51,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
     cfg.time_scale = args.time_scale;
     cfg.principal_replication = std::time::Duration::from_secs_f64(args.principal_replication);
     cfg.request_log = args.request_log;
+    cfg.state_file = args.state_file;
     if let Some(bin) = args.azurite_blob_bin {
         cfg.azurite_blob_bin = bin;
     }

@@ -205,6 +205,8 @@ async fn account(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> Arm
             if let Some(sku) = body.get("sku") {
                 existing.body["sku"] = sku.clone();
             }
+            // A successful update re-provisions an account whose create ended Failed.
+            existing.body["properties"]["provisioningState"] = json!("Succeeded");
             lock(&state.cloud).insert(existing.clone());
             arm::ok(existing.body)
         }
@@ -283,6 +285,7 @@ async fn put_account(
         existing.body["properties"] = props;
         existing.body["tags"] = tags;
         existing.body["sku"] = json!({"name": sku, "tier": tier});
+        existing.body["properties"]["provisioningState"] = json!("Succeeded");
         lock(&state.cloud).insert(existing.clone());
         return arm::ok(existing.body);
     }

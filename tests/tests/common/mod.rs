@@ -45,6 +45,10 @@ impl TestCloud {
         let emulator = Emulator::start_for_tests()
             .await
             .expect("emulator starts (is Azurite installed? run tests/local-cloud.sh install)");
+        Self::with(emulator).await
+    }
+
+    pub async fn with(emulator: Emulator) -> Self {
         let http = reqwest::Client::new();
         let mut cloud = Self {
             emulator,
