@@ -9,6 +9,6 @@ bash tests/local-cloud.sh install >&2
 export AZURITE_BLOB_BIN="${AZURITE_BLOB_BIN:-$HOME/.cache/superhero-dataflow/azurite/node_modules/.bin/azurite-blob}"
 export TANSU_BIN="${TANSU_BIN:-$HOME/.cache/superhero-dataflow/tansu/bin/tansu}"
 export REDIS_SERVER_BIN="${REDIS_SERVER_BIN:-$(command -v redis-server)}"
-echo "[demo] building the binaries (release)" >&2
-cargo build --release --workspace --bins
-exec target/release/demo "$@"
+echo "[demo] building the binaries" >&2
+cargo build --workspace --bins
+exec "${CARGO_TARGET_DIR:-target}/debug/demo" "$@"
