@@ -249,7 +249,15 @@ pub fn poll(state: &Shared, _req: &ArmRequest, parsed: &ResourcePath) -> ArmResu
         if op.finished && op.fails {
             body["error"] = json!({"code": "ProvisioningFailed", "message": format!("The operation on '{}' failed (injected fault). Retry the request.", op.resource_id)});
         }
-        return super::ok(body);
+        let mut response = (StatusCode::OK, Json(body)).into_response();
+        if !op.finished {
+            set_header(
+                &mut response,
+                "retry-after",
+                &retry_after(state).to_string(),
+            );
+        }
+        return Ok(response);
     }
     if !op.finished {
         return Ok(accepted_location(
