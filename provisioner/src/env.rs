@@ -337,7 +337,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
     }
 
     let auth = c.table(&table, "auth");
-    c.unknown_keys(&auth, "auth", &["method", "client_id"]);
+    // A client_secret gets its own, clearer problem below, not "unknown key" as well.
+    let mut auth_keys = auth.clone();
+    auth_keys.remove("client_secret");
+    c.unknown_keys(&auth_keys, "auth", &["method", "client_id"]);
     let auth_method = match c.string(&auth, "method", "auth").as_deref() {
         None | Some("auto") => AuthMethod::Auto,
         Some("client-secret") => AuthMethod::ClientSecret,

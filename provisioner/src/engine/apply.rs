@@ -44,6 +44,14 @@ fn verb(action: &Action) -> &'static str {
     }
 }
 
+fn done_verb(action: &Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update { .. } => "updated",
+        Action::Noop => "checked",
+    }
+}
+
 const APPLY_ATTEMPTS: u32 = 3;
 
 async fn apply_one(
@@ -82,10 +90,7 @@ async fn apply_one(
                     key: r.key(),
                     kind: r.kind().into(),
                     name: r.name(&ctx),
-                    verb: verb(&action)
-                        .replace("ing", "ed")
-                        .replace("creat", "create")
-                        .replace("updat", "update"),
+                    verb: done_verb(&action).into(),
                     seconds: started.elapsed().as_secs_f64(),
                 });
                 return (i, Ok(true));

@@ -120,6 +120,7 @@ impl Resource for EventSubscription {
             "properties",
             &mut changes,
         );
+        changes.extend(super::failed_state(body));
         if changes.is_empty() {
             Action::Noop
         } else {

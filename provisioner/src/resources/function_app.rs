@@ -4,7 +4,8 @@
 
 use super::storage_account::AccountRole;
 use super::{
-    diff_owned, is_ours, merged_tags, Action, Change, Ctx, Live, Resource, ResourceError, Result,
+    diff_owned, failed_state, is_ours, merged_tags, Action, Change, Ctx, Live, Resource,
+    ResourceError, Result,
 };
 use crate::arm::versions::WEB;
 use futures::future::BoxFuture;
@@ -158,6 +159,7 @@ impl Resource for FunctionApp {
         };
         let mut changes = Vec::new();
         diff_owned(&desired_site(ctx), &body["site"], "", &mut changes);
+        changes.extend(failed_state(&body["site"]));
         diff_owned(
             &site_config(ctx),
             &body["config"],
@@ -211,6 +213,7 @@ impl Resource for FunctionApp {
                 Some(body) => {
                     let mut c = Vec::new();
                     diff_owned(&desired_site(ctx), &body["site"], "", &mut c);
+                    c.extend(failed_state(&body["site"]));
                     diff_owned(&site_config(ctx), &body["config"], "siteConfig", &mut c);
                     !c.is_empty()
                 }

@@ -120,6 +120,10 @@ impl Resource for FunctionPackage {
         })
     }
     fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
+        // Nothing deployed yet: a create either way, without building the package just to plan.
+        let Some(setting) = current_setting(live) else {
+            return Action::Create;
+        };
         let desired_blob = match package(ctx) {
             Ok((_, sha)) => blob_name(&sha),
             Err(e) => {
@@ -131,9 +135,6 @@ impl Resource for FunctionPackage {
                     }],
                 }
             }
-        };
-        let Some(setting) = current_setting(live) else {
-            return Action::Create;
         };
         let mut changes = Vec::new();
         let base = setting.split('?').next().unwrap_or_default().to_string();

@@ -284,6 +284,19 @@ pub fn diff_owned(desired: &Value, live: &Value, path: &str, out: &mut Vec<Chang
     }
 }
 
+/// A resource whose last operation ended Failed is not in sync, whatever its properties say; the
+/// next apply sends it again, which makes ARM provision it again.
+pub fn failed_state(body: &Value) -> Option<Change> {
+    let state = body
+        .pointer("/properties/provisioningState")
+        .and_then(Value::as_str)?;
+    state.eq_ignore_ascii_case("Failed").then(|| Change {
+        property: "properties.provisioningState".into(),
+        live: json!(state),
+        desired: json!("Succeeded"),
+    })
+}
+
 /// Creates when absent, updates when an owned property differs, else nothing.
 pub fn action_for(desired: &Value, live: &Live) -> Action {
     match live {
@@ -291,6 +304,7 @@ pub fn action_for(desired: &Value, live: &Live) -> Action {
         Live::Present(body) => {
             let mut changes = Vec::new();
             diff_owned(desired, body, "", &mut changes);
+            changes.extend(failed_state(body));
             if changes.is_empty() {
                 Action::Noop
             } else {
@@ -364,5 +378,22 @@ mod tests {
             other => panic!("expected an update, got {other:?}"),
         }
         assert_eq!(action_for(&desired, &Live::Absent), Action::Create);
+    }
+
+    #[test]
+    fn a_resource_left_failed_by_its_last_operation_is_not_in_sync() {
+        let desired = json!({"location": "westeurope"});
+        let failed =
+            json!({"location": "westeurope", "properties": {"provisioningState": "Failed"}});
+        match action_for(&desired, &Live::Present(failed)) {
+            Action::Update { changes } => {
+                assert_eq!(changes.len(), 1);
+                assert_eq!(changes[0].property, "properties.provisioningState");
+            }
+            other => panic!("expected an update, got {other:?}"),
+        }
+        let fine =
+            json!({"location": "westeurope", "properties": {"provisioningState": "Succeeded"}});
+        assert_eq!(action_for(&desired, &Live::Present(fine)), Action::Noop);
     }
 }
