@@ -437,3 +437,102 @@ impl Run {
         );
     }
 }
+
+/// The blob data plane of one storage account, signed with its key (as `provision` does for its lock).
+impl World {
+    pub async fn blob(
+        &self,
+        account: &str,
+        method: &str,
+        path_and_query: &str,
+        extra: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (u16, String) {
+        let data = local_cloud::server::lock(&self.emulator.state.cloud)
+            .accounts
+            .get(account)
+            .cloned()
+            .expect("the account exists");
+        let url = url::Url::parse(&format!("{}{path_and_query}", data.blob_endpoint()))
+            .expect("blob url");
+        let key =
+            runtime::azure_blob::AccountKey::new(&data.name, &data.key1).expect("account key");
+        let mut headers = std::collections::BTreeMap::new();
+        headers.insert(
+            "x-ms-version".to_string(),
+            runtime::azure_blob::STORAGE_VERSION.to_string(),
+        );
+        headers.insert(
+            "x-ms-date".to_string(),
+            chrono::Utc::now()
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        );
+        headers.insert("content-length".to_string(), body.len().to_string());
+        for (k, v) in extra {
+            headers.insert(k.to_ascii_lowercase(), v.to_string());
+        }
+        let auth = key.shared_key_authorization(method, &url, &headers);
+        let mut request = self
+            .http
+            .request(method.parse().expect("method"), url)
+            .header("authorization", auth)
+            .body(body);
+        for (k, v) in &headers {
+            request = request.header(k, v);
+        }
+        let response = request.send().await.expect("blob request");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Takes the environment's run lock as another person's run would, with `holder` recorded in it.
+    pub async fn hold_lock(&self, holder: &str) -> String {
+        let account = self.names().functions_account;
+        let blob = format!("locks/{}.lock", self.environment().name);
+        let (status, text) = self
+            .blob(
+                &account,
+                "PUT",
+                &blob,
+                &[
+                    ("x-ms-blob-type", "BlockBlob"),
+                    ("content-type", "application/json"),
+                ],
+                holder.as_bytes().to_vec(),
+            )
+            .await;
+        assert!(status == 201, "write the lock blob: {status} {text}");
+        let lease = uuid::Uuid::new_v4().to_string();
+        let (status, text) = self
+            .blob(
+                &account,
+                "PUT",
+                &format!("{blob}?comp=lease"),
+                &[
+                    ("x-ms-lease-action", "acquire"),
+                    ("x-ms-lease-duration", "-1"),
+                    ("x-ms-proposed-lease-id", &lease),
+                ],
+                vec![],
+            )
+            .await;
+        assert_eq!(status, 201, "acquire the lease: {text}");
+        lease
+    }
+
+    pub async fn release_lock(&self, lease: &str) {
+        let account = self.names().functions_account;
+        let blob = format!("locks/{}.lock", self.environment().name);
+        let (status, text) = self
+            .blob(
+                &account,
+                "PUT",
+                &format!("{blob}?comp=lease"),
+                &[("x-ms-lease-action", "release"), ("x-ms-lease-id", lease)],
+                vec![],
+            )
+            .await;
+        assert_eq!(status, 200, "release the lease: {text}");
+    }
+}
