@@ -149,3 +149,8 @@ async fn role_assignments_for_a_brand_new_identity_succeed_inside_the_replicatio
     );
     world.provision(&["drift"]).await.assert_code(0, "drift");
 }
+assert!(
+    up.stderr.contains("HTTP 0 ConnectionFailed"),
+    "dropped connections were injected and retried:\n{}",
+    up.stderr
+);
