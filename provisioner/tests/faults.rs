@@ -33,6 +33,11 @@ async fn up_converges_through_throttling_server_errors_dropped_connections_and_f
         up.stderr
     );
     assert!(
+        up.stderr.contains("HTTP 0 ConnectionFailed"),
+        "dropped connections were injected and retried:\n{}",
+        up.stderr
+    );
+    assert!(
         !up.stderr.contains("✗"),
         "nothing failed for good:\n{}",
         up.stderr
@@ -149,8 +154,3 @@ async fn role_assignments_for_a_brand_new_identity_succeed_inside_the_replicatio
     );
     world.provision(&["drift"]).await.assert_code(0, "drift");
 }
-assert!(
-    up.stderr.contains("HTTP 0 ConnectionFailed"),
-    "dropped connections were injected and retried:\n{}",
-    up.stderr
-);
