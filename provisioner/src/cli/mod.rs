@@ -63,6 +63,9 @@ pub enum Command {
     Plan {
         #[arg(long)]
         json: bool,
+        /// Compare against this prebuilt package zip instead of building function/.
+        #[arg(long)]
+        package: Option<PathBuf>,
     },
     /// Create or update everything the pipeline needs.
     Up {
@@ -261,10 +264,10 @@ async fn run(cli: Cli) -> u8 {
             }
             Err(e) => fail(e),
         },
-        Command::Plan { json } => {
+        Command::Plan { json, package } => {
             let json = json || json_out;
             let ctx = match load_env(&global).map(|e| (e, reporter(json))) {
-                Ok((e, r)) => match context(e, r, None, false).await {
+                Ok((e, r)) => match context(e, r, package, false).await {
                     Ok(c) => c,
                     Err(e) => return fail(e),
                 },
