@@ -76,7 +76,7 @@ pub async fn drift(
     if !fix {
         return exit_code::DRIFT;
     }
-    let code = apply_with_lock(
+    apply_with_lock(
         ctx.clone(),
         global,
         resources,
@@ -85,12 +85,7 @@ pub async fn drift(
         reporter,
         "drift --fix",
     )
-    .await;
-    if code == exit_code::OK {
-        exit_code::OK
-    } else {
-        code
-    }
+    .await
 }
 
 pub async fn up(
@@ -163,11 +158,12 @@ async fn apply_with_lock(
             Ok(o) => o,
             Err(e) => return fail(e),
         };
+        let boot_plan = engine::plan(&ctx, &bootstrap, &observed);
         let summary = engine::apply(
             ctx.clone(),
             bootstrap,
             &observed,
-            &engine::plan(&ctx, &all_boot(&ctx), &observed),
+            &boot_plan,
             global.parallelism,
             reporter.clone(),
         )
@@ -221,13 +217,6 @@ async fn apply_with_lock(
     } else {
         exit_code::ERROR
     }
-}
-
-fn all_boot(ctx: &Ctx) -> Vec<Box<dyn Resource>> {
-    crate::resources::all(&ctx.env)
-        .into_iter()
-        .filter(|r| BOOTSTRAP.contains(&r.key().as_str()))
-        .collect()
 }
 
 pub async fn down(
