@@ -43,7 +43,7 @@ pub async fn finish(
         let mut wait = wait_hint(&reply);
         for _ in 0..MAX_POLLS {
             tokio::time::sleep(wait).await;
-            let poll = azure.call(Api::Arm, "GET", &op, None, &[]).await?;
+            let poll = azure.call(Api::Arm, reqwest::Method::GET, &op, None, &[]).await?;
             match poll
                 .body
                 .get("status")
@@ -83,7 +83,7 @@ pub async fn finish(
         let mut wait = wait_hint(&reply);
         for _ in 0..MAX_POLLS {
             tokio::time::sleep(wait).await;
-            let poll = azure.call(Api::Arm, "GET", &location, None, &[]).await?;
+            let poll = azure.call(Api::Arm, reqwest::Method::GET, &location, None, &[]).await?;
             match poll.status {
                 202 => wait = wait_hint(&poll),
                 200 if !poll.body.is_null() && method != "DELETE" => return Ok(poll.body),

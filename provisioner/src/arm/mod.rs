@@ -170,11 +170,12 @@ impl Azure {
     pub async fn call(
         &self,
         api: Api,
-        method: &str,
+        method: reqwest::Method,
         path: &str,
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<Reply, ArmError> {
+        let method = method.as_str();
         let url = self.url(api, path);
         let what = path.split('?').next().unwrap_or(path).to_string();
         let mut attempt = 0;
@@ -292,7 +293,7 @@ impl Azure {
 
     /// GET a resource; `None` when it does not exist.
     pub async fn get(&self, path: &str) -> Result<Option<Value>, ArmError> {
-        match self.call(Api::Arm, "GET", path, None, &[]).await {
+        match self.call(Api::Arm, reqwest::Method::GET, path, None, &[]).await {
             Ok(reply) => Ok(Some(reply.body)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -300,18 +301,23 @@ impl Azure {
     }
 
     /// PUT (or PATCH) and wait for the operation; returns the resource as it ends up.
-    pub async fn put(&self, method: &str, path: &str, body: &Value) -> Result<Value, ArmError> {
-        let reply = self.call(Api::Arm, method, path, Some(body), &[]).await?;
-        lro::finish(self, method, path, reply).await
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value, ArmError> {
+        let reply = self.call(Api::Arm, reqwest::Method::PUT, path, Some(body), &[]).await?;
+        lro::finish(self, "PUT", path, reply).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, ArmError> {
+        let reply = self.call(Api::Arm, reqwest::Method::PATCH, path, Some(body), &[]).await?;
+        lro::finish(self, "PATCH", path, reply).await
     }
 
     pub async fn post(&self, path: &str, body: Option<&Value>) -> Result<Value, ArmError> {
-        Ok(self.call(Api::Arm, "POST", path, body, &[]).await?.body)
+        Ok(self.call(Api::Arm, reqwest::Method::POST, path, body, &[]).await?.body)
     }
 
     /// DELETE and wait; an absent resource counts as deleted.
     pub async fn delete(&self, path: &str) -> Result<(), ArmError> {
-        match self.call(Api::Arm, "DELETE", path, None, &[]).await {
+        match self.call(Api::Arm, reqwest::Method::DELETE, path, None, &[]).await {
             Ok(reply) => lro::finish(self, "DELETE", path, reply).await.map(|_| ()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
@@ -320,7 +326,7 @@ impl Azure {
 
     pub async fn graph(
         &self,
-        method: &str,
+        method: reqwest::Method,
         path: &str,
         body: Option<&Value>,
         headers: &[(&str, &str)],

@@ -62,7 +62,7 @@ impl Resource for AppInsights {
         Box::pin(async move {
             let mut body = desired(ctx);
             body["tags"] = merged_tags(ctx, live);
-            let created = ctx.azure.put("PUT", &path(ctx), &body).await?;
+            let created = ctx.azure.put(&path(ctx), &body).await?;
             remember(ctx, &created);
             Ok(())
         })

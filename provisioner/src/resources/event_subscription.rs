@@ -139,7 +139,7 @@ impl Resource for EventSubscription {
             // The webhook handshake fails while the host is still starting: a few tries, then give up.
             let mut last = None;
             for attempt in 0..10u64 {
-                match ctx.azure.put("PUT", &path(ctx, ""), &body).await {
+                match ctx.azure.put(&path(ctx, ""), &body).await {
                     Ok(_) => return Ok(()),
                     Err(e) if e.status == 400 && e.code.contains("validation") => {
                         last = Some(e);

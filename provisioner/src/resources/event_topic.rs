@@ -46,9 +46,7 @@ impl Resource for EventTopic {
             let mut body = desired(ctx);
             body["tags"] = merged_tags(ctx, live);
             ctx.azure
-                .put(
-                    "PUT",
-                    &format!("{}?api-version={EVENT_GRID}", id(ctx)),
+                .put(&format!("{}?api-version={EVENT_GRID}", id(ctx)),
                     &body,
                 )
                 .await?;

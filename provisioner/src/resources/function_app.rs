@@ -226,7 +226,7 @@ impl Resource for FunctionApp {
                     .collect::<Vec<_>>());
             }
             if site_drifted {
-                let created = ctx.azure.put("PUT", &path(ctx, ""), &site).await?;
+                let created = ctx.azure.put(&path(ctx, ""), &site).await?;
                 let principal = created
                     .pointer("/identity/principalId")
                     .and_then(Value::as_str)
@@ -250,9 +250,7 @@ impl Resource for FunctionApp {
                     .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
                     .collect();
                 ctx.azure
-                    .put(
-                        "PUT",
-                        &path(ctx, "/config/appsettings"),
+                    .put(&path(ctx, "/config/appsettings"),
                         &crate::arm::models::app_settings(&settings),
                     )
                     .await?;

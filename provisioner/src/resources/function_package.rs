@@ -2,6 +2,7 @@
 //! content hash only when that changed, and wired with WEBSITE_RUN_FROM_PACKAGE — either a SAS bound
 //! to a stored access policy (revocable, renewed before it expires) or the site's managed identity.
 
+use reqwest::Method;
 use super::function_app::{self, PACKAGE_SETTINGS};
 use super::storage_account::AccountRole;
 use super::{Action, Change, Ctx, Live, Resource, ResourceError, Result};
@@ -79,7 +80,7 @@ impl Resource for FunctionPackage {
                 .azure
                 .call(
                     crate::arm::Api::Arm,
-                    "POST",
+                    Method::POST,
                     &format!(
                         "{site}/config/appsettings/list?api-version={}",
                         crate::arm::versions::WEB
@@ -266,9 +267,7 @@ impl Resource for FunctionPackage {
                 merged.insert(k.to_string(), v);
             }
             ctx.azure
-                .put(
-                    "PUT",
-                    &format!("{site}/config/appsettings?api-version={web}"),
+                .put(&format!("{site}/config/appsettings?api-version={web}"),
                     &crate::arm::models::app_settings(&merged),
                 )
                 .await?;

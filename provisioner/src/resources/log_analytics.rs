@@ -48,9 +48,7 @@ impl Resource for LogAnalytics {
             let mut body = desired(ctx);
             body["tags"] = merged_tags(ctx, live);
             ctx.azure
-                .put(
-                    "PUT",
-                    &format!("{}?api-version={OPERATIONAL_INSIGHTS}", id(ctx)),
+                .put(&format!("{}?api-version={OPERATIONAL_INSIGHTS}", id(ctx)),
                     &body,
                 )
                 .await?;

@@ -50,9 +50,7 @@ impl Resource for ResourceGroup {
                 }
             }
             ctx.azure
-                .put(
-                    "PUT",
-                    &path(ctx),
+                .put(&path(ctx),
                     &json!({"location": ctx.env.location, "tags": merged_tags(ctx, live)}),
                 )
                 .await?;

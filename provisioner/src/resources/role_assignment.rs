@@ -2,6 +2,7 @@
 //! RoleAssignmentExists. A new principal may be unknown to ARM for a while: principalType is always
 //! sent, and PrincipalNotFound is retried only while Graph confirms the principal exists.
 
+use reqwest::Method;
 use super::storage_account::AccountRole;
 use super::{Action, Change, Ctx, Live, Resource, ResourceError, Result};
 use crate::arm::models;
@@ -88,7 +89,7 @@ impl RoleAssignment {
     async fn principal_exists(&self, ctx: &Ctx, principal: &str) -> Result<bool> {
         match ctx
             .azure
-            .graph("GET", &format!("/directoryObjects/{principal}"), None, &[])
+            .graph(Method::GET, &format!("/directoryObjects/{principal}"), None, &[])
             .await
         {
             Ok(_) => Ok(true),
@@ -174,7 +175,7 @@ impl Resource for RoleAssignment {
                 attempt += 1;
                 match ctx
                     .azure
-                    .put("PUT", &self.path(ctx, &principal), &body)
+                    .put(&self.path(ctx, &principal), &body)
                     .await
                 {
                     Ok(_) => return Ok(()),

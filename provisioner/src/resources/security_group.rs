@@ -2,6 +2,7 @@
 //! uniqueName; the deploying principal owns it and is a member. Entra groups carry no tags, so the
 //! description marks ownership.
 
+use reqwest::Method;
 use super::{Action, Change, Ctx, Live, Resource, ResourceError, Result};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -44,7 +45,7 @@ impl Resource for SecurityGroup {
     }
     fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
         Box::pin(async move {
-            let mut group = match ctx.azure.graph("GET", &by_name(ctx), None, &[]).await {
+            let mut group = match ctx.azure.graph(Method::GET, &by_name(ctx), None, &[]).await {
                 Ok(reply) => reply.body,
                 Err(e) if e.is_not_found() => return Ok(Live::Absent),
                 Err(e) => return Err(e.into()),
@@ -52,8 +53,7 @@ impl Resource for SecurityGroup {
             let id = group["id"].as_str().unwrap_or_default().to_string();
             let members = ctx
                 .azure
-                .graph(
-                    "GET",
+                .graph(Method::GET,
                     &format!("/groups/{id}/members?$select=id"),
                     None,
                     &[],
@@ -149,8 +149,7 @@ impl Resource for SecurityGroup {
             }
             let reply = ctx
                 .azure
-                .graph(
-                    "PATCH",
+                .graph(Method::PATCH,
                     &by_name(ctx),
                     Some(&body),
                     &[("Prefer", "create-if-missing")],
@@ -158,7 +157,7 @@ impl Resource for SecurityGroup {
                 .await?;
             let id = match reply.body.get("id").and_then(Value::as_str) {
                 Some(id) => id.to_string(),
-                None => ctx.azure.graph("GET", &by_name(ctx), None, &[]).await?.body["id"]
+                None => ctx.azure.graph(Method::GET, &by_name(ctx), None, &[]).await?.body["id"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),
@@ -185,8 +184,7 @@ impl Resource for SecurityGroup {
                     json!({"@odata.id": format!("{graph}/v1.0/directoryObjects/{member}")});
                 match ctx
                     .azure
-                    .graph(
-                        "POST",
+                    .graph(Method::POST,
                         &format!("/groups/{id}/members/$ref"),
                         Some(&reference),
                         &[],
@@ -214,8 +212,7 @@ impl Resource for SecurityGroup {
             }
             match ctx
                 .azure
-                .graph(
-                    "DELETE",
+                .graph(Method::DELETE,
                     &format!("/groups/{}", group["id"].as_str().unwrap_or_default()),
                     None,
                     &[],

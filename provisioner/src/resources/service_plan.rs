@@ -51,7 +51,7 @@ impl Resource for ServicePlan {
             } else {
                 "functionapp"
             });
-            ctx.azure.put("PUT", &path(ctx), &body).await?;
+            ctx.azure.put(&path(ctx), &body).await?;
             Ok(())
         })
     }

@@ -107,7 +107,7 @@ impl Resource for StorageAccount {
             let mut body = desired(ctx, self.0);
             body["tags"] = merged_tags(ctx, live);
             let result = match live.body() {
-                None => ctx.azure.put("PUT", &path(ctx, self.0), &body).await?,
+                None => ctx.azure.put(&path(ctx, self.0), &body).await?,
                 Some(current) => {
                     let want_hns = body
                         .pointer("/properties/isHnsEnabled")
@@ -130,7 +130,7 @@ impl Resource for StorageAccount {
                         p.remove("isHnsEnabled");
                     }
                     let patch = json!({"tags": body["tags"], "sku": body["sku"], "kind": body["kind"], "properties": props});
-                    ctx.azure.put("PATCH", &path(ctx, self.0), &patch).await?
+                    ctx.azure.patch(&path(ctx, self.0), &patch).await?
                 }
             };
             remember(ctx, self.0, &result);

@@ -46,7 +46,7 @@ impl Resource for Container {
     }
     fn apply<'a>(&'a self, ctx: &'a Ctx, _live: &'a Live) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            ctx.azure.put("PUT", &self.path(ctx), &desired()).await?;
+            ctx.azure.put(&self.path(ctx), &desired()).await?;
             Ok(())
         })
     }
