@@ -1,0 +1,361 @@
+//! The one retry policy. A failure is put in a class; each class has its own rule:
+//!
+//! - `Throttled` (429) and `Transient` (5xx, 408, no answer): up to `max_attempts`, honouring
+//!   `Retry-After` (seconds or HTTP-date), else exponential backoff with jitter.
+//! - `Busy` (another operation in progress, a resource still being deleted): wait and retry
+//!   until the deadline.
+//! - `Propagating` (an answer that only means Azure has not caught up yet: a principal not yet
+//!   replicated, a data role not yet effective, a host not yet started): retried until the
+//!   propagation window passes.
+//! - `Fatal`: returned at once.
+//!
+//! Time is tokio's, so tests can run the whole policy on a paused clock.
+
+use crate::error::{Error, Origin};
+use crate::Notify;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Throttled,
+    Transient,
+    Busy,
+    Propagating,
+    Fatal,
+}
+
+/// A factor in [0.5, 1.0) that spreads backoffs; injectable so tests are exact.
+#[derive(Clone)]
+pub struct Jitter(Arc<dyn Fn() -> f64 + Send + Sync>);
+
+impl Jitter {
+    pub fn random() -> Self {
+        Self(Arc::new(|| rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..1.0)))
+    }
+    pub fn fixed(factor: f64) -> Self {
+        Self(Arc::new(move || factor))
+    }
+    fn factor(&self) -> f64 {
+        (self.0)().clamp(0.0, 1.0)
+    }
+}
+
+impl std::fmt::Debug for Jitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Jitter")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub max_backoff: Duration,
+    /// No call is retried past this, whatever its class.
+    pub deadline: Duration,
+    /// How long an eventually consistent answer is waited out.
+    pub propagation_window: Duration,
+    pub jitter: Jitter,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            base: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(20),
+            deadline: Duration::from_secs(15 * 60),
+            propagation_window: Duration::from_secs(5 * 60),
+            jitter: Jitter::random(),
+        }
+    }
+}
+
+/// ARM busy codes: the resource is in another operation's hands for now.
+const BUSY_CODES: &[&str] = &[
+    "AnotherOperationInProgress",
+    "OperationInProgress",
+    "ResourceGroupBeingDeleted",
+    "StorageAccountIsNotProvisioned",
+    "ContainerBeingDeleted",
+    "ScopeLocked",
+];
+
+/// The default class of a failure; callers add their own `Propagating` cases.
+pub fn classify(error: &Error) -> Class {
+    match error.origin {
+        Origin::Connection => Class::Transient,
+        Origin::Http(429) => Class::Throttled,
+        Origin::Http(408 | 500..=599) => Class::Transient,
+        Origin::Http(409) if BUSY_CODES.iter().any(|c| error.code.eq_ignore_ascii_case(c)) => {
+            Class::Busy
+        }
+        // App Service answers 409 Conflict "... another operation is in progress" on sites/plans.
+        Origin::Http(409)
+            if error.code.eq_ignore_ascii_case("Conflict")
+                && error.message.to_ascii_lowercase().contains("operation is in progress") =>
+        {
+            Class::Busy
+        }
+        _ => Class::Fatal,
+    }
+}
+
+/// `Retry-After` as delta-seconds (fractions accepted) or an HTTP-date.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(at.timestamp().max(0) as u64);
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+}
+
+/// What one retrying call is: for messages, and extra classes it knows about.
+pub struct Attempting<'a> {
+    pub what: &'a str,
+    /// Overrides the default class for failures this call knows to be temporary.
+    pub classify: &'a (dyn Fn(&Error) -> Option<Class> + Send + Sync),
+    pub notify: &'a Notify,
+}
+
+pub fn no_override(_: &Error) -> Option<Class> {
+    None
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1`.
+    pub fn delay(&self, attempt: u32, hint: Option<Duration>) -> Duration {
+        if let Some(hint) = hint {
+            return hint.min(self.max_backoff);
+        }
+        let exp = self
+            .base
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)))
+            .min(self.max_backoff);
+        exp.mul_f64(self.jitter.factor())
+    }
+
+    /// Runs `op` until it succeeds, fails fatally, or its class's limit passes.
+    pub async fn run<T, F, Fut>(&self, call: Attempting<'_>, mut op: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        let mut propagating_since: Option<Instant> = None;
+        loop {
+            attempt += 1;
+            let error = match op().await {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            let class = (call.classify)(&error).unwrap_or_else(|| classify(&error));
+            let elapsed = started.elapsed();
+            let give_up = match class {
+                Class::Fatal => return Err(error),
+                Class::Throttled | Class::Transient => attempt >= self.max_attempts,
+                Class::Busy => elapsed >= self.deadline,
+                Class::Propagating => {
+                    let since = *propagating_since.get_or_insert_with(Instant::now);
+                    since.elapsed() >= self.propagation_window
+                }
+            };
+            if give_up || elapsed >= self.deadline {
+                return Err(gave_up(error, class, elapsed, attempt));
+            }
+            let wait = self.delay(attempt, error.retry_after);
+            (call.notify)(format!(
+                "{} {}: {}; retrying in {:.1}s",
+                describe(class),
+                call.what,
+                short(&error),
+                wait.as_secs_f64()
+            ));
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+fn describe(class: Class) -> &'static str {
+    match class {
+        Class::Throttled => "throttled",
+        Class::Transient => "transient failure",
+        Class::Busy => "busy",
+        Class::Propagating => "waiting for Azure to catch up",
+        Class::Fatal => "failed",
+    }
+}
+
+fn short(error: &Error) -> String {
+    match error.status() {
+        Some(s) => format!("HTTP {s} {}", error.code),
+        None => error.code.clone(),
+    }
+}
+
+/// The last error, with what was waited for, so the user knows it was not a first-try failure.
+fn gave_up(mut error: Error, class: Class, elapsed: Duration, attempts: u32) -> Error {
+    error.message = format!(
+        "{} (still failing after {attempts} attempts over {:.0}s: {})",
+        error.message,
+        elapsed.as_secs_f64(),
+        match class {
+            Class::Propagating => "Azure did not catch up within the propagation window",
+            Class::Busy => "the resource stayed busy until the deadline",
+            _ => "retries exhausted",
+        }
+    );
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::Method;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn http(status: u16, code: &str) -> Error {
+        Error::http(
+            Method::GET,
+            "/x",
+            status,
+            &format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#),
+            None,
+            None,
+        )
+    }
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            jitter: Jitter::fixed(1.0),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_and_as_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("0.5", now), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:40:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn classes_follow_status_and_code() {
+        assert_eq!(classify(&http(429, "TooManyRequests")), Class::Throttled);
+        assert_eq!(classify(&http(503, "ServiceUnavailable")), Class::Transient);
+        assert_eq!(classify(&http(409, "AnotherOperationInProgress")), Class::Busy);
+        assert_eq!(classify(&http(409, "RoleAssignmentExists")), Class::Fatal);
+        let app_service = Error::http(Method::PUT, "/s", 409, r#"{"Code":"Conflict","Message":"Cannot modify this site because another operation is in progress. Details: Id: 1"}"#, None, None);
+        assert_eq!(classify(&app_service), Class::Busy);
+        assert_eq!(classify(&http(400, "PrincipalNotFound")), Class::Fatal, "only the caller knows it may propagate");
+    }
+
+    #[test]
+    fn backoff_grows_and_honours_the_hint() {
+        let p = policy();
+        assert_eq!(p.delay(1, None), Duration::from_millis(250));
+        assert_eq!(p.delay(3, None), Duration::from_secs(1));
+        assert_eq!(p.delay(30, None), p.max_backoff);
+        assert_eq!(p.delay(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
+        let half = RetryPolicy { jitter: Jitter::fixed(0.5), ..Default::default() };
+        assert_eq!(half.delay(1, None), Duration::from_millis(125));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_retried_at_the_servers_pace_then_succeeds() {
+        let calls = AtomicU32::new(0);
+        let notify: Notify = Arc::new(|_| {});
+        let started = Instant::now();
+        let result = policy()
+            .run(
+                Attempting { what: "GET /x", classify: &no_override, notify: &notify },
+                || async {
+                    if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                        let mut e = http(429, "TooManyRequests");
+                        e.retry_after = Some(Duration::from_secs(4));
+                        Err(e)
+                    } else {
+                        Ok(7)
+                    }
+                },
+            )
+            .await;
+        assert_eq!(result.expect("succeeds"), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(started.elapsed(), Duration::from_secs(8));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn propagation_is_waited_out_for_the_window_and_no_longer() {
+        let notify: Notify = Arc::new(|_| {});
+        let p = RetryPolicy { propagation_window: Duration::from_secs(60), ..policy() };
+        let started = Instant::now();
+        let propagating = |e: &Error| (e.code == "PrincipalNotFound").then_some(Class::Propagating);
+        let result: Result<(), Error> = p
+            .run(
+                Attempting { what: "PUT role", classify: &propagating, notify: &notify },
+                || async { Err(http(400, "PrincipalNotFound")) },
+            )
+            .await;
+        let error = result.expect_err("gives up");
+        assert_eq!(error.code, "PrincipalNotFound", "the Azure code survives");
+        assert!(error.message.contains("propagation window"), "{}", error.message);
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_secs(60) && waited < Duration::from_secs(90), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fatal_failures_are_not_retried() {
+        let calls = AtomicU32::new(0);
+        let notify: Notify = Arc::new(|_| {});
+        let result: Result<(), Error> = policy()
+            .run(
+                Attempting { what: "PUT x", classify: &no_override, notify: &notify },
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err(http(400, "InvalidTemplate"))
+                },
+            )
+            .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_stop_after_max_attempts() {
+        let calls = AtomicU32::new(0);
+        let notify: Notify = Arc::new(|_| {});
+        let p = RetryPolicy { max_attempts: 4, ..policy() };
+        let result: Result<(), Error> = p
+            .run(
+                Attempting { what: "GET x", classify: &no_override, notify: &notify },
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err(http(503, "ServiceUnavailable"))
+                },
+            )
+            .await;
+        assert!(result.expect_err("gives up").message.contains("4 attempts"));
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+}
