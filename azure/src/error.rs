@@ -44,11 +44,31 @@ impl fmt::Display for Error {
             &self.code
         };
         match self.origin {
-            Origin::Http(status) => write!(f, "{} {}: HTTP {status} {code}: {}", self.method, self.target, self.message),
-            Origin::Connection => write!(f, "{} {}: no answer ({code}): {}", self.method, self.target, self.message),
-            Origin::Operation => write!(f, "{} {}: the operation failed: {code}: {}", self.method, self.target, self.message),
-            Origin::Token => write!(f, "{} {}: no token: {}", self.method, self.target, self.message),
-            Origin::GaveUp => write!(f, "{} {}: {code}: {}", self.method, self.target, self.message),
+            Origin::Http(status) => write!(
+                f,
+                "{} {}: HTTP {status} {code}: {}",
+                self.method, self.target, self.message
+            ),
+            Origin::Connection => write!(
+                f,
+                "{} {}: no answer ({code}): {}",
+                self.method, self.target, self.message
+            ),
+            Origin::Operation => write!(
+                f,
+                "{} {}: the operation failed: {code}: {}",
+                self.method, self.target, self.message
+            ),
+            Origin::Token => write!(
+                f,
+                "{} {}: no token: {}",
+                self.method, self.target, self.message
+            ),
+            Origin::GaveUp => write!(
+                f,
+                "{} {}: {code}: {}",
+                self.method, self.target, self.message
+            ),
         }
     }
 }
@@ -62,7 +82,7 @@ pub struct ServiceError {
 
 impl ServiceError {
     pub fn parse(body: &str, header_code: Option<&str>) -> Self {
-        let trimmed = body.trim_start();
+        let trimmed = body.trim_start_matches('\u{feff}').trim_start();
         let mut parsed = if trimmed.starts_with('<') {
             Self {
                 code: xml_field(body, "Code"),
@@ -77,7 +97,12 @@ impl ServiceError {
             parsed.code = header_code.unwrap_or_default().to_string();
         }
         if parsed.message.is_empty() {
-            parsed.message = body.chars().take(300).collect::<String>().trim().to_string();
+            parsed.message = body
+                .chars()
+                .take(300)
+                .collect::<String>()
+                .trim()
+                .to_string();
         }
         parsed
     }
@@ -110,7 +135,10 @@ impl ServiceError {
             code: text(v.get("Code")).to_string(),
             message: text(v.get("Message")),
         };
-        if let Some(entity) = v.pointer("/Details/0/ErrorEntity").or_else(|| v.get("ErrorEntity")) {
+        if let Some(entity) = v
+            .pointer("/Details/0/ErrorEntity")
+            .or_else(|| v.get("ErrorEntity"))
+        {
             let extended = text(entity.get("ExtendedCode"));
             if found.message.is_empty() {
                 found.message = text(entity.get("Message"));
@@ -248,9 +276,18 @@ mod tests {
     #[test]
     fn reads_app_service_top_level_code_and_message() {
         let body = r#"{"Code":"BadRequest","Message":"Encountered an error (ServiceUnavailable) from host runtime.","Target":null,"Details":[{"Message":"Encountered an error (ServiceUnavailable) from host runtime."},{"Code":"BadRequest"},{"ErrorEntity":{"ExtendedCode":"51024","Code":"BadRequest","Message":"Encountered an error (ServiceUnavailable) from host runtime."}}],"Innererror":null}"#;
-        let e = Error::http(Method::POST, "/x/host/default/listkeys", 400, body, None, None);
+        let e = Error::http(
+            Method::POST,
+            "/x/host/default/listkeys",
+            400,
+            body,
+            None,
+            None,
+        );
         assert_eq!(e.code, "BadRequest");
-        assert!(e.message.starts_with("Encountered an error (ServiceUnavailable) from host runtime."));
+        assert!(e
+            .message
+            .starts_with("Encountered an error (ServiceUnavailable) from host runtime."));
         let shown = e.to_string();
         assert!(shown.contains("HTTP 400 BadRequest"), "{shown}");
     }
@@ -260,21 +297,43 @@ mod tests {
         let xml = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthorizationPermissionMismatch</Code><Message>This request is not authorized to perform this operation using this permission.\nRequestId:1</Message></Error>";
         let e = Error::http(Method::PUT, "https://a/c/b?sig=x", 403, xml, None, None);
         assert_eq!(e.code, "AuthorizationPermissionMismatch");
-        assert_eq!(e.message, "This request is not authorized to perform this operation using this permission.");
-        let head = Error::http(Method::HEAD, "https://a/c/b", 403, "", Some("AuthorizationFailure"), None);
+        assert_eq!(
+            e.message,
+            "This request is not authorized to perform this operation using this permission."
+        );
+        let head = Error::http(
+            Method::HEAD,
+            "https://a/c/b",
+            403,
+            "",
+            Some("AuthorizationFailure"),
+            None,
+        );
         assert_eq!(head.code, "AuthorizationFailure");
     }
 
     #[test]
     fn reads_oauth_errors() {
-        let e = Error::http(Method::POST, "/t/oauth2/v2.0/token", 400, r#"{"error":"invalid_client","error_description":"AADSTS700024: Client assertion is not within its valid time range."}"#, None, None);
+        let e = Error::http(
+            Method::POST,
+            "/t/oauth2/v2.0/token",
+            400,
+            r#"{"error":"invalid_client","error_description":"AADSTS700024: Client assertion is not within its valid time range."}"#,
+            None,
+            None,
+        );
         assert_eq!(e.code, "invalid_client");
         assert!(e.message.starts_with("AADSTS700024"));
     }
 
     #[test]
     fn a_failure_without_an_answer_has_no_status() {
-        let e = Error::operation(Method::PUT, "/x", "Url validation", "Webhook validation handshake failed");
+        let e = Error::operation(
+            Method::PUT,
+            "/x",
+            "Url validation",
+            "Webhook validation handshake failed",
+        );
         assert_eq!(e.status(), None);
         assert!(!e.is_not_found());
         assert!(e.to_string().contains("Url validation"));

@@ -161,7 +161,10 @@ mod tests {
     fn hides_sas_signatures_and_function_keys_in_urls() {
         let text = "GET https://a.blob/x/y?sv=2025&sig=abc%2Fdef&se=2 then https://f/runtime/webhooks/blobs?functionName=F&code=hostkey123";
         let out = redact(text);
-        assert!(!out.contains("abc%2Fdef") && !out.contains("hostkey123"), "{out}");
+        assert!(
+            !out.contains("abc%2Fdef") && !out.contains("hostkey123"),
+            "{out}"
+        );
         assert!(out.contains("sig=REDACTED&se=2"), "{out}");
         assert!(out.contains("functionName=F&code=REDACTED"), "{out}");
     }
@@ -190,14 +193,14 @@ mod tests {
             assert!(!out.contains(secret), "{secret} leaked: {out}");
         }
         assert!(out.contains(r#""name":"kept""#) && out.contains("AccountName=a;"));
-        assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok(), "still JSON: {out}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&out).is_ok(),
+            "still JSON: {out}"
+        );
     }
 
     #[test]
     fn redact_sas_keeps_other_parameters() {
-        assert_eq!(
-            redact_sas("u?code=1&sig=x"),
-            "u?code=1&sig=REDACTED"
-        );
+        assert_eq!(redact_sas("u?code=1&sig=x"), "u?code=1&sig=REDACTED");
     }
 }

@@ -33,7 +33,9 @@ pub struct Jitter(Arc<dyn Fn() -> f64 + Send + Sync>);
 
 impl Jitter {
     pub fn random() -> Self {
-        Self(Arc::new(|| rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..1.0)))
+        Self(Arc::new(|| {
+            rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..1.0)
+        }))
     }
     pub fn fixed(factor: f64) -> Self {
         Self(Arc::new(move || factor))
@@ -90,13 +92,20 @@ pub fn classify(error: &Error) -> Class {
         Origin::Connection => Class::Transient,
         Origin::Http(429) => Class::Throttled,
         Origin::Http(408 | 500..=599) => Class::Transient,
-        Origin::Http(409) if BUSY_CODES.iter().any(|c| error.code.eq_ignore_ascii_case(c)) => {
+        Origin::Http(409)
+            if BUSY_CODES
+                .iter()
+                .any(|c| error.code.eq_ignore_ascii_case(c)) =>
+        {
             Class::Busy
         }
         // App Service answers 409 Conflict "... another operation is in progress" on sites/plans.
         Origin::Http(409)
             if error.code.eq_ignore_ascii_case("Conflict")
-                && error.message.to_ascii_lowercase().contains("operation is in progress") =>
+                && error
+                    .message
+                    .to_ascii_lowercase()
+                    .contains("operation is in progress") =>
         {
             Class::Busy
         }
@@ -132,6 +141,58 @@ pub struct Attempting<'a> {
 
 pub fn no_override(_: &Error) -> Option<Class> {
     None
+}
+
+/// Answers that only mean Azure has not caught up yet with a write we made. Each is retried
+/// for the propagation window by the calls that can meet it, and only by those.
+pub mod eventual {
+    use crate::error::{Error, Origin};
+
+    /// A role assignment for a principal Entra has not replicated to ARM yet (400
+    /// `PrincipalNotFound`).
+    pub fn principal_not_replicated(e: &Error) -> bool {
+        e.is(400, "PrincipalNotFound")
+    }
+
+    /// The Functions host restarting after a write to the site or its settings: `listkeys` and
+    /// `syncfunctiontriggers` answer 400 in App Service's shape, "Encountered an error
+    /// (ServiceUnavailable) from host runtime." (azure-functions-core-tools#3008, azure-cli#20892).
+    pub fn host_starting(e: &Error) -> bool {
+        matches!(e.origin, Origin::Http(400 | 404 | 409 | 502 | 503))
+            && e.message.to_ascii_lowercase().contains("from host runtime")
+    }
+
+    /// Event Grid could not complete the webhook handshake (the function's host not ready):
+    /// the subscription's operation fails with `Url validation` (azure-cli#21006).
+    pub fn webhook_not_ready(e: &Error) -> bool {
+        e.origin == Origin::Operation && e.code.eq_ignore_ascii_case("Url validation")
+            || e.status() == Some(400) && e.code.eq_ignore_ascii_case("Url validation")
+    }
+
+    /// Microsoft Graph has not replicated an object we just created: a `$ref` to it answers 404
+    /// `Request_ResourceNotFound` for a few seconds.
+    pub fn graph_object_not_replicated(e: &Error) -> bool {
+        e.is(404, "Request_ResourceNotFound")
+    }
+
+    /// A data-plane role assignment not effective yet: storage answers 403
+    /// `AuthorizationPermissionMismatch` (or `AuthorizationFailure`) for minutes.
+    pub fn data_role_not_effective(e: &Error) -> bool {
+        e.is(403, "AuthorizationPermissionMismatch") || e.is(403, "AuthorizationFailure")
+    }
+
+    /// A SAS bound to a stored access policy set less than 30 s ago (Set Container ACL:
+    /// "may take up to 30 seconds to take effect"): 403 `AuthenticationFailed`.
+    pub fn access_policy_not_effective(e: &Error) -> bool {
+        e.is(403, "AuthenticationFailed")
+    }
+}
+
+/// Marks `Propagating` the failures `predicate` recognises.
+pub fn propagating(
+    predicate: fn(&Error) -> bool,
+) -> impl Fn(&Error) -> Option<Class> + Send + Sync {
+    move |e| predicate(e).then_some(Class::Propagating)
 }
 
 impl RetryPolicy {
@@ -249,12 +310,18 @@ mod tests {
     fn retry_after_in_seconds_and_as_http_date() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("0.5", now), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after("0.5", now),
+            Some(Duration::from_millis(500))
+        );
         assert_eq!(
             parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
             Some(Duration::from_secs(30))
         );
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:40:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:40:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
     }
@@ -263,11 +330,25 @@ mod tests {
     fn classes_follow_status_and_code() {
         assert_eq!(classify(&http(429, "TooManyRequests")), Class::Throttled);
         assert_eq!(classify(&http(503, "ServiceUnavailable")), Class::Transient);
-        assert_eq!(classify(&http(409, "AnotherOperationInProgress")), Class::Busy);
+        assert_eq!(
+            classify(&http(409, "AnotherOperationInProgress")),
+            Class::Busy
+        );
         assert_eq!(classify(&http(409, "RoleAssignmentExists")), Class::Fatal);
-        let app_service = Error::http(Method::PUT, "/s", 409, r#"{"Code":"Conflict","Message":"Cannot modify this site because another operation is in progress. Details: Id: 1"}"#, None, None);
+        let app_service = Error::http(
+            Method::PUT,
+            "/s",
+            409,
+            r#"{"Code":"Conflict","Message":"Cannot modify this site because another operation is in progress. Details: Id: 1"}"#,
+            None,
+            None,
+        );
         assert_eq!(classify(&app_service), Class::Busy);
-        assert_eq!(classify(&http(400, "PrincipalNotFound")), Class::Fatal, "only the caller knows it may propagate");
+        assert_eq!(
+            classify(&http(400, "PrincipalNotFound")),
+            Class::Fatal,
+            "only the caller knows it may propagate"
+        );
     }
 
     #[test]
@@ -276,8 +357,14 @@ mod tests {
         assert_eq!(p.delay(1, None), Duration::from_millis(250));
         assert_eq!(p.delay(3, None), Duration::from_secs(1));
         assert_eq!(p.delay(30, None), p.max_backoff);
-        assert_eq!(p.delay(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
-        let half = RetryPolicy { jitter: Jitter::fixed(0.5), ..Default::default() };
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        let half = RetryPolicy {
+            jitter: Jitter::fixed(0.5),
+            ..Default::default()
+        };
         assert_eq!(half.delay(1, None), Duration::from_millis(125));
     }
 
@@ -288,7 +375,11 @@ mod tests {
         let started = Instant::now();
         let result = policy()
             .run(
-                Attempting { what: "GET /x", classify: &no_override, notify: &notify },
+                Attempting {
+                    what: "GET /x",
+                    classify: &no_override,
+                    notify: &notify,
+                },
                 || async {
                     if calls.fetch_add(1, Ordering::SeqCst) < 2 {
                         let mut e = http(429, "TooManyRequests");
@@ -308,20 +399,34 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn propagation_is_waited_out_for_the_window_and_no_longer() {
         let notify: Notify = Arc::new(|_| {});
-        let p = RetryPolicy { propagation_window: Duration::from_secs(60), ..policy() };
+        let p = RetryPolicy {
+            propagation_window: Duration::from_secs(60),
+            ..policy()
+        };
         let started = Instant::now();
         let propagating = |e: &Error| (e.code == "PrincipalNotFound").then_some(Class::Propagating);
         let result: Result<(), Error> = p
             .run(
-                Attempting { what: "PUT role", classify: &propagating, notify: &notify },
+                Attempting {
+                    what: "PUT role",
+                    classify: &propagating,
+                    notify: &notify,
+                },
                 || async { Err(http(400, "PrincipalNotFound")) },
             )
             .await;
         let error = result.expect_err("gives up");
         assert_eq!(error.code, "PrincipalNotFound", "the Azure code survives");
-        assert!(error.message.contains("propagation window"), "{}", error.message);
+        assert!(
+            error.message.contains("propagation window"),
+            "{}",
+            error.message
+        );
         let waited = started.elapsed();
-        assert!(waited >= Duration::from_secs(60) && waited < Duration::from_secs(90), "{waited:?}");
+        assert!(
+            waited >= Duration::from_secs(60) && waited < Duration::from_secs(90),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -330,7 +435,11 @@ mod tests {
         let notify: Notify = Arc::new(|_| {});
         let result: Result<(), Error> = policy()
             .run(
-                Attempting { what: "PUT x", classify: &no_override, notify: &notify },
+                Attempting {
+                    what: "PUT x",
+                    classify: &no_override,
+                    notify: &notify,
+                },
                 || async {
                     calls.fetch_add(1, Ordering::SeqCst);
                     Err(http(400, "InvalidTemplate"))
@@ -345,10 +454,17 @@ mod tests {
     async fn transient_failures_stop_after_max_attempts() {
         let calls = AtomicU32::new(0);
         let notify: Notify = Arc::new(|_| {});
-        let p = RetryPolicy { max_attempts: 4, ..policy() };
+        let p = RetryPolicy {
+            max_attempts: 4,
+            ..policy()
+        };
         let result: Result<(), Error> = p
             .run(
-                Attempting { what: "GET x", classify: &no_override, notify: &notify },
+                Attempting {
+                    what: "GET x",
+                    classify: &no_override,
+                    notify: &notify,
+                },
                 || async {
                     calls.fetch_add(1, Ordering::SeqCst);
                     Err(http(503, "ServiceUnavailable"))

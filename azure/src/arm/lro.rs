@@ -23,6 +23,28 @@ fn wait_hint(reply: &Reply) -> Duration {
         .max(MIN_POLL)
 }
 
+/// The failure of an async operation. A generic outer code (`ResourceOperationFailure`) hides
+/// the cause in `details` (Event Grid's `Url validation`, for one): the inner code wins.
+fn operation_error(body: &Value, status: &str) -> (String, String) {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let outer_code = text(body.pointer("/error/code"));
+    let outer_message = text(body.pointer("/error/message"));
+    let inner_code = text(body.pointer("/error/details/0/code"));
+    let inner_message = text(body.pointer("/error/details/0/message"));
+    let code = match (inner_code.is_empty(), outer_code.is_empty()) {
+        (false, _) => inner_code,
+        (true, false) => outer_code,
+        (true, true) => "OperationFailed".to_string(),
+    };
+    let message = match (outer_message.is_empty(), inner_message.is_empty()) {
+        (false, false) => format!("{outer_message} {inner_message}"),
+        (false, true) => outer_message,
+        (true, false) => inner_message,
+        (true, true) => format!("the operation ended {status}"),
+    };
+    (code, message)
+}
+
 fn provisioning_state(body: &Value) -> Option<&str> {
     body.pointer("/properties/provisioningState")
         .and_then(Value::as_str)
@@ -54,7 +76,9 @@ pub(super) async fn finish(
     }
     if reply.status == 202 {
         return match reply.header("location") {
-            Some(location) => location_poll(client, method, path, &location, wait_hint(&reply)).await,
+            Some(location) => {
+                location_poll(client, method, path, &location, wait_hint(&reply)).await
+            }
             None => resource_after(client, method, path).await,
         };
     }
@@ -77,7 +101,9 @@ async fn async_operation(
 ) -> Result<Value, Error> {
     for _ in 0..MAX_POLLS {
         tokio::time::sleep(wait).await;
-        let poll = client.call(Api::Arm, Method::GET, operation, None, &[]).await?;
+        let poll = client
+            .call(Api::Arm, Method::GET, operation, None, &[])
+            .await?;
         let status = poll
             .body
             .get("status")
@@ -87,19 +113,8 @@ async fn async_operation(
             return resource_after(client, method, path).await;
         }
         if status.eq_ignore_ascii_case("Failed") || status.eq_ignore_ascii_case("Canceled") {
-            let text = |p: &str, default: &str| {
-                poll.body
-                    .pointer(p)
-                    .and_then(Value::as_str)
-                    .unwrap_or(default)
-                    .to_string()
-            };
-            return Err(Error::operation(
-                method,
-                path,
-                &text("/error/code", "OperationFailed"),
-                &text("/error/message", &format!("the operation ended {status}")),
-            ));
+            let (code, message) = operation_error(&poll.body, status);
+            return Err(Error::operation(method, path, &code, &message));
         }
         wait = wait_hint(&poll);
     }
@@ -115,7 +130,9 @@ async fn location_poll(
 ) -> Result<Value, Error> {
     for _ in 0..MAX_POLLS {
         tokio::time::sleep(wait).await;
-        let poll = client.call(Api::Arm, Method::GET, location, None, &[]).await?;
+        let poll = client
+            .call(Api::Arm, Method::GET, location, None, &[])
+            .await?;
         match poll.status {
             202 => wait = wait_hint(&poll),
             200 | 201 if !poll.body.is_null() && method != Method::DELETE => {
@@ -158,7 +175,9 @@ async fn resource_after(client: &ArmClient, method: Method, path: &str) -> Resul
 
 fn check_state(method: Method, path: &str, body: Value) -> Result<Value, Error> {
     match provisioning_state(&body) {
-        Some(state) if state.eq_ignore_ascii_case("Failed") || state.eq_ignore_ascii_case("Canceled") => {
+        Some(state)
+            if state.eq_ignore_ascii_case("Failed") || state.eq_ignore_ascii_case("Canceled") =>
+        {
             Err(Error::operation(
                 method,
                 path,
@@ -167,5 +186,34 @@ fn check_state(method: Method, path: &str, body: Value) -> Result<Value, Error> 
             ))
         }
         _ => Ok(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_inner_cause_of_a_failed_operation_wins() {
+        // As azure-cli#21006 shows an Event Grid subscription whose webhook handshake failed.
+        let body = json!({"status": "Failed", "error": {"code": "ResourceOperationFailure",
+            "message": "The resource operation completed with terminal provisioning state 'Failed'.",
+            "details": [{"code": "Url validation", "message": "Webhook validation handshake failed for https://x/runtime/webhooks/blobs."}]}});
+        let (code, message) = operation_error(&body, "Failed");
+        assert_eq!(code, "Url validation");
+        assert!(
+            message.contains("terminal provisioning state") && message.contains("handshake failed"),
+            "{message}"
+        );
+        let plain = json!({"status": "Failed", "error": {"code": "Conflict", "message": "m"}});
+        assert_eq!(
+            operation_error(&plain, "Failed"),
+            ("Conflict".to_string(), "m".to_string())
+        );
+        assert_eq!(
+            operation_error(&json!({"status": "Canceled"}), "Canceled").0,
+            "OperationFailed"
+        );
     }
 }

@@ -222,7 +222,12 @@ impl ArmClient {
             Value::Null
         } else {
             serde_json::from_str(&text).map_err(|e| {
-                Error::invalid_response(method, url, status, &format!("a body that is not JSON ({e})"))
+                Error::invalid_response(
+                    method,
+                    url,
+                    status,
+                    &format!("a body that is not JSON ({e})"),
+                )
             })?
         };
         Ok(Reply {
@@ -243,12 +248,14 @@ impl ArmClient {
 
     /// PUT and wait for the operation; returns the resource as it ends up.
     pub async fn put(&self, path: &str, body: &Value) -> Result<Value, Error> {
-        self.write(Method::PUT, path, body, &retry::no_override).await
+        self.write(Method::PUT, path, body, &retry::no_override)
+            .await
     }
 
     /// PATCH and wait for the operation.
     pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, Error> {
-        self.write(Method::PATCH, path, body, &retry::no_override).await
+        self.write(Method::PATCH, path, body, &retry::no_override)
+            .await
     }
 
     /// PUT or PATCH with extra failure classes, waiting for the operation. A long-running
@@ -291,13 +298,18 @@ impl ArmClient {
     }
 
     pub async fn post(&self, path: &str, body: Option<&Value>) -> Result<Value, Error> {
-        Ok(self.call(Api::Arm, Method::POST, path, body, &[]).await?.body)
+        Ok(self
+            .call(Api::Arm, Method::POST, path, body, &[])
+            .await?
+            .body)
     }
 
     /// DELETE and wait; an absent resource counts as deleted.
     pub async fn delete(&self, path: &str) -> Result<(), Error> {
         match self.call(Api::Arm, Method::DELETE, path, None, &[]).await {
-            Ok(reply) => lro::finish(self, Method::DELETE, path, reply).await.map(|_| ()),
+            Ok(reply) => lro::finish(self, Method::DELETE, path, reply)
+                .await
+                .map(|_| ()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
         }
@@ -339,7 +351,10 @@ fn is_read(method: &Method, url: &str) -> bool {
 
 fn short(path: &str) -> String {
     let path = path.split('?').next().unwrap_or(path);
-    path.rsplit("/providers/").next().unwrap_or(path).to_string()
+    path.rsplit("/providers/")
+        .next()
+        .unwrap_or(path)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -349,9 +364,18 @@ mod tests {
     #[test]
     fn listing_posts_count_as_reads_and_writes_do_not() {
         assert!(is_read(&Method::GET, "https://m/x?api-version=1"));
-        assert!(is_read(&Method::POST, "https://m/sites/a/config/appsettings/list?api-version=1"));
-        assert!(is_read(&Method::POST, "https://m/storageAccounts/a/listKeys?api-version=1"));
-        assert!(!is_read(&Method::POST, "https://m/sites/a/syncfunctiontriggers?api-version=1"));
+        assert!(is_read(
+            &Method::POST,
+            "https://m/sites/a/config/appsettings/list?api-version=1"
+        ));
+        assert!(is_read(
+            &Method::POST,
+            "https://m/storageAccounts/a/listKeys?api-version=1"
+        ));
+        assert!(!is_read(
+            &Method::POST,
+            "https://m/sites/a/syncfunctiontriggers?api-version=1"
+        ));
         assert!(!is_read(&Method::PUT, "https://m/x"));
     }
 }

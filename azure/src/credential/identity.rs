@@ -80,18 +80,22 @@ fn choose(config: &AuthConfig) -> Result<Arc<dyn TokenSource>, AuthError> {
     }
     if wants(AuthMethod::ManagedIdentity) {
         if var("IDENTITY_ENDPOINT").is_some() && var("IDENTITY_HEADER").is_some() {
-            let cred = AppServiceManagedIdentityCredential::create(TokenCredentialOptions::default())
-                .map_err(|e| AuthError::Incomplete {
-                    method: "managed-identity",
-                    missing: redact(&e.to_string()),
-                })?;
+            let cred =
+                AppServiceManagedIdentityCredential::create(TokenCredentialOptions::default())
+                    .map_err(|e| AuthError::Incomplete {
+                        method: "managed-identity",
+                        missing: redact(&e.to_string()),
+                    })?;
             return Ok(Arc::new(Identity::new("managed-identity", Arc::new(cred))));
         }
         tried.push("managed identity (IDENTITY_ENDPOINT / IDENTITY_HEADER not set)");
     }
     if wants(AuthMethod::AzureCli) {
         if on_path("az") {
-            return Ok(Arc::new(Identity::new("azure-cli", Arc::new(AzureCliCredential::new()))));
+            return Ok(Arc::new(Identity::new(
+                "azure-cli",
+                Arc::new(AzureCliCredential::new()),
+            )));
         }
         tried.push("Azure CLI (`az` not on PATH)");
     }
@@ -160,7 +164,10 @@ impl TokenSource for WorkloadIdentity {
     async fn token(&self, scope: &str) -> Result<Token, AuthError> {
         let assertion = std::fs::read_to_string(&self.file).map_err(|e| AuthError::Incomplete {
             method: "workload-identity",
-            missing: format!("cannot read AZURE_FEDERATED_TOKEN_FILE {}: {e}", self.file.display()),
+            missing: format!(
+                "cannot read AZURE_FEDERATED_TOKEN_FILE {}: {e}",
+                self.file.display()
+            ),
         })?;
         let credential = WorkloadIdentityCredential::new(
             azure_core::new_http_client(),

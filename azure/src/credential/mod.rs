@@ -110,7 +110,10 @@ pub fn object_id_of(token: &str) -> Option<String> {
         .decode(payload.trim_end_matches('='))
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("oid").and_then(|v| v.as_str()).map(str::to_string)
+    claims
+        .get("oid")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -139,7 +142,10 @@ mod tests {
 
     #[tokio::test]
     async fn one_fetch_per_scope_while_the_token_lives() {
-        let inner = Arc::new(Counting { calls: AtomicU32::new(0), lifetime: Duration::from_secs(3600) });
+        let inner = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            lifetime: Duration::from_secs(3600),
+        });
         let cached = Cached::new(inner.clone());
         let a = cached.token("arm").await.expect("token");
         let b = cached.token("arm").await.expect("token");
@@ -151,7 +157,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_token_about_to_expire_is_replaced() {
-        let inner = Arc::new(Counting { calls: AtomicU32::new(0), lifetime: Duration::from_secs(60) });
+        let inner = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            lifetime: Duration::from_secs(60),
+        });
         let cached = Cached::new(inner.clone());
         let a = cached.token("arm").await.expect("token");
         let b = cached.token("arm").await.expect("token");
@@ -161,8 +170,12 @@ mod tests {
     #[test]
     fn object_id_comes_from_the_oid_claim() {
         use base64::Engine;
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"oid":"abc-123","tid":"t"}"#);
-        assert_eq!(object_id_of(&format!("h.{payload}.s")).as_deref(), Some("abc-123"));
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"oid":"abc-123","tid":"t"}"#);
+        assert_eq!(
+            object_id_of(&format!("h.{payload}.s")).as_deref(),
+            Some("abc-123")
+        );
         assert_eq!(object_id_of("not-a-jwt"), None);
     }
 }

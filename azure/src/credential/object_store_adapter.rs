@@ -30,14 +30,14 @@ impl CredentialProvider for ObjectStoreCredential {
     type Credential = AzureCredential;
 
     async fn get_credential(&self) -> object_store::Result<Arc<AzureCredential>> {
-        let token = self
-            .source
-            .token(STORAGE_SCOPE)
-            .await
-            .map_err(|e| object_store::Error::Generic {
-                store: "MicrosoftAzure",
-                source: Box::new(e),
-            })?;
+        let token =
+            self.source
+                .token(STORAGE_SCOPE)
+                .await
+                .map_err(|e| object_store::Error::Generic {
+                    store: "MicrosoftAzure",
+                    source: Box::new(e),
+                })?;
         Ok(Arc::new(AzureCredential::BearerToken(token.secret)))
     }
 }

@@ -69,9 +69,15 @@ impl BlobClient {
     /// `endpoint` is the account's blob endpoint: `https://acct.blob.core.windows.net/`, or a
     /// path-style `http://127.0.0.1:port/acct/` (Azurite).
     pub fn new(endpoint: &str, auth: BlobAuth) -> Result<Self, Error> {
-        let endpoint = Url::parse(&format!("{}/", endpoint.trim_end_matches('/'))).map_err(|e| {
-            Error::invalid_response(Method::GET, endpoint, 0, &format!("an endpoint that is not a URL ({e})"))
-        })?;
+        let endpoint =
+            Url::parse(&format!("{}/", endpoint.trim_end_matches('/'))).map_err(|e| {
+                Error::invalid_response(
+                    Method::GET,
+                    endpoint,
+                    0,
+                    &format!("an endpoint that is not a URL ({e})"),
+                )
+            })?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(300))
             .connect_timeout(Duration::from_secs(15))
@@ -122,7 +128,12 @@ impl BlobClient {
         classify: &Classifier,
     ) -> Result<BlobReply, Error> {
         let url = self.endpoint.join(path_and_query).map_err(|e| {
-            Error::invalid_response(method.clone(), path_and_query, 0, &format!("a path that is not a URL ({e})"))
+            Error::invalid_response(
+                method.clone(),
+                path_and_query,
+                0,
+                &format!("a path that is not a URL ({e})"),
+            )
         })?;
         let what = format!("{method} {}", url.path());
         self.retry
@@ -133,7 +144,9 @@ impl BlobClient {
                     notify: &self.notify,
                 },
                 || async {
-                    let reply = self.send_once(method.clone(), &url, headers, body.clone()).await?;
+                    let reply = self
+                        .send_once(method.clone(), &url, headers, body.clone())
+                        .await?;
                     if reply.status == 429 || reply.status >= 500 {
                         return Err(reply_error(&method, &url, &reply));
                     }
@@ -160,14 +173,18 @@ impl BlobClient {
         headers.insert("x-ms-version".to_string(), STORAGE_VERSION.to_string());
         headers.insert(
             "x-ms-date".to_string(),
-            chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+            chrono::Utc::now()
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
         );
         headers.insert("content-length".to_string(), body.len().to_string());
         for (k, v) in extra {
             headers.insert(k.to_ascii_lowercase(), v.to_string());
         }
         let authorization = match &self.auth {
-            BlobAuth::SharedKey(key) => key.shared_key_authorization(method.as_str(), url, &headers),
+            BlobAuth::SharedKey(key) => {
+                key.shared_key_authorization(method.as_str(), url, &headers)
+            }
             BlobAuth::Bearer { tokens, .. } => {
                 let token = tokens
                     .token(STORAGE_SCOPE)
@@ -223,7 +240,10 @@ impl BlobClient {
             .send(
                 Method::PUT,
                 &path,
-                &[("x-ms-blob-type", "BlockBlob"), ("content-type", content_type)],
+                &[
+                    ("x-ms-blob-type", "BlockBlob"),
+                    ("content-type", content_type),
+                ],
                 bytes.into(),
             )
             .await?;
@@ -253,7 +273,12 @@ impl BlobClient {
     }
 
     /// One lease operation; the reply's status says how it went (409: leased by someone else).
-    pub async fn lease(&self, container: &str, blob: &str, lease: Lease<'_>) -> Result<BlobReply, Error> {
+    pub async fn lease(
+        &self,
+        container: &str,
+        blob: &str,
+        lease: Lease<'_>,
+    ) -> Result<BlobReply, Error> {
         let seconds;
         let headers: Vec<(&str, &str)> = match &lease {
             Lease::Acquire { id, seconds: s } => {
@@ -266,10 +291,18 @@ impl BlobClient {
             }
             Lease::Renew { id } => vec![("x-ms-lease-action", "renew"), ("x-ms-lease-id", id)],
             Lease::Release { id } => vec![("x-ms-lease-action", "release"), ("x-ms-lease-id", id)],
-            Lease::Break => vec![("x-ms-lease-action", "break"), ("x-ms-lease-break-period", "0")],
+            Lease::Break => vec![
+                ("x-ms-lease-action", "break"),
+                ("x-ms-lease-break-period", "0"),
+            ],
         };
-        self.send(Method::PUT, &format!("{container}/{blob}?comp=lease"), &headers, Bytes::new())
-            .await
+        self.send(
+            Method::PUT,
+            &format!("{container}/{blob}?comp=lease"),
+            &headers,
+            Bytes::new(),
+        )
+        .await
     }
 
     pub async fn access_policies(&self, container: &str) -> Result<Vec<AccessPolicy>, Error> {
@@ -300,7 +333,11 @@ impl BlobClient {
     }
 
     /// Replaces the container's stored access policies (the container stays private).
-    pub async fn set_access_policies(&self, container: &str, policies: &[AccessPolicy]) -> Result<(), Error> {
+    pub async fn set_access_policies(
+        &self,
+        container: &str,
+        policies: &[AccessPolicy],
+    ) -> Result<(), Error> {
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><SignedIdentifiers>");
         for p in policies {
             xml.push_str(&format!(
@@ -311,7 +348,12 @@ impl BlobClient {
         xml.push_str("</SignedIdentifiers>");
         let path = format!("{container}?restype=container&comp=acl");
         let reply = self
-            .send(Method::PUT, &path, &[("content-type", "application/xml")], Bytes::from(xml))
+            .send(
+                Method::PUT,
+                &path,
+                &[("content-type", "application/xml")],
+                Bytes::from(xml),
+            )
             .await?;
         if reply.status != 200 {
             return Err(self.error(Method::PUT, &path, &reply));
@@ -327,7 +369,9 @@ impl BlobClient {
             BlobAuth::Bearer { key, .. } => key.as_ref()?,
         };
         let url = self.blob_url(container, blob);
-        let path = Url::parse(&url).map(|u| u.path().to_string()).unwrap_or_default();
+        let path = Url::parse(&url)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
         let sas = key.blob_sas(
             &path,
             &SasSpec {
@@ -340,7 +384,11 @@ impl BlobClient {
     }
 
     fn error(&self, method: Method, path: &str, reply: &BlobReply) -> Error {
-        let url = self.endpoint.join(path).map(|u| u.to_string()).unwrap_or_else(|_| path.to_string());
+        let url = self
+            .endpoint
+            .join(path)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| path.to_string());
         reply_error_at(&method, &url, reply)
     }
 }

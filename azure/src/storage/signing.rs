@@ -192,7 +192,10 @@ mod tests {
             Url::parse("http://127.0.0.1:1/acct/raw?restype=container&comp=acl").expect("url");
         let mut headers = BTreeMap::new();
         headers.insert("x-ms-version".to_string(), "2025-07-05".to_string());
-        headers.insert("x-ms-date".to_string(), "Wed, 25 Nov 2026 10:00:00 GMT".to_string());
+        headers.insert(
+            "x-ms-date".to_string(),
+            "Wed, 25 Nov 2026 10:00:00 GMT".to_string(),
+        );
         headers.insert("content-length".to_string(), "0".to_string());
         headers.insert("content-type".to_string(), "application/xml".to_string());
         // 'PUT\n\n\n\n\napplication/xml\n\n\n\n\n\n\nx-ms-date:Wed, 25 Nov 2026 10:00:00 GMT\n
