@@ -2,8 +2,8 @@
 //! (drift), tune latency, faults and replication delay, mint tokens, and reset.
 
 use crate::config::{FaultConfig, LatencyProfile};
-use crate::server::{lock, Shared};
 use crate::state::DirectoryObject;
+use crate::state::{lock, Shared};
 use crate::token::claims_for;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -15,7 +15,8 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 pub fn router() -> Router<Shared> {
     Router::new()
@@ -80,7 +81,7 @@ async fn reset(State(state): State<Shared>) -> StatusCode {
     }
     let cfg = state.cfg();
     *lock(&state.cloud) = crate::state::Cloud::default();
-    crate::seed_directory(&state, &cfg);
+    crate::state::seed_directory(&state, &cfg);
     state.log.clear();
     StatusCode::NO_CONTENT
 }
@@ -236,9 +237,8 @@ async fn add_directory_object(
     Json(req): Json<DirectoryRequest>,
 ) -> Json<Value> {
     let id = req.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let created = Instant::now()
-        .checked_sub(Duration::from_secs(req.age_s.unwrap_or(0)))
-        .unwrap_or_else(Instant::now);
+    // An age the clock cannot go back to is older than any replication window.
+    let created = Instant::now().checked_sub(Duration::from_secs(req.age_s.unwrap_or(0)));
     let body = json!({"id": id, "displayName": req.display_name});
     lock(&state.cloud).directory.insert(
         id.clone(),

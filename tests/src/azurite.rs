@@ -1,38 +1,23 @@
 //! The storage data plane: one Azurite blob instance per storage account, so each account created
-//! through ARM has its own endpoint and keys, and deleting it removes its data.
+//! through ARM has its own endpoint and keys, and deleting it removes its data. The processes are
+//! started by the shared test kit.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::sync::Mutex;
 use std::time::Duration;
-use tokio::process::{Child, Command};
-use tokio::sync::Mutex;
+use test_kit::{Azurite, Service};
 
 pub struct AzuriteFleet {
     bin: PathBuf,
     root: PathBuf,
-    children: Mutex<HashMap<String, Child>>,
+    running: Mutex<HashMap<String, Service>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AzuriteError {
-    #[error("cannot start Azurite at {bin}: {source}. Install it with `tests/local-cloud.sh install` or set AZURITE_BLOB_BIN")]
-    Spawn { bin: String, source: std::io::Error },
-    #[error(
-        "Azurite for account {account} did not listen on 127.0.0.1:{port} within 30 s; see {log}"
-    )]
-    NotListening {
-        account: String,
-        port: u16,
-        log: String,
-    },
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    #[error("Azurite for account {account} did not start: {reason}")]
+    NotStarted { account: String, reason: String },
 }
 
 impl AzuriteFleet {
@@ -40,7 +25,7 @@ impl AzuriteFleet {
         Self {
             bin,
             root,
-            children: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashMap::new()),
         }
     }
 
@@ -57,87 +42,48 @@ impl AzuriteFleet {
         key: &str,
         port: u16,
     ) -> Result<(), AzuriteError> {
-        let dir = self.root.join(account);
-        let _ = std::fs::create_dir_all(&dir);
-        let log = dir.join("azurite.log");
-        let log_file = std::fs::File::create(&log).ok();
-        let mut command = Command::new(&self.bin);
-        command
-            .args([
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                &port.to_string(),
-                "--location",
-            ])
-            .arg(&dir)
-            .args([
-                "--skipApiVersionCheck",
-                "--disableTelemetry",
-                "--loose",
-                "--silent",
-            ])
-            .env("AZURITE_ACCOUNTS", format!("{account}:{key}"))
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        match log_file {
-            Some(f) => command
-                .stdout(Stdio::from(f.try_clone().map_err(|source| {
-                    AzuriteError::Spawn {
-                        bin: self.bin.display().to_string(),
-                        source,
-                    }
-                })?))
-                .stderr(Stdio::from(f)),
-            None => command.stdout(Stdio::null()).stderr(Stdio::null()),
-        };
-        let child = command.spawn().map_err(|source| AzuriteError::Spawn {
-            bin: self.bin.display().to_string(),
-            source,
-        })?;
-        self.children
-            .lock()
+        let azurite = Azurite::new(&self.bin)
+            .account(account, key)
+            .location(&self.root.join(account))
+            .port(port);
+        let started = tokio::task::spawn_blocking(move || azurite.start())
             .await
-            .insert(account.to_string(), child);
-        for _ in 0..300 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Err(AzuriteError::NotListening {
-            account: account.into(),
-            port,
-            log: log.display().to_string(),
-        })
+            .map_err(anyhow::Error::from)
+            .and_then(|started| started)
+            .map_err(|e| AzuriteError::NotStarted {
+                account: account.into(),
+                reason: format!("{e:#}"),
+            })?;
+        let replaced = crate::sync::lock(&self.running).insert(account.to_string(), started);
+        drop_off_thread(replaced);
+        Ok(())
     }
 
+    /// Kills the account's instance and removes its data.
     pub async fn stop(&self, account: &str) {
-        if let Some(mut child) = self.children.lock().await.remove(account) {
-            let _ = child.kill().await;
-        }
+        let service = crate::sync::lock(&self.running).remove(account);
+        let _ = tokio::task::spawn_blocking(move || drop(service)).await;
         let _ = std::fs::remove_dir_all(self.root.join(account));
     }
 
     /// Stops every instance gracefully, so Azurite writes its metadata before it exits.
     pub async fn stop_all(&self) {
-        let mut children = self.children.lock().await;
-        for (_, mut child) in children.drain() {
-            if let Some(pid) = child.id() {
-                let _ = Command::new("kill")
-                    .args(["-INT", &pid.to_string()])
-                    .status()
-                    .await;
+        let services: Vec<Service> = crate::sync::lock(&self.running)
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for service in services {
+                service.stop(Duration::from_secs(5));
             }
-            if tokio::time::timeout(Duration::from_secs(5), child.wait())
-                .await
-                .is_err()
-            {
-                let _ = child.kill().await;
-            }
-        }
+        })
+        .await;
+    }
+}
+
+/// Killing and reaping a process blocks briefly: not on a runtime thread.
+fn drop_off_thread(service: Option<Service>) {
+    if service.is_some() {
+        tokio::task::spawn_blocking(move || drop(service));
     }
 }

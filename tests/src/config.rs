@@ -161,11 +161,7 @@ impl EmulatorConfig {
     }
 }
 
-/// `$AZURITE_BLOB_BIN`, else the project's cached install.
+/// `$AZURITE_BLOB_BIN`, else the project's cached install, else `PATH` (the test kit's lookup).
 pub fn default_azurite_bin() -> PathBuf {
-    if let Ok(path) = std::env::var("AZURITE_BLOB_BIN") {
-        return PathBuf::from(path);
-    }
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    PathBuf::from(home).join(".cache/superhero-dataflow/azurite/node_modules/.bin/azurite-blob")
+    test_kit::Tool::Azurite.expected_path()
 }

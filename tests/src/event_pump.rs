@@ -3,7 +3,7 @@
 //! Blobs that existed before a subscription was made are not delivered, as in Azure.
 
 use crate::blob_client::BlobClient;
-use crate::server::{lock, Shared};
+use crate::state::{lock, Shared};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -140,7 +140,7 @@ pub async fn baseline(state: &Shared, subscription_id: &str, topic_id: &str) {
             seen.insert(delivery_key(&c, &item.name, &item.etag));
         }
     }
-    crate::server::lock(&state.sites.delivered)
+    crate::state::lock(&state.sites.delivered)
         .entry(subscription_id.to_ascii_lowercase())
         .or_insert(seen);
 }

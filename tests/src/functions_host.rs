@@ -7,11 +7,12 @@
 //! handler the account key (`STANDARD_ACCOUNT_KEY`) in place of a token.
 
 use crate::blob_client::BlobClient;
-use crate::server::{lock, Shared};
+use crate::state::hosts::{FunctionInfo, HostedSite};
+use crate::state::{lock, Shared};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -27,36 +28,6 @@ const WRITE_ROLES: &[&str] = &[
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
 ];
 const MAX_ATTEMPTS: usize = 5;
-
-#[derive(Default)]
-pub struct SiteHosts {
-    sites: tokio::sync::Mutex<HashMap<String, HostedSite>>,
-    /// Event Grid deliveries already made, per event subscription id.
-    pub delivered: std::sync::Mutex<HashMap<String, HashSet<String>>>,
-}
-
-#[derive(Debug, Clone)]
-struct FunctionInfo {
-    name: String,
-    binding: String,
-    trigger: String,
-    container: String,
-    source: String,
-}
-
-#[derive(Default)]
-struct HostedSite {
-    app: String,
-    package_url: String,
-    settings_hash: u64,
-    child: Option<Child>,
-    port: u16,
-    functions: Vec<FunctionInfo>,
-    blobs_key: Option<String>,
-    status: String,
-    invocations: Vec<Value>,
-    poison: Vec<Value>,
-}
 
 fn key(site_id: &str) -> String {
     site_id.to_ascii_lowercase()
@@ -110,7 +81,7 @@ async fn reconcile(state: &Shared, site_id: &str) {
         .pointer("/identity/principalId")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let settings = crate::providers::web::app_settings_of(state, site_id);
+    let settings = lock(&state.cloud).app_settings_of(site_id);
     let hash = hash_settings(&settings);
     let entry = sites.entry(key(site_id)).or_insert_with(|| HostedSite {
         app: app.clone(),
@@ -330,7 +301,7 @@ async fn start_handler(
             anyhow::anyhow!("host.json has no customHandler.description.defaultExecutablePath")
         })?;
     let functions = read_functions(root);
-    let port = crate::azurite::free_port();
+    let port = test_kit::try_free_port()?;
     let secret = uuid::Uuid::new_v4().to_string();
     if let Some(p) = principal {
         lock(&state.cloud)
@@ -593,7 +564,7 @@ pub async fn describe(state: &Shared) -> Value {
         .values()
         .map(|s| json!({
             "app": s.app, "status": s.status,
-            "package": runtime::azure_blob::redact_sas(&s.package_url),
+            "package": azure::redact::redact(&s.package_url),
             "functions": s.functions.iter().map(|f| json!({"name": f.name, "trigger": f.trigger, "source": f.source})).collect::<Vec<_>>(),
             "invocations": s.invocations, "poison": s.poison,
         }))

@@ -2,15 +2,15 @@
 //! `Prefer: create-if-missing`), members and owners by `$ref`, and directory objects.
 
 use crate::error::graph_error;
-use crate::server::{lock, Shared};
 use crate::state::DirectoryObject;
+use crate::state::{lock, Shared};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
-use std::time::Instant;
+use tokio::time::Instant;
 
 type GraphResult = Result<Response, GraphError>;
 
@@ -237,7 +237,7 @@ fn create_group(
             id: id.clone(),
             principal_type: "Group".into(),
             body: group.clone(),
-            created: Instant::now(),
+            created: Some(Instant::now()),
             members,
             owners,
         },

@@ -1,6 +1,6 @@
 //! The Entra v2 token endpoint and the App Service managed-identity endpoint.
 
-use crate::server::{lock, Shared};
+use crate::state::{lock, Shared};
 use crate::token::{audience_from_scope, claims_for, decode_unverified};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -1,6 +1,11 @@
 //! The local cloud: an emulator of Entra ID (token + managed identity), ARM, Microsoft Graph and the
 //! Functions host, with one Azurite instance per storage account as the real data plane.
 //!
+//! Layers, each depending only on those before it: `config`, `error`, `token`, `request_log`,
+//! `azurite` → `state` (what the cloud holds, shared by every handler) →
+//! `blob_client`, `functions_host`, `event_pump` → `arm` (shared ARM rules, LROs) → `providers`
+//! (one file per namespace), `graph`, `identity`, `admin` → `faults`, `server` (routes and layers).
+//!
 //! `Emulator::start` binds 127.0.0.1 (port 0 picks a free one) and returns the URLs to point the
 //! provisioner at. Everything behaves like Azure where Azure is awkward: 202 with an empty body and
 //! LRO polling, 409s, 429 with Retry-After, PrincipalNotFound right after a principal is created.
@@ -10,26 +15,23 @@ pub mod arm;
 pub mod azurite;
 pub mod blob_client;
 pub mod config;
-pub mod demo;
 pub mod error;
 pub mod event_pump;
+pub mod faults;
 pub mod functions_host;
 pub mod graph;
 pub mod identity;
 pub mod providers;
 pub mod request_log;
 pub mod server;
-pub mod services;
 pub mod state;
+mod sync;
 pub mod token;
 
 use config::EmulatorConfig;
-use serde_json::json;
-use server::{lock, AppState, Shared};
-use state::DirectoryObject;
+use state::{lock, AppState, Shared};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 pub use config::{
     DEFAULT_SUBSCRIPTION, DEFAULT_TENANT, DEPLOYER_CLIENT_ID, DEPLOYER_OBJECT_ID, DEPLOYER_SECRET,
@@ -42,24 +44,6 @@ pub struct Emulator {
     server: tokio::task::JoinHandle<()>,
     pump: tokio::task::JoinHandle<()>,
     _data_dir: Option<tempfile::TempDir>,
-}
-
-/// Directory objects every tenant starts with: the deployer's service principal, replicated long ago.
-pub fn seed_directory(state: &Shared, cfg: &EmulatorConfig) {
-    let old = Instant::now()
-        .checked_sub(Duration::from_secs(86_400))
-        .unwrap_or_else(Instant::now);
-    let mut cloud = lock(&state.cloud);
-    for app in &cfg.apps {
-        cloud.directory.insert(app.object_id.clone(), DirectoryObject {
-            id: app.object_id.clone(),
-            principal_type: "ServicePrincipal".into(),
-            body: json!({"id": app.object_id, "appId": app.client_id, "displayName": app.display_name, "servicePrincipalType": "Application"}),
-            created: old,
-            members: vec![],
-            owners: vec![],
-        });
-    }
 }
 
 /// Reloads a saved cloud and restarts each account's Azurite over its kept data.
@@ -106,7 +90,7 @@ impl Emulator {
         *lock(&state.base_url) = format!("http://{addr}");
         match cfg.state_file.as_ref().filter(|f| f.exists()) {
             Some(file) => restore(&state, file).await?,
-            None => seed_directory(&state, &cfg),
+            None => state::seed_directory(&state, &cfg),
         }
         let app = server::router(state.clone());
         let server = tokio::spawn(async move {
@@ -144,7 +128,7 @@ impl Emulator {
     }
 
     pub async fn shutdown(self) {
-        server::save_state(&self.state);
+        state::save_state(&self.state);
         functions_host::stop_all(&self.state).await;
         self.state.azurite.stop_all().await;
         self.pump.abort();

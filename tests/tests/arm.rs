@@ -290,3 +290,106 @@ async fn workspace_soft_delete_reserves_the_name_unless_forced() {
     assert_eq!(fresh.status, 201, "{}", fresh.text);
     assert_ne!(fresh.json()["properties"]["customerId"], customer_id);
 }
+
+#[tokio::test]
+async fn resource_groups_are_listed_as_arm_lists_them() {
+    let cloud = TestCloud::start().await;
+    let list = format!("/subscriptions/{SUB}/resourcegroups");
+    assert_eq!(
+        cloud.arm("GET", &list, None).await.code(),
+        "MissingApiVersionParameter"
+    );
+    assert_eq!(
+        cloud
+            .arm("GET", &format!("{list}?api-version=1999-01-01"), None)
+            .await
+            .code(),
+        "InvalidApiVersionParameter"
+    );
+    let empty = cloud
+        .arm("GET", &format!("{list}?api-version=2021-04-01"), None)
+        .await;
+    assert_eq!(empty.status, 200, "{}", empty.text);
+    assert_eq!(empty.json(), json!({"value": []}));
+
+    for (rg, env) in [("rg-list-a", "dev"), ("rg-list-b", "prod")] {
+        let reply = cloud
+            .arm(
+                "PUT",
+                &format!("{list}/{rg}?api-version=2021-04-01"),
+                Some(json!({"location": "westeurope", "tags": {"env": env}})),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+    }
+    let all = cloud
+        .arm("GET", &format!("{list}?api-version=2025-04-01"), None)
+        .await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    assert_eq!(
+        all.json(),
+        json!({"value": [
+            {"id": format!("/subscriptions/{SUB}/resourceGroups/rg-list-a"), "name": "rg-list-a",
+             "type": "Microsoft.Resources/resourceGroups", "location": "westeurope",
+             "tags": {"env": "dev"}, "properties": {"provisioningState": "Succeeded"}},
+            {"id": format!("/subscriptions/{SUB}/resourceGroups/rg-list-b"), "name": "rg-list-b",
+             "type": "Microsoft.Resources/resourceGroups", "location": "westeurope",
+             "tags": {"env": "prod"}, "properties": {"provisioningState": "Succeeded"}},
+        ]})
+    );
+
+    let names = |reply: common::Reply| -> Vec<String> {
+        reply.json()["value"]
+            .as_array()
+            .expect("value")
+            .iter()
+            .map(|g| g["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let filtered = cloud
+        .arm(
+            "GET",
+            &format!("{list}?api-version=2021-04-01&$filter=tagName%20eq%20'env'%20and%20tagValue%20eq%20'prod'"),
+            None,
+        )
+        .await;
+    assert_eq!(names(filtered), vec!["rg-list-b"]);
+    let by_name = cloud
+        .arm(
+            "GET",
+            &format!("{list}?api-version=2021-04-01&$filter=tagName%20eq%20'env'"),
+            None,
+        )
+        .await;
+    assert_eq!(names(by_name), vec!["rg-list-a", "rg-list-b"]);
+    let bad_filter = cloud
+        .arm(
+            "GET",
+            &format!("{list}?api-version=2021-04-01&$filter=location%20eq%20'westeurope'"),
+            None,
+        )
+        .await;
+    assert_eq!(bad_filter.status, 400);
+    assert_eq!(bad_filter.code(), "InvalidFilterInQueryString");
+    let post = cloud
+        .arm("POST", &format!("{list}?api-version=2021-04-01"), None)
+        .await;
+    assert_eq!(post.status, 405, "{}", post.text);
+
+    let deleted = cloud
+        .arm(
+            "DELETE",
+            &format!("{list}/rg-list-a?api-version=2021-04-01"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 202);
+    let (done, _) = cloud
+        .poll_location(&deleted.header("location").expect("location"))
+        .await;
+    assert_eq!(done.status, 200);
+    let after = cloud
+        .arm("GET", &format!("{list}?api-version=2021-04-01"), None)
+        .await;
+    assert_eq!(names(after), vec!["rg-list-b"]);
+}

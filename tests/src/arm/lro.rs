@@ -4,14 +4,14 @@
 use super::path::{ResourcePath, Target};
 use super::{ArmRequest, ArmResult};
 use crate::error::ArmError;
-use crate::server::{lock, Shared};
 use crate::state::{key, DeletedWorkspace, Operation, OperationAction};
+use crate::state::{lock, Shared};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rand::Rng;
 use serde_json::{json, Value};
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// Registers an operation on `resource_id` that ends after `emulated_seconds` (scaled).
 pub fn start(

@@ -1,13 +1,15 @@
-//! The ARM front door: api-version checks, path parsing, and dispatch to one provider per namespace.
+//! ARM's shared rules: a call read and admitted (path, api-version, subscription), conflicts
+//! with running operations, tags and locations, and how tracked resources are stored and
+//! answered. Providers build on this; `server` routes calls to them.
 
 pub mod lro;
 pub mod path;
 
 use crate::error::ArmError;
-use crate::server::{lock, Shared};
+use crate::state::{lock, OperationAction, Resource, Shared};
 use crate::token::Claims;
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -54,56 +56,70 @@ fn supported_versions(namespace: &str) -> &'static [&'static str] {
     }
 }
 
-pub async fn dispatch(State(state): State<Shared>, request: Request) -> Response {
-    match parse(request).await {
-        Ok(req) => route(&state, req)
+impl ArmRequest {
+    /// Reads an authenticated ARM call: caller claims, JSON body, query and decoded path segments.
+    pub async fn read(request: Request) -> Result<Self, ArmError> {
+        let (parts, body) = request.into_parts();
+        let caller = parts.extensions.get::<Claims>().cloned().ok_or_else(|| {
+            ArmError::new(
+                StatusCode::UNAUTHORIZED,
+                "AuthenticationFailed",
+                "Authentication failed.",
+            )
+        })?;
+        let bytes = to_bytes(Body::new(body), 64 * 1024 * 1024)
             .await
-            .unwrap_or_else(IntoResponse::into_response),
-        Err(e) => e.into_response(),
+            .unwrap_or_default();
+        let body = if bytes.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_slice(&bytes).map_err(|e| {
+                ArmError::bad_request(
+                    "InvalidRequestContent",
+                    format!(
+                        "The request content was invalid and could not be deserialized: '{e}'."
+                    ),
+                )
+            })?)
+        };
+        let query: HashMap<String, String> =
+            url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        let path = parts.uri.path().to_string();
+        let segments = path
+            .trim_matches('/')
+            .split('/')
+            .map(percent_decode)
+            .collect();
+        Ok(Self {
+            method: parts.method,
+            path,
+            segments,
+            query,
+            body,
+            headers: parts.headers,
+            caller,
+        })
     }
 }
 
-async fn parse(request: Request) -> Result<ArmRequest, ArmError> {
-    let (parts, body) = request.into_parts();
-    let caller = parts.extensions.get::<Claims>().cloned().ok_or_else(|| {
-        ArmError::new(
-            StatusCode::UNAUTHORIZED,
-            "AuthenticationFailed",
-            "Authentication failed.",
-        )
-    })?;
-    let bytes = to_bytes(Body::new(body), 64 * 1024 * 1024)
-        .await
-        .unwrap_or_default();
-    let body = if bytes.is_empty() {
-        None
-    } else {
-        Some(serde_json::from_slice(&bytes).map_err(|e| {
-            ArmError::bad_request(
-                "InvalidRequestContent",
-                format!("The request content was invalid and could not be deserialized: '{e}'."),
-            )
-        })?)
-    };
-    let query: HashMap<String, String> =
-        url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    let path = parts.uri.path().to_string();
-    let segments = path
-        .trim_matches('/')
-        .split('/')
-        .map(percent_decode)
-        .collect();
-    Ok(ArmRequest {
-        method: parts.method,
-        path,
-        segments,
-        query,
-        body,
-        headers: parts.headers,
-        caller,
-    })
+/// What ARM checks before any provider sees a call: a path it knows, an api-version the
+/// namespace serves, and this emulator's subscription.
+pub fn admit(state: &Shared, req: &ArmRequest) -> Result<ResourcePath, ArmError> {
+    let parsed = ResourcePath::parse(&req.segments)?;
+    check_api_version(req, parsed.namespace())?;
+    let subscription = state.cfg().subscription_id;
+    if !parsed.subscription.eq_ignore_ascii_case(&subscription) {
+        return Err(ArmError::not_found(
+            "SubscriptionNotFound",
+            format!(
+                "The subscription '{}' could not be found.",
+                parsed.subscription
+            ),
+        ));
+    }
+    Ok(parsed)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -133,86 +149,11 @@ fn check_api_version(req: &ArmRequest, namespace: &str) -> Result<(), ArmError> 
     Ok(())
 }
 
-async fn route(state: &Shared, req: ArmRequest) -> ArmResult {
-    lro::advance(state).await;
-    let parsed = ResourcePath::parse(&req.segments)?;
-    check_api_version(&req, parsed.namespace())?;
-    {
-        let cfg = state.cfg();
-        if !parsed
-            .subscription
-            .eq_ignore_ascii_case(&cfg.subscription_id)
-        {
-            return Err(ArmError::not_found(
-                "SubscriptionNotFound",
-                format!(
-                    "The subscription '{}' could not be found.",
-                    parsed.subscription
-                ),
-            ));
-        }
-    }
-    use path::Target;
-    match &parsed.target {
-        Target::Operation { .. } => lro::poll(state, &req, &parsed),
-        Target::Provider { .. } => crate::providers::resources::provider(state, &req, &parsed),
-        Target::ResourceGroup { .. } | Target::ResourceGroupResources { .. } => {
-            crate::providers::resources::resource_group(state, &req, &parsed).await
-        }
-        Target::RoleAssignment { .. }
-        | Target::RoleAssignmentList { .. }
-        | Target::RoleDefinition { .. } => {
-            crate::providers::authorization::handle(state, &req, &parsed)
-        }
-        Target::SubscriptionAction { .. } => {
-            crate::providers::storage::subscription_action(state, &req, &parsed)
-        }
-        Target::Resource { namespace, .. } => {
-            require_resource_group(state, &parsed)?;
-            if matches!(req.method, Method::PUT | Method::PATCH | Method::DELETE) {
-                let depth = parsed.names().len();
-                ensure_no_conflict(state, &parsed.resource_id(depth))?;
-            }
-            match namespace.to_ascii_lowercase().as_str() {
-                "microsoft.storage" => {
-                    crate::providers::storage::handle(state, &req, &parsed).await
-                }
-                "microsoft.operationalinsights" => {
-                    crate::providers::operational_insights::handle(state, &req, &parsed)
-                }
-                "microsoft.insights" => crate::providers::insights::handle(state, &req, &parsed),
-                "microsoft.web" => crate::providers::web::handle(state, &req, &parsed).await,
-                "microsoft.eventgrid" => {
-                    crate::providers::event_grid::handle(state, &req, &parsed).await
-                }
-                other => Err(ArmError::bad_request(
-                    "NoRegisteredProviderFound",
-                    format!("No registered resource provider found for namespace '{other}'."),
-                )),
-            }
-        }
-    }
-}
-
-fn require_resource_group(state: &Shared, parsed: &ResourcePath) -> Result<(), ArmError> {
-    let rg = parsed.resource_group.clone().unwrap_or_default();
-    let id = path::resource_group_id(&parsed.subscription, &rg);
-    if lock(&state.cloud).get(&id).is_none() {
-        return Err(ArmError::not_found(
-            "ResourceGroupNotFound",
-            format!("Resource group '{rg}' could not be found."),
-        ));
-    }
-    Ok(())
-}
-
 /// 409 while an operation on the resource (or its resource group) is still running.
 pub fn ensure_no_conflict(state: &Shared, id: &str) -> Result<(), ArmError> {
     let cloud = lock(&state.cloud);
     if let Some((_, op)) = cloud.running_operation_on(id) {
-        if op.action == crate::state::OperationAction::Delete
-            && path::is_resource_group_id(&op.resource_id)
-        {
+        if op.action == OperationAction::Delete && path::is_resource_group_id(&op.resource_id) {
             return Err(ArmError::conflict(
                 "ResourceGroupBeingDeleted",
                 "The resource group is being deleted. Please retry after the delete operation completes.",
@@ -328,18 +269,12 @@ pub fn put_tracked(
                 } else {
                     "Creating"
                 });
-            lock(&state.cloud).insert(crate::state::Resource {
+            lock(&state.cloud).insert(Resource {
                 id: id.into(),
                 kind: kind.into(),
                 body: body.clone(),
             });
-            let op = lro::start(
-                state,
-                id,
-                crate::state::OperationAction::Create,
-                seconds,
-                None,
-            );
+            let op = lro::start(state, id, OperationAction::Create, seconds, None);
             Ok(lro::with_async_operation(
                 state,
                 StatusCode::CREATED,
@@ -351,7 +286,7 @@ pub fn put_tracked(
         }
         (exists, _) => {
             body["properties"]["provisioningState"] = Value::from("Succeeded");
-            lock(&state.cloud).insert(crate::state::Resource {
+            lock(&state.cloud).insert(Resource {
                 id: id.into(),
                 kind: kind.into(),
                 body: body.clone(),

@@ -17,6 +17,8 @@ pub enum Target {
         kind: String,
         id: String,
     },
+    /// `GET /subscriptions/{sub}/resourcegroups`.
+    ResourceGroupList,
     ResourceGroup {
         name: String,
     },
@@ -123,6 +125,7 @@ impl ResourcePath {
                 namespace: ns.clone(),
                 action: action.clone(),
             },
+            [rg] if eq(rg, "resourcegroups") => Target::ResourceGroupList,
             [rg, name] if eq(rg, "resourcegroups") => Target::ResourceGroup { name: name.clone() },
             [rg, name, r] if eq(rg, "resourcegroups") && eq(r, "resources") => {
                 Target::ResourceGroupResources { name: name.clone() }
@@ -161,9 +164,9 @@ impl ResourcePath {
             | Target::SubscriptionAction { namespace, .. }
             | Target::Operation { namespace, .. }
             | Target::Resource { namespace, .. } => namespace,
-            Target::ResourceGroup { .. } | Target::ResourceGroupResources { .. } => {
-                "Microsoft.Resources"
-            }
+            Target::ResourceGroupList
+            | Target::ResourceGroup { .. }
+            | Target::ResourceGroupResources { .. } => "Microsoft.Resources",
             Target::RoleAssignment { .. }
             | Target::RoleAssignmentList { .. }
             | Target::RoleDefinition { .. } => "Microsoft.Authorization",
@@ -302,6 +305,9 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+        let p = ResourcePath::parse(&segs("/subscriptions/s/resourceGroups")).expect("parse");
+        assert!(matches!(p.target, Target::ResourceGroupList));
+        assert_eq!(p.namespace(), "Microsoft.Resources");
         assert!(ResourcePath::parse(&segs("/subscriptions")).is_err());
         assert!(is_resource_group_id("/subscriptions/s/resourceGroups/rg"));
         assert!(!is_resource_group_id(

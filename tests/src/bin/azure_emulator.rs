@@ -24,7 +24,7 @@ struct Args {
     /// Seconds a new principal stays unknown to ARM unless principalType is given.
     #[arg(long, default_value_t = 2.0)]
     principal_replication: f64,
-    /// Keep the cloud in this file across restarts (loaded at start, saved after every change).
+    /// Keep the cloud in this file across restarts (loaded at start, saved on a clean shutdown).
     #[arg(long)]
     state_file: Option<PathBuf>,
     /// Append every request as a JSON line here.

@@ -5,8 +5,8 @@
 use crate::arm::path::{ResourcePath, Target};
 use crate::arm::{self, ArmRequest, ArmResult};
 use crate::error::ArmError;
-use crate::server::{lock, Shared};
 use crate::state::Resource;
+use crate::state::{lock, Shared};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 

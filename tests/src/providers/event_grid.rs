@@ -5,7 +5,7 @@
 use crate::arm::path::ResourcePath;
 use crate::arm::{self, ArmRequest, ArmResult};
 use crate::error::ArmError;
-use crate::server::{lock, Shared};
+use crate::state::{lock, Shared};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -165,7 +165,7 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
                     "Url validation",
                     format!(
                         "Webhook validation handshake failed for {}. {reason}",
-                        redact_code(&endpoint)
+                        azure::redact::redact(&endpoint)
                     ),
                 ));
             }
@@ -210,10 +210,6 @@ fn public_view(body: &Value) -> Value {
         }
     }
     view
-}
-
-fn redact_code(url: &str) -> String {
-    url.split('?').next().unwrap_or_default().to_string()
 }
 
 fn full_url(state: &Shared, parsed: &ResourcePath) -> ArmResult {

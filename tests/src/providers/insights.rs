@@ -3,7 +3,7 @@
 use crate::arm::path::ResourcePath;
 use crate::arm::{self, ArmRequest, ArmResult};
 use crate::error::ArmError;
-use crate::server::{lock, Shared};
+use crate::state::{lock, Shared};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 

@@ -4,8 +4,8 @@
 use crate::arm::path::ResourcePath;
 use crate::arm::{self, lro, ArmRequest, ArmResult};
 use crate::error::ArmError;
-use crate::server::{lock, Shared};
 use crate::state::{key, OperationAction};
+use crate::state::{lock, Shared};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 

@@ -3,7 +3,7 @@
 use crate::arm::path::{resource_group_id, ResourcePath, Target};
 use crate::arm::{self, lro, ArmRequest, ArmResult};
 use crate::error::ArmError;
-use crate::server::{lock, Shared};
+use crate::state::{lock, Shared};
 use crate::state::{OperationAction, Resource};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -53,6 +53,60 @@ pub fn provider(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmR
         "namespace": canonical,
         "registrationState": if registered { "Registered" } else { "NotRegistered" },
     }))
+}
+
+/// `GET /subscriptions/{sub}/resourcegroups`: every group as GET shows it, optionally only those
+/// with a tag (`$filter=tagName eq 'n' and tagValue eq 'v'`).
+pub fn list_resource_groups(state: &Shared, req: &ArmRequest) -> ArmResult {
+    if req.method != Method::GET {
+        return Err(arm::method_not_allowed(req));
+    }
+    let filter = req
+        .query
+        .get("$filter")
+        .map(|f| tag_filter(f))
+        .transpose()?;
+    let cloud = lock(&state.cloud);
+    let value: Vec<Value> = cloud
+        .resources
+        .values()
+        .filter(|r| r.kind == "Microsoft.Resources/resourceGroups")
+        .filter(|r| {
+            filter.as_ref().is_none_or(|(name, value)| {
+                let tag = r.body["tags"].get(name.as_str()).and_then(Value::as_str);
+                tag.is_some_and(|t| value.as_ref().is_none_or(|v| v == t))
+            })
+        })
+        .map(|r| r.body.clone())
+        .collect();
+    arm::ok(json!({"value": value}))
+}
+
+/// `tagName eq 'n'` or `tagName eq 'n' and tagValue eq 'v'`: the only filters ARM takes here.
+fn tag_filter(filter: &str) -> Result<(String, Option<String>), ArmError> {
+    let invalid = || {
+        ArmError::bad_request(
+            "InvalidFilterInQueryString",
+            format!("Invalid $filter '{filter}': only \"tagName eq '<name>'\" optionally followed by \" and tagValue eq '<value>'\" is supported."),
+        )
+    };
+    let quoted = |clause: &str, field: &str| -> Option<String> {
+        let rest = clause.trim().strip_prefix(field)?.trim_start();
+        let rest = rest.strip_prefix("eq")?.trim();
+        rest.strip_prefix('\'')?
+            .strip_suffix('\'')
+            .map(str::to_string)
+    };
+    let mut clauses = filter.splitn(2, " and ");
+    let name = clauses
+        .next()
+        .and_then(|c| quoted(c, "tagName"))
+        .ok_or_else(invalid)?;
+    let value = match clauses.next() {
+        Some(c) => Some(quoted(c, "tagValue").ok_or_else(invalid)?),
+        None => None,
+    };
+    Ok((name, value))
 }
 
 fn validate_rg_name(name: &str) -> Result<(), ArmError> {

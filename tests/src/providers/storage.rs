@@ -3,10 +3,9 @@
 
 use crate::arm::path::{ResourcePath, Target};
 use crate::arm::{self, lro, ArmRequest, ArmResult};
-use crate::azurite::free_port;
 use crate::blob_client::BlobClient;
 use crate::error::ArmError;
-use crate::server::{lock, Shared};
+use crate::state::{lock, Shared};
 use crate::state::{AccountData, OperationAction, Resource};
 use axum::http::{Method, StatusCode};
 use base64::engine::general_purpose::STANDARD;
@@ -289,9 +288,16 @@ async fn put_account(
         lock(&state.cloud).insert(existing.clone());
         return arm::ok(existing.body);
     }
+    let port = test_kit::try_free_port().map_err(|e| {
+        ArmError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            format!("no free loopback port for the account's data plane: {e}"),
+        )
+    })?;
     let data = AccountData {
         name: name.to_string(),
-        port: free_port(),
+        port,
         key1: new_account_key(),
         key2: new_account_key(),
         ready: false,

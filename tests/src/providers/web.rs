@@ -5,11 +5,11 @@
 use crate::arm::path::ResourcePath;
 use crate::arm::{self, lro, ArmRequest, ArmResult};
 use crate::error::ArmError;
-use crate::server::{lock, Shared};
+use crate::state::{lock, Shared};
 use crate::state::{DirectoryObject, Resource};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
-use std::time::Instant;
+use tokio::time::Instant;
 
 const PLAN: &str = "Microsoft.Web/serverfarms";
 const SITE: &str = "Microsoft.Web/sites";
@@ -294,7 +294,7 @@ fn identity_for(
                 id: id.clone(),
                 principal_type: "ServicePrincipal".into(),
                 body: json!({"id": id, "servicePrincipalType": "ManagedIdentity", "displayName": body.get("name")}),
-                created: Instant::now(),
+                created: Some(Instant::now()),
                 members: vec![],
                 owners: vec![],
             });
@@ -333,19 +333,12 @@ pub fn store_app_settings(state: &Shared, site_id: &str, settings: Value) {
     });
 }
 
-pub fn app_settings_of(state: &Shared, site_id: &str) -> Map<String, Value> {
-    lock(&state.cloud)
-        .get(&format!("{site_id}/config/appsettings"))
-        .and_then(|r| r.body["properties"].as_object().cloned())
-        .unwrap_or_default()
-}
-
 fn app_settings(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, list: bool) -> ArmResult {
     let site = require_site(state, parsed)?;
     let id = format!("{}/config/appsettings", site.id);
     match (req.method.clone(), list) {
         (Method::POST, true) => {
-            let settings = app_settings_of(state, &site.id);
+            let settings = lock(&state.cloud).app_settings_of(&site.id);
             arm::ok(
                 json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": settings}),
             )

@@ -1,9 +1,11 @@
 //! Everything the emulated cloud knows, behind one lock that is never held across an await.
+//! Times are tokio's, so a test on a paused clock moves operations and replication along.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// An ARM resource as stored: its canonical id, type and the body GET returns.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,8 +40,10 @@ pub struct DirectoryObject {
     /// `Group` or `ServicePrincipal` (the ARM principalType it answers to).
     pub principal_type: String,
     pub body: Value,
-    #[serde(skip, default = "Instant::now")]
-    pub created: Instant,
+    /// When it was created here; `None` for objects replicated long ago (seeded, or restored
+    /// from a state file).
+    #[serde(skip)]
+    pub created: Option<Instant>,
     #[serde(default)]
     pub members: Vec<String>,
     #[serde(default)]
@@ -147,7 +151,17 @@ impl Cloud {
         })
     }
 
+    /// How long ago the principal was created; `Duration::MAX` for one replicated long ago.
     pub fn principal_age(&self, id: &str) -> Option<Duration> {
-        self.directory.get(id).map(|o| o.created.elapsed())
+        self.directory
+            .get(id)
+            .map(|o| o.created.map_or(Duration::MAX, |t| t.elapsed()))
+    }
+
+    /// A site's app settings (`{site}/config/appsettings`), empty when it has none.
+    pub fn app_settings_of(&self, site_id: &str) -> Map<String, Value> {
+        self.get(&format!("{site_id}/config/appsettings"))
+            .and_then(|r| r.body["properties"].as_object().cloned())
+            .unwrap_or_default()
     }
 }

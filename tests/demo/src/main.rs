@@ -1,7 +1,7 @@
 //! `demo`: the whole pipeline on the local cloud (see the README's first command).
 
 use clap::Parser;
-use local_cloud::demo::{print_human, run, DemoOptions};
+use demo::{print_human, run, DemoOptions};
 use std::time::Duration;
 
 #[derive(Parser)]

@@ -2,16 +2,24 @@
 //! load generator and the ingest worker, the function turning every raw file into Parquet, a
 //! summary with a sample query, then `provision down`. The integration test runs the same flow.
 
-use crate::blob_client::BlobClient;
-use crate::config::EmulatorConfig;
-use crate::Emulator;
-use arrow::array::{Array, AsArray};
+mod summary;
+mod tools;
+
+pub use summary::print_human;
+pub use tools::sibling_bin;
+
+use local_cloud::blob_client::BlobClient;
+use local_cloud::config::EmulatorConfig;
+use local_cloud::state::lock;
+use local_cloud::Emulator;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use summary::{gunzip_json, summarise};
+use test_kit::{Service, Tool};
+use tools::{run_tool, Progress};
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -53,91 +61,15 @@ pub struct DemoReport {
     pub down_ok: Option<bool>,
 }
 
-/// A binary built beside the running one (`target/<profile>/`), also from `deps/`.
-pub fn sibling_bin(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    for _ in 0..2 {
-        if dir.join(name).is_file() {
-            return Ok(dir.join(name));
-        }
-        dir = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-    }
-    anyhow::bail!(
-        "{name} is not built next to {}; run `cargo build --workspace --bins` first",
-        exe.display()
-    )
-}
-
-struct Progress(bool);
-
-impl Progress {
-    fn say(&self, message: &str) {
-        if self.0 {
-            eprintln!("[demo] {message}");
-        }
-    }
-}
-
-async fn run_tool(
-    bin: &Path,
-    args: &[String],
-    envs: &[(&str, String)],
-    cwd: &Path,
-) -> anyhow::Result<(i32, String, String)> {
-    let mut cmd = tokio::process::Command::new(bin);
-    cmd.args(args)
-        .current_dir(cwd)
-        .stdin(std::process::Stdio::null());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd
-        .output()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", bin.display()))?;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
-}
-
-fn gunzip_json(bytes: &[u8]) -> Option<Value> {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_string(&mut text)
-        .ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-fn read_parquet(bytes: Vec<u8>) -> anyhow::Result<Vec<arrow::record_batch::RecordBatch>> {
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-        bytes::Bytes::from(bytes),
-    )?
-    .build()?;
-    Ok(reader.collect::<Result<Vec<_>, _>>()?)
-}
-
-fn strings(batch: &arrow::record_batch::RecordBatch, column: &str) -> Vec<String> {
-    batch
-        .column_by_name(column)
-        .and_then(|c| {
-            c.as_string_opt::<i32>()
-                .map(|a| (0..a.len()).map(|i| a.value(i).to_string()).collect())
-        })
-        .unwrap_or_default()
-}
-
-fn numbers(batch: &arrow::record_batch::RecordBatch, column: &str) -> Vec<u64> {
-    let Some(col) = batch.column_by_name(column) else {
-        return vec![];
-    };
-    let Ok(cast) = arrow::compute::cast(col, &arrow::datatypes::DataType::UInt64) else {
-        return vec![];
-    };
-    let array = cast.as_primitive::<arrow::datatypes::UInt64Type>();
-    (0..array.len()).map(|i| array.value(i)).collect()
+/// Redis or the tansu broker on a free loopback port (the kit waits for it off the runtime).
+async fn start_service(tool: Tool) -> anyhow::Result<Service> {
+    let bin = tool.locate()?;
+    tokio::task::spawn_blocking(move || match tool {
+        Tool::Tansu => test_kit::tansu(&bin),
+        Tool::Redis => test_kit::redis(&bin),
+        Tool::Azurite => test_kit::Azurite::new(&bin).start(),
+    })
+    .await?
 }
 
 pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
@@ -161,8 +93,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         opts.emulator_port,
     )
     .await?;
-    let redis = crate::services::redis().await?;
-    let kafka = crate::services::kafka().await?;
+    let redis = start_service(Tool::Redis).await?;
+    let kafka = start_service(Tool::Tansu).await?;
     stage("local cloud up", t, &mut report);
 
     let provision = sibling_bin("provision")?;
@@ -175,7 +107,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         std::fs::write(&file, text)?;
         vec!["--env-file".into(), file.display().to_string()]
     };
-    let secret = [("AZURE_CLIENT_SECRET", crate::DEPLOYER_SECRET.to_string())];
+    let secret = [(
+        "AZURE_CLIENT_SECRET",
+        local_cloud::DEPLOYER_SECRET.to_string(),
+    )];
     let provision_run = |args: Vec<&str>| {
         let mut full: Vec<String> = args.into_iter().map(str::to_string).collect();
         full.extend(env_args.iter().cloned());
@@ -210,12 +145,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let raw_data = crate::server::lock(&emulator.state.cloud)
+    let raw_data = lock(&emulator.state.cloud)
         .accounts
         .get(&raw_account)
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("raw account {raw_account} missing"))?;
-    let standard_data = crate::server::lock(&emulator.state.cloud)
+    let standard_data = lock(&emulator.state.cloud)
         .accounts
         .get(&standard_account)
         .cloned()
@@ -405,115 +340,4 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     }
     emulator.shutdown().await;
     Ok(report)
-}
-
-async fn summarise(
-    standard: &BlobClient<'_>,
-    raw: &BlobClient<'_>,
-    report: &mut DemoReport,
-) -> anyhow::Result<()> {
-    let mut offsets = BTreeSet::new();
-    let mut log_ids = BTreeSet::new();
-    let mut heroes: HashMap<(String, String), u64> = HashMap::new();
-    let mut damage: Vec<(String, String, u64)> = Vec::new();
-    for item in standard.list_blobs("standard").await? {
-        if item.name.starts_with("_quarantine/") {
-            report.quarantined_files += 1;
-            continue;
-        }
-        let folder = item.name.split('/').next().unwrap_or_default().to_string();
-        let batches = read_parquet(standard.get_blob("standard", &item.name).await?)?;
-        let entry = report.tables.entry(folder.clone()).or_default();
-        entry.files += 1;
-        for b in &batches {
-            entry.rows += b.num_rows();
-            match folder.as_str() {
-                "buffer_meta" => {
-                    let (topics, parts, offs) = (
-                        strings(b, "topic"),
-                        numbers(b, "partition"),
-                        numbers(b, "offset"),
-                    );
-                    for i in 0..b.num_rows() {
-                        offsets.insert((topics[i].clone(), parts[i], offs[i]));
-                    }
-                }
-                "log_meta" => log_ids.extend(strings(b, "msg_id")),
-                "lib_server_lobby" => {
-                    let (g, u, h) = (
-                        strings(b, "game_token"),
-                        strings(b, "user_token"),
-                        numbers(b, "superhero_id"),
-                    );
-                    for i in 0..b.num_rows() {
-                        heroes.insert((g[i].clone(), u[i].clone()), h[i]);
-                    }
-                }
-                "lib_server_game" => {
-                    let (g, u, d) = (
-                        strings(b, "game_token"),
-                        strings(b, "user_token"),
-                        numbers(b, "enemy_damage"),
-                    );
-                    for i in 0..b.num_rows() {
-                        damage.push((g[i].clone(), u[i].clone(), d[i]));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    for item in raw.list_blobs("raw").await? {
-        if item.name.starts_with("_quarantine/") {
-            report.quarantined_messages += raw
-                .get_blob("raw", &item.name)
-                .await
-                .ok()
-                .and_then(|b| gunzip_json(&b))
-                .and_then(|v| v.as_array().map(Vec::len))
-                .unwrap_or(0);
-        }
-    }
-    report.buffer_distinct_offsets = offsets.len();
-    report.log_distinct_msg_ids = log_ids.len();
-    let mut by_hero: HashMap<u64, u64> = HashMap::new();
-    for (g, u, d) in damage {
-        if let Some(hero) = heroes.get(&(g, u)) {
-            *by_hero.entry(*hero).or_default() += d;
-        }
-    }
-    let mut top: Vec<(u64, u64)> = by_hero.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    top.truncate(5);
-    report.top_heroes = top;
-    Ok(())
-}
-
-pub fn print_human(r: &DemoReport) {
-    println!(
-        "Superhero dataflow on the local cloud — {} games, seed {}",
-        r.games, r.seed
-    );
-    println!("\n  {:<24} {:>8}", "stage", "seconds");
-    for (name, secs) in &r.stages {
-        println!("  {name:<24} {secs:>8.1}");
-    }
-    println!(
-        "\n  {:<18} {:>6} {:>8}",
-        "table (standard)", "files", "rows"
-    );
-    for (table, s) in &r.tables {
-        println!("  {table:<18} {:>6} {:>8}", s.files, s.rows);
-    }
-    println!("\n  messages produced: {}   distinct offsets in buffer_meta: {}   quarantined messages: {}   quarantined files: {}",
-        r.loadgen["total_messages"], r.buffer_distinct_offsets, r.quarantined_messages, r.quarantined_files);
-    println!("\n  top heroes by damage dealt (lib_server_game ⋈ lib_server_lobby):");
-    for (hero, dmg) in &r.top_heroes {
-        println!("    hero {hero:>4}  {dmg:>14}");
-    }
-    println!(
-        "\n  provision drift in sync: {}   provision verify: {}",
-        r.drift_in_sync,
-        if r.verify_ok { "ok" } else { "FAILED" }
-    );
 }

@@ -2,14 +2,16 @@
 //! output, the task tables match the generator's own counts, `provision verify` passes, drift is
 //! clean after `up`, and `down` leaves nothing of ours.
 
-use local_cloud::demo::{run, DemoOptions};
+use demo::{run, DemoOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use test_kit::Tool;
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
+        .ancestors()
+        .nth(2)
+        .expect("the workspace holds tests/demo")
         .to_path_buf()
 }
 
@@ -35,7 +37,7 @@ fn build_binaries_and_package() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace().join("target"));
     let handler = std::fs::read(target.join("debug/handler")).expect("handler");
-    let zip = function::package::zip_package(&handler).expect("zip");
+    let zip = function_zip::package::zip_package(&handler).expect("zip");
     let path = std::env::temp_dir().join(format!("e2e-package-{}.zip", std::process::id()));
     std::fs::write(&path, zip).expect("write");
     path
@@ -43,9 +45,10 @@ fn build_binaries_and_package() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_lands_exactly_once_and_the_deployment_checks_out() {
-    if !local_cloud::services::tansu_bin().exists() {
-        eprintln!("skipped: tansu is not installed (tests/local-cloud.sh install)");
-        return;
+    for tool in [Tool::Azurite, Tool::Redis, Tool::Tansu] {
+        if tool.for_test().is_none() {
+            return;
+        }
     }
     let package = build_binaries_and_package();
     let report = run(DemoOptions {

@@ -1,0 +1,154 @@
+//! A service as a child process on a loopback port: started, waited for, and killed on drop.
+
+use anyhow::Context;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a service may take to listen.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A free port on 127.0.0.1, as the kernel hands it out.
+pub fn try_free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// [`try_free_port`] for tests: panics when no loopback port can be bound.
+pub fn free_port() -> u16 {
+    match try_free_port() {
+        Ok(port) => port,
+        Err(e) => panic!("cannot bind a free port on 127.0.0.1: {e}"),
+    }
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`; fails early if `child` exits.
+pub fn wait_listening(
+    name: &str,
+    port: u16,
+    child: &mut Child,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("{name} exited while starting ({status})");
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "{name} did not listen on 127.0.0.1:{port} within {} s",
+                timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running service. Dropping it kills the process; a test that panicked keeps its folder.
+#[derive(Debug)]
+pub struct Service {
+    pub name: String,
+    pub port: u16,
+    child: Child,
+    log: PathBuf,
+    /// A temporary folder the service owns (None when the caller chose where its data lives).
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Service {
+    /// Spawns `command` (stdout and stderr to `log`) and waits until it listens on `port`.
+    pub(crate) fn launch(
+        name: &str,
+        mut command: Command,
+        port: u16,
+        log: PathBuf,
+        dir: Option<tempfile::TempDir>,
+    ) -> anyhow::Result<Self> {
+        let out = std::fs::File::create(&log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("cannot start {name} ({:?})", command.get_program()))?;
+        let mut service = Self {
+            name: name.to_string(),
+            port,
+            child,
+            log,
+            dir,
+        };
+        if let Err(e) = wait_listening(name, port, &mut service.child, READY_TIMEOUT) {
+            // The folder may go with the service, so the error carries the end of the log.
+            let _ = service.child.kill();
+            let _ = service.child.wait();
+            let tail = log_tail(&service.log, 20);
+            anyhow::bail!(
+                "{e}; the end of its log ({}):\n{tail}",
+                service.log.display()
+            );
+        }
+        Ok(service)
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Where the service writes its output.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGINT, so the service can save what it holds, then SIGKILL after `grace`.
+    pub fn stop(mut self, grace: Duration) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if !self.is_running() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn log_tail(log: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            if let Some(dir) = self.dir.take() {
+                eprintln!(
+                    "{} log kept for the failed test: {}",
+                    self.name,
+                    dir.keep()
+                        .join(self.log.file_name().unwrap_or_default())
+                        .display()
+                );
+            }
+        }
+    }
+}
