@@ -1,11 +1,11 @@
-//! Test helpers: a real Azurite with a custom account, and the handler binary.
+//! Test helpers: a real Azurite with a custom account (started by the shared test kit), and
+//! the handler binary.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use test_kit::{wait_listening, Service, Tool, READY_TIMEOUT};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -16,26 +16,9 @@ pub const ACCOUNT: &str = "stdtestacct";
 /// base64 of a fixed 32-byte test key (not a secret).
 pub const KEY: &str = "c3VwZXJoZXJvLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmNkZWY=";
 
+/// A free port on 127.0.0.1 (the shared test kit's).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_listening(port: u16, what: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{what} did not listen on 127.0.0.1:{port} within 30 s");
+    test_kit::free_port()
 }
 
 /// Kills the child when dropped.
@@ -52,42 +35,17 @@ impl Drop for Process {
     }
 }
 
+/// The Azurite executable; `None` (the test skips) when missing, a panic under CI.
 pub fn azurite_bin() -> Option<PathBuf> {
-    let bin = std::env::var_os("AZURITE_BLOB_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from("/root/.cache/superhero-dataflow/azurite/node_modules/.bin/azurite-blob")
-        });
-    bin.exists().then_some(bin)
+    Tool::Azurite.for_test()
 }
 
 /// Starts Azurite (blob only) on a free port with account [`ACCOUNT`] and a temp --location.
-pub fn start_azurite(bin: &PathBuf) -> Process {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let log = std::fs::File::create(dir.path().join("azurite.log")).unwrap();
-    let mut child = Command::new(bin)
-        .args([
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            &port.to_string(),
-            "--location",
-        ])
-        .arg(dir.path())
-        .args(["--skipApiVersionCheck", "--disableTelemetry", "--loose"])
-        .env("AZURITE_ACCOUNTS", format!("{ACCOUNT}:{KEY}"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    wait_listening(port, "azurite", &mut child);
-    Process {
-        child,
-        port,
-        _dir: Some(dir),
-    }
+pub fn start_azurite(bin: &PathBuf) -> Service {
+    test_kit::Azurite::new(bin)
+        .account(ACCOUNT, KEY)
+        .start()
+        .unwrap()
 }
 
 pub fn account_url(azurite_port: u16) -> String {
@@ -157,7 +115,7 @@ pub fn start_handler(azurite_port: u16, container: &str, log: &std::path::Path) 
         .stderr(log)
         .spawn()
         .unwrap();
-    wait_listening(port, "handler", &mut child);
+    wait_listening("handler", port, &mut child, READY_TIMEOUT).unwrap();
     Process {
         child,
         port,

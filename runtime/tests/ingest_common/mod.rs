@@ -1,6 +1,7 @@
 //! Local services for the ingest tests: a tansu broker (sqlite storage), redis-server and Azurite,
-//! each on a free 127.0.0.1 port, killed on drop. A missing binary skips the test with a notice
-//! (overrides: TANSU_BIN, REDIS_SERVER_BIN, AZURITE_BLOB_BIN).
+//! started by the shared test kit on free 127.0.0.1 ports and killed on drop. A missing binary
+//! skips the test with a notice, and fails it under CI (overrides: TANSU_BIN, REDIS_SERVER_BIN,
+//! AZURITE_BLOB_BIN).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use flate2::read::GzDecoder;
@@ -10,11 +11,11 @@ use runtime::ingest::config::IngestConfig;
 use runtime::ingest::sink::RawSink;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use test_kit::{Service, Tool};
 
 /// Azurite's well-known development account.
 pub const ACCOUNT: &str = "devstoreaccount1";
@@ -32,50 +33,9 @@ macro_rules! services_or_skip {
     };
 }
 
+/// A free port on 127.0.0.1 (the shared test kit's).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn find_bin(env: &str, candidates: &[&str]) -> Option<PathBuf> {
-    if let Ok(p) = std::env::var(env) {
-        let p = PathBuf::from(p);
-        return p.exists().then_some(p);
-    }
-    for c in candidates {
-        let p = PathBuf::from(c);
-        if p.is_absolute() {
-            if p.exists() {
-                return Some(p);
-            }
-        } else if let Ok(path) = std::env::var("PATH") {
-            for dir in std::env::split_paths(&path) {
-                let full = dir.join(c);
-                if full.exists() {
-                    return Some(full);
-                }
-            }
-        }
-    }
-    None
-}
-
-fn wait_port(port: u16, what: &str, child: &mut Child) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            eprintln!("{what} exited early: {status}");
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    eprintln!("{what} did not listen on {port} within 30 s");
-    false
+    test_kit::free_port()
 }
 
 /// A child process killed (SIGKILL) and reaped on drop.
@@ -124,96 +84,32 @@ pub struct Services {
     pub kafka_port: u16,
     pub redis_port: u16,
     pub blob_port: u16,
-    procs: Vec<Proc>,
+    services: Vec<Service>,
 }
 
 impl Services {
-    /// Starts tansu, redis and Azurite; `None` (with a printed notice) when one is unavailable.
+    /// Starts tansu, redis and Azurite; `None` (with a printed notice) when one is missing, a
+    /// panic under CI.
     pub fn start() -> Option<Services> {
-        let tansu = find_bin(
-            "TANSU_BIN",
-            &["/root/.cache/superhero-dataflow/tansu/bin/tansu", "tansu"],
-        );
-        let redis = find_bin("REDIS_SERVER_BIN", &["redis-server"]);
-        let azurite = find_bin(
-            "AZURITE_BLOB_BIN",
-            &[
-                "/root/.cache/superhero-dataflow/azurite/node_modules/.bin/azurite-blob",
-                "azurite-blob",
-            ],
-        );
-        let (Some(tansu), Some(redis), Some(azurite)) = (tansu, redis, azurite) else {
-            eprintln!(
-                "SKIPPED: needs tansu, redis-server and azurite-blob (set TANSU_BIN, REDIS_SERVER_BIN, AZURITE_BLOB_BIN)"
-            );
-            return None;
+        let tansu = Tool::Tansu.for_test()?;
+        let redis = Tool::Redis.for_test()?;
+        let azurite = Tool::Azurite.for_test()?;
+        let started = (|| -> anyhow::Result<[Service; 3]> {
+            Ok([
+                test_kit::tansu(&tansu)?,
+                test_kit::redis(&redis)?,
+                test_kit::Azurite::new(&azurite).start()?,
+            ])
+        })();
+        let [kafka, redis, blob] =
+            started.unwrap_or_else(|e| panic!("a service did not start: {e:#}"));
+        let s = Services {
+            dir: Some(tempfile::tempdir().unwrap()),
+            kafka_port: kafka.port,
+            redis_port: redis.port,
+            blob_port: blob.port,
+            services: vec![kafka, redis, blob],
         };
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Services {
-            kafka_port: free_port(),
-            redis_port: free_port(),
-            blob_port: free_port(),
-            dir: Some(dir),
-            procs: vec![],
-        };
-        let log = |name: &str| std::fs::File::create(s.path().join(format!("{name}.log"))).unwrap();
-        let listener = format!("tcp://127.0.0.1:{}", s.kafka_port);
-        let tansu_child = Command::new(&tansu)
-            .current_dir(s.path())
-            .args([
-                "broker",
-                "--listener-url",
-                &listener,
-                "--advertised-listener-url",
-                &listener,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .stdout(log("tansu"))
-            .stderr(log("tansu.err"))
-            .spawn()
-            .ok()?;
-        let redis_child = Command::new(&redis)
-            .args(["--port", &s.redis_port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .stdout(log("redis"))
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let blob_dir = s.path().join("azurite");
-        std::fs::create_dir_all(&blob_dir).unwrap();
-        let azurite_child = Command::new(&azurite)
-            .args([
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                &s.blob_port.to_string(),
-            ])
-            .arg("--location")
-            .arg(&blob_dir)
-            .args([
-                "--skipApiVersionCheck",
-                "--disableTelemetry",
-                "--loose",
-                "--silent",
-            ])
-            .stdout(log("azurite"))
-            .stderr(log("azurite.err"))
-            .spawn()
-            .ok()?;
-        for (name, child, port) in [
-            ("tansu", tansu_child, s.kafka_port),
-            ("redis", redis_child, s.redis_port),
-            ("azurite", azurite_child, s.blob_port),
-        ] {
-            let mut p = Proc {
-                child,
-                name: name.into(),
-            };
-            if !wait_port(port, name, &mut p.child) {
-                panic!("{name} did not start; logs in {}", s.path().display());
-            }
-            s.procs.push(p);
-        }
         s.create_container("raw");
         Some(s)
     }
@@ -365,7 +261,7 @@ impl Services {
 
 impl Drop for Services {
     fn drop(&mut self) {
-        self.procs.clear();
+        self.services.clear();
         if std::thread::panicking() {
             if let Some(d) = self.dir.take() {
                 eprintln!("test failed: service logs kept in {}", d.keep().display());
