@@ -243,7 +243,7 @@ for label, title in (("cold", "cold up"), ("converged", "converged up"), ("drift
     row(f"{title}: token requests", str(len(tokens)))
     if label in ("converged", "drift"):
         row(f"{title}: resources read", str(len(per)))
-        row(f"{title}: max reads of one resource", str(max(per.values(), default=0)), "<= 1")
+        row(f"{title}: max reads per resource", str(max(per.values(), default=0)), "<= 1")
 print("=" * 96)
 
 print()

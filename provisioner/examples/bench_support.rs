@@ -19,9 +19,9 @@
 
 use anyhow::{bail, Context};
 use local_cloud::config::LatencyProfile;
-use provisioner::resources::{self, Resource};
+use provisioner::engine::Stack;
+use provisioner::resources;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The smallest number of sequential ARM/Graph requests creating one resource of a kind takes.
@@ -97,10 +97,9 @@ fn critical_path(time_scale: f64) -> anyhow::Result<serde_json::Value> {
     let profile = LatencyProfile::azure_like();
     let request_s = profile.request_ms as f64 / 1000.0;
     let env = environment()?;
-    let all: Vec<Box<dyn Resource>> = resources::all(&env);
-    let levels = provisioner::engine::graph::levels(&all)?;
-    let index: BTreeMap<String, usize> =
-        all.iter().enumerate().map(|(i, r)| (r.key(), i)).collect();
+    let stack = Stack::new(resources::all(&env))?;
+    let all = &stack.resources;
+    let levels = stack.levels()?;
     let requests_for = |kind: &str| -> anyhow::Result<u32> {
         match MIN_REQUESTS.iter().find(|(k, _, _)| *k == kind) {
             Some((_, n, _)) => Ok(*n),
@@ -116,8 +115,7 @@ fn critical_path(time_scale: f64) -> anyhow::Result<serde_json::Value> {
             let (lro, _) = lro_seconds(&profile, r.kind());
             let own = lro * time_scale + f64::from(requests_for(r.kind())?) * request_s;
             let mut start = 0.0;
-            for d in r.depends_on() {
-                let j = index[&d];
+            for &j in &stack.prereqs()[i] {
                 if finish[j] > start {
                     start = finish[j];
                     via[i] = Some(j);
@@ -176,7 +174,7 @@ fn main() -> anyhow::Result<()> {
     {
         ["package", handler, out] => {
             let bytes = std::fs::read(handler).with_context(|| format!("reading {handler}"))?;
-            let zip = function::package::zip_package(&bytes)?;
+            let zip = function_zip::package::zip_package(&bytes)?;
             std::fs::write(out, zip).with_context(|| format!("writing {out}"))?;
         }
         ["critical-path", scale] => {

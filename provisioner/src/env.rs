@@ -21,17 +21,6 @@ impl PlanSku {
             PlanSku::EP1 => "EP1",
         }
     }
-    pub fn tier(self) -> &'static str {
-        match self {
-            PlanSku::B1 => "Basic",
-            PlanSku::Y1 => "Dynamic",
-            PlanSku::EP1 => "ElasticPremium",
-        }
-    }
-    /// Dedicated plans need alwaysOn for non-HTTP triggers; Consumption rejects it.
-    pub fn always_on(self) -> bool {
-        matches!(self, PlanSku::B1)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,6 +1,6 @@
 //! Human and JSON renderings of plans and summaries.
 
-use crate::engine::{ApplySummary, Planned};
+use crate::engine::{ApplySummary, Plan};
 use crate::resources::Action;
 use serde_json::{json, Value};
 
@@ -12,10 +12,10 @@ fn short(v: &Value) -> String {
     }
 }
 
-pub fn plan_text(env: &str, plan: &[Planned]) -> String {
+pub fn plan_text(env: &str, plan: &Plan) -> String {
     let mut out = String::new();
     let (mut create, mut update) = (0, 0);
-    for p in plan {
+    for p in &plan.items {
         match &p.action {
             Action::Create => {
                 create += 1;
@@ -36,7 +36,7 @@ pub fn plan_text(env: &str, plan: &[Planned]) -> String {
             Action::Noop => {}
         }
     }
-    let unchanged = plan.len() - create - update;
+    let unchanged = plan.items.len() - create - update;
     if create + update == 0 {
         out.push_str(&format!(
             "Environment {env} is up to date ({unchanged} resources checked).\n"
@@ -49,15 +49,20 @@ pub fn plan_text(env: &str, plan: &[Planned]) -> String {
     out
 }
 
-pub fn plan_json(env: &str, plan: &[Planned], notices: &[String]) -> Value {
-    let changes: Vec<&Planned> = plan.iter().filter(|p| p.action.is_change()).collect();
+/// Notes that are not drift, one line each.
+pub fn notices_text(notices: &[String]) -> String {
+    notices.iter().map(|n| format!("note: {n}\n")).collect()
+}
+
+pub fn plan_json(env: &str, plan: &Plan) -> Value {
+    let changes: Vec<_> = plan.items.iter().filter(|p| p.action.is_change()).collect();
     json!({
         "version": 1,
         "environment": env,
         "in_sync": changes.is_empty(),
         "changes": changes,
-        "unchanged": plan.len() - changes.len(),
-        "notices": notices,
+        "unchanged": plan.items.len() - changes.len(),
+        "notices": plan.notices,
     })
 }
 
@@ -68,7 +73,7 @@ pub fn summary_text(verb: &str, s: &ApplySummary) -> String {
         s.unchanged
     );
     if !s.kept.is_empty() {
-        out.push_str(&format!(", {} kept (not ours)", s.kept.len()));
+        out.push_str(&format!(", {} kept", s.kept.len()));
     }
     if !s.failed.is_empty() {
         out.push_str(&format!(", {} failed", s.failed.len()));

@@ -1,12 +1,13 @@
 //! What the engine tells whoever is watching, as it happens.
 
+use crate::resources::Key;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     Started {
-        key: String,
+        key: Key,
         kind: String,
         name: String,
         verb: String,
@@ -15,20 +16,20 @@ pub enum Event {
         message: String,
     },
     Done {
-        key: String,
+        key: Key,
         kind: String,
         name: String,
         verb: String,
         seconds: f64,
     },
     Failed {
-        key: String,
+        key: Key,
         kind: String,
         name: String,
         error: String,
     },
     Skipped {
-        key: String,
+        key: Key,
         because: String,
     },
 }

@@ -1,91 +1,203 @@
-//! Dependency ordering over resource keys: levels for reads, a ready set for applies.
+//! The environment's resources with their dependency graph: who waits for whom, and whose
+//! outputs each resource is given.
 
-use crate::resources::Resource;
+use crate::resources::{Key, Outputs, Resource};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     #[error("resource {0} depends on {1}, which is not part of the environment")]
-    Unknown(String, String),
+    Unknown(Key, Key),
+    #[error("resource {0} appears twice")]
+    Duplicate(Key),
     #[error("resources depend on each other in a cycle: {0}")]
     Cycle(String),
 }
 
-/// Groups resource indices into levels: every resource comes after all it depends on.
-pub fn levels(resources: &[Box<dyn Resource>]) -> Result<Vec<Vec<usize>>, GraphError> {
-    let index: BTreeMap<String, usize> = resources
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.key(), i))
-        .collect();
-    let mut deps: Vec<BTreeSet<usize>> = Vec::new();
-    for r in resources {
-        let mut set = BTreeSet::new();
-        for d in r.depends_on() {
-            let i = *index
-                .get(&d)
-                .ok_or_else(|| GraphError::Unknown(r.key(), d.clone()))?;
-            set.insert(i);
-        }
-        deps.push(set);
-    }
-    let mut placed = BTreeSet::new();
-    let mut out = Vec::new();
-    while placed.len() < resources.len() {
-        let level: Vec<usize> = (0..resources.len())
-            .filter(|i| !placed.contains(i) && deps[*i].iter().all(|d| placed.contains(d)))
-            .collect();
-        if level.is_empty() {
-            let stuck: Vec<String> = (0..resources.len())
-                .filter(|i| !placed.contains(i))
-                .map(|i| resources[i].key())
-                .collect();
-            return Err(GraphError::Cycle(stuck.join(", ")));
-        }
-        placed.extend(level.iter().copied());
-        out.push(level);
-    }
-    Ok(out)
+/// Resources and their dependencies, checked: every dependency known, no cycle.
+pub struct Stack {
+    pub resources: Vec<Box<dyn Resource>>,
+    keys: Vec<Key>,
+    index: BTreeMap<Key, usize>,
+    prereqs: Vec<Vec<usize>>,
+    ancestors: Vec<BTreeSet<usize>>,
 }
 
-/// Everything `key` depends on, directly or not.
-pub fn ancestors(resources: &[Box<dyn Resource>], key: &str) -> BTreeSet<String> {
-    let by_key: BTreeMap<String, Vec<String>> = resources
-        .iter()
-        .map(|r| (r.key(), r.depends_on()))
-        .collect();
-    let mut out = BTreeSet::new();
-    let mut stack = vec![key.to_string()];
-    while let Some(k) = stack.pop() {
-        for d in by_key.get(&k).cloned().unwrap_or_default() {
-            if out.insert(d.clone()) {
-                stack.push(d);
+impl Stack {
+    pub fn new(resources: Vec<Box<dyn Resource>>) -> Result<Self, GraphError> {
+        let keys: Vec<Key> = resources.iter().map(|r| r.key()).collect();
+        let mut index = BTreeMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            if index.insert(*k, i).is_some() {
+                return Err(GraphError::Duplicate(*k));
             }
         }
+        let mut prereqs = Vec::with_capacity(resources.len());
+        for r in &resources {
+            let mut deps = Vec::new();
+            for d in r.depends_on() {
+                deps.push(*index.get(&d).ok_or(GraphError::Unknown(r.key(), d))?);
+            }
+            prereqs.push(deps);
+        }
+        let mut stack = Self {
+            resources,
+            keys,
+            index,
+            prereqs,
+            ancestors: Vec::new(),
+        };
+        let order = stack.topological()?;
+        let mut ancestors = vec![BTreeSet::new(); stack.len()];
+        for i in order {
+            let mut all = BTreeSet::new();
+            for &d in &stack.prereqs[i] {
+                all.insert(d);
+                all.extend(ancestors[d].iter().copied());
+            }
+            ancestors[i] = all;
+        }
+        stack.ancestors = ancestors;
+        Ok(stack)
     }
-    out
+
+    /// Only the resources `keep` names, with everything they depend on.
+    pub fn subset(resources: Vec<Box<dyn Resource>>, keep: &[Key]) -> Result<Self, GraphError> {
+        let full = Self::new(resources)?;
+        let mut wanted = BTreeSet::new();
+        for k in keep {
+            if let Some(&i) = full.index.get(k) {
+                wanted.insert(i);
+                wanted.extend(full.ancestors[i].iter().copied());
+            }
+        }
+        let kept = full
+            .resources
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| wanted.contains(i))
+            .map(|(_, r)| r)
+            .collect();
+        Self::new(kept)
+    }
+
+    pub fn len(&self) -> usize {
+        self.resources.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+    }
+    pub fn key(&self, i: usize) -> Key {
+        self.keys[i]
+    }
+    pub fn position(&self, key: Key) -> Option<usize> {
+        self.index.get(&key).copied()
+    }
+    /// Direct dependencies of `i`.
+    pub fn prereqs(&self) -> &[Vec<usize>] {
+        &self.prereqs
+    }
+    /// Direct dependents of each resource: the order deletes must wait for.
+    pub fn dependents(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.len()];
+        for (i, deps) in self.prereqs.iter().enumerate() {
+            for &d in deps {
+                out[d].push(i);
+            }
+        }
+        out
+    }
+    pub fn ancestors(&self, i: usize) -> &BTreeSet<usize> {
+        &self.ancestors[i]
+    }
+    /// What `i` is given: the outputs of everything it depends on, directly or not.
+    pub fn inputs<'a>(
+        &self,
+        i: usize,
+        outputs_of: impl Fn(usize) -> Option<&'a Outputs>,
+    ) -> Outputs {
+        let mut inputs = Outputs::default();
+        for &a in &self.ancestors[i] {
+            if let Some(o) = outputs_of(a) {
+                inputs.overlay(o);
+            }
+        }
+        inputs
+    }
+
+    fn topological(&self) -> Result<Vec<usize>, GraphError> {
+        Ok(self.levels()?.into_iter().flatten().collect())
+    }
+
+    /// Groups resources into levels: every resource comes after all it depends on.
+    pub fn levels(&self) -> Result<Vec<Vec<usize>>, GraphError> {
+        let mut placed = BTreeSet::new();
+        let mut out = Vec::new();
+        while placed.len() < self.len() {
+            let level: Vec<usize> = (0..self.len())
+                .filter(|i| {
+                    !placed.contains(i) && self.prereqs[*i].iter().all(|d| placed.contains(d))
+                })
+                .collect();
+            if level.is_empty() {
+                let stuck: Vec<String> = (0..self.len())
+                    .filter(|i| !placed.contains(i))
+                    .map(|i| self.keys[i].to_string())
+                    .collect();
+                return Err(GraphError::Cycle(stuck.join(", ")));
+            }
+            placed.extend(level.iter().copied());
+            out.push(level);
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::env;
+    use crate::resources::storage_account::AccountRole;
+
+    fn stack() -> Stack {
+        let text = "subscription = \"00000000-0000-4000-8000-0000000000a1\"\ntenant = \"72f988bf-0000-4000-8000-00000000e001\"\nlocation = \"westeurope\"\nprefix = \"hero\"\n";
+        let env = env::parse(text, std::path::Path::new("dev.toml")).expect("env");
+        Stack::new(crate::resources::all(&env)).expect("the environment's graph is valid")
+    }
 
     #[test]
     fn the_environment_graph_has_no_cycle_and_respects_order() {
-        let text = "subscription = \"00000000-0000-4000-8000-0000000000a1\"\ntenant = \"72f988bf-0000-4000-8000-00000000e001\"\nlocation = \"westeurope\"\nprefix = \"hero\"\n";
-        let env = env::parse(text, std::path::Path::new("dev.toml")).expect("env");
-        let resources = crate::resources::all(&env);
-        let levels = levels(&resources).expect("acyclic");
+        let stack = stack();
+        let levels = stack.levels().expect("acyclic");
         let level_of = |key: &str| {
             levels
                 .iter()
-                .position(|l| l.iter().any(|i| resources[*i].key() == key))
+                .position(|l| l.iter().any(|i| stack.key(*i).to_string() == key))
                 .expect("placed")
         };
         assert!(level_of("resource-group") < level_of("storage:raw"));
         assert!(level_of("function-app") < level_of("role:function-app:raw:blob-owner"));
         assert!(level_of("function-package") < level_of("event-subscription"));
-        assert!(ancestors(&resources, "event-subscription").contains("resource-group"));
+        let subscription = stack.position(Key::EventSubscription).expect("listed");
+        let rg = stack.position(Key::ResourceGroup).expect("listed");
+        assert!(stack.ancestors(subscription).contains(&rg));
+    }
+
+    #[test]
+    fn a_subset_brings_what_it_depends_on_and_nothing_else() {
+        let all = stack();
+        let env = env::parse(
+            "subscription = \"00000000-0000-4000-8000-0000000000a1\"\ntenant = \"72f988bf-0000-4000-8000-00000000e001\"\nlocation = \"westeurope\"\nprefix = \"hero\"\n",
+            std::path::Path::new("dev.toml"),
+        )
+        .expect("env");
+        let sub = Stack::subset(
+            crate::resources::all(&env),
+            &[Key::Storage(AccountRole::Functions)],
+        )
+        .expect("subset");
+        let keys: Vec<String> = (0..sub.len()).map(|i| sub.key(i).to_string()).collect();
+        assert_eq!(keys, ["resource-group", "storage:functions"]);
+        assert!(all.len() > sub.len());
     }
 }

@@ -1,58 +1,106 @@
-//! Reading live state (in dependency levels, reads within a level in parallel) and the plan.
+//! Reading live state, once per resource: each read starts as soon as the resources it depends on
+//! are read, and is given their outputs. A resource whose container (its resource group, account,
+//! site, topic) is absent is absent too, and is not read.
 
-use super::graph;
-use crate::resources::{Action, Ctx, Live, Resource, ResourceError};
-use futures::future::join_all;
-use serde::Serialize;
+use super::graph::{GraphError, Stack};
+use super::schedule::{self, Step};
+use crate::resources::{Ctx, Key, Live, Outputs, Read, ResourceError};
 use std::collections::BTreeMap;
-
-pub type Observed = BTreeMap<String, Live>;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Planned {
-    pub key: String,
-    pub kind: String,
-    pub name: String,
-    #[serde(flatten)]
-    pub action: Action,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
     #[error(transparent)]
-    Graph(#[from] graph::GraphError),
+    Graph(#[from] GraphError),
     #[error("reading {key}: {source}")]
-    Read { key: String, source: ResourceError },
+    Read { key: Key, source: ResourceError },
 }
 
-pub async fn observe(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> Result<Observed, ObserveError> {
-    let mut observed = Observed::new();
-    for level in graph::levels(resources)? {
-        let reads = level
-            .iter()
-            .map(|&i| async move { (resources[i].key(), resources[i].read(ctx).await) });
-        for (key, result) in join_all(reads).await {
-            let live = result.map_err(|source| ObserveError::Read {
-                key: key.clone(),
-                source,
-            })?;
-            observed.insert(key, live);
+/// What every resource of a stack looked like, with the outputs it reported.
+#[derive(Debug, Clone, Default)]
+pub struct Observed(BTreeMap<Key, Read>);
+
+impl Observed {
+    pub fn get(&self, key: Key) -> Option<&Read> {
+        self.0.get(&key)
+    }
+    pub fn live(&self, key: Key) -> &Live {
+        static ABSENT: Live = Live::Absent;
+        self.0.get(&key).map_or(&ABSENT, |r| &r.live)
+    }
+    pub fn is_present(&self, key: Key) -> bool {
+        self.live(key).body().is_some()
+    }
+    pub fn insert(&mut self, key: Key, read: Read) {
+        self.0.insert(key, read);
+    }
+    pub fn outputs_mut(&mut self, key: Key) -> Option<&mut Outputs> {
+        self.0.get_mut(&key).map(|r| &mut r.outputs)
+    }
+    /// Everything every resource reported (for `output` and the blob client).
+    pub fn all_outputs(&self) -> Outputs {
+        let mut all = Outputs::default();
+        for read in self.0.values() {
+            all.overlay(&read.outputs);
+        }
+        all
+    }
+    /// The inputs of resource `i` of `stack`: its ancestors' outputs.
+    pub fn inputs(&self, stack: &Stack, i: usize) -> Outputs {
+        stack.inputs(i, |a| self.get(stack.key(a)).map(|r| &r.outputs))
+    }
+}
+
+/// Reads every resource of `stack` at most once.
+pub async fn observe(
+    ctx: &Ctx,
+    stack: &Stack,
+    parallelism: usize,
+) -> Result<Observed, ObserveError> {
+    type Outcome = Result<Read, Option<ObserveError>>;
+    let results = schedule::run(
+        stack.prereqs(),
+        parallelism,
+        |i, done: &[Option<Outcome>]| {
+            let resource = &stack.resources[i];
+            let result_of = |key: Key| stack.position(key).and_then(|p| done[p].as_ref());
+            // A dependency that could not be read leaves this one unknown: no read.
+            if stack.prereqs()[i]
+                .iter()
+                .any(|&d| matches!(done[d], Some(Err(_))))
+            {
+                return Step::Done(Err(None));
+            }
+            if let Some(container) = resource.contained_in() {
+                if matches!(result_of(container), Some(Ok(r)) if r.live.body().is_none()) {
+                    return Step::Done(Ok(Read::absent()));
+                }
+            }
+            let inputs = stack.inputs(i, |a| match &done[a] {
+                Some(Ok(read)) => Some(&read.outputs),
+                _ => None,
+            });
+            Step::Run(Box::pin(async move {
+                resource.read(ctx, &inputs).await.map_err(|source| {
+                    Some(ObserveError::Read {
+                        key: resource.key(),
+                        source,
+                    })
+                })
+            }))
+        },
+    )
+    .await;
+    let mut observed = Observed::default();
+    let mut skipped = false;
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Some(Ok(read)) => observed.insert(stack.key(i), read),
+            Some(Err(Some(e))) => return Err(e),
+            Some(Err(None)) | None => skipped = true,
         }
     }
+    if skipped {
+        return Err(GraphError::Cycle("some resources could not be ordered".into()).into());
+    }
     Ok(observed)
-}
-
-pub fn plan(ctx: &Ctx, resources: &[Box<dyn Resource>], observed: &Observed) -> Vec<Planned> {
-    resources
-        .iter()
-        .map(|r| {
-            let live = observed.get(&r.key()).cloned().unwrap_or(Live::Absent);
-            Planned {
-                key: r.key(),
-                kind: r.kind().to_string(),
-                name: r.name(ctx),
-                action: r.diff(ctx, &live),
-            }
-        })
-        .collect()
 }

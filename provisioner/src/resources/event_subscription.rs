@@ -2,9 +2,15 @@
 //! only be made once the host runs with the trigger registered and reports its `blobs_extension`
 //! key, so it comes after the package; without it nothing fires, as in Azure.
 
-use super::{diff_owned, Action, Change, Ctx, Live, Resource, ResourceError, Result};
+use super::compare::{diff_owned, failed_state};
+use super::{
+    Action, Applied, Change, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource,
+    ResourceError, Result,
+};
 use crate::arm::versions::{EVENT_GRID, WEB};
+use crate::arm::{ArmError, Class};
 use futures::future::BoxFuture;
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -13,7 +19,7 @@ pub struct EventSubscription;
 fn path(ctx: &Ctx, suffix: &str) -> String {
     format!(
         "{}/eventSubscriptions/{}{suffix}?api-version={EVENT_GRID}",
-        super::event_topic::id(ctx),
+        super::tracked::id(ctx, &super::event_topic::EventTopic),
         ctx.names.event_subscription
     )
 }
@@ -72,9 +78,15 @@ async fn blobs_key(ctx: &Ctx) -> Result<String> {
     }
 }
 
+/// The webhook handshake fails while the host is still starting: Azure has not caught up yet.
+fn handshake_pending(e: &ArmError) -> Option<Class> {
+    (e.status() == Some(400) && e.code.to_ascii_lowercase().contains("validation"))
+        .then_some(Class::Propagating)
+}
+
 impl Resource for EventSubscription {
-    fn key(&self) -> String {
-        "event-subscription".into()
+    fn key(&self) -> Key {
+        Key::EventSubscription
     }
     fn kind(&self) -> &'static str {
         "event grid subscription"
@@ -85,22 +97,27 @@ impl Resource for EventSubscription {
             ctx.names.system_topic, ctx.names.event_subscription
         )
     }
-    fn depends_on(&self) -> Vec<String> {
-        vec!["event-topic".into(), "function-package".into()]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::EventTopic, Key::FunctionPackage]
     }
-    fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
+    fn contained_in(&self) -> Option<Key> {
+        Some(Key::EventTopic)
+    }
+    fn read<'a>(&'a self, ctx: &'a Ctx, _inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {
-            match ctx.azure.get(&path(ctx, "")).await {
-                Ok(Some(body)) => Ok(Live::Present(body)),
-                Ok(None) => Ok(Live::Absent),
-                Err(e) if e.is_not_found() => Ok(Live::Absent),
-                Err(e) => Err(e.into()),
-            }
+            let live = match ctx.azure.get(&path(ctx, "")).await? {
+                Some(body) => Live::Present(body),
+                None => Live::Absent,
+            };
+            Ok(Read {
+                live,
+                outputs: Outputs::default(),
+            })
         })
     }
-    fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
+    fn diff(&self, ctx: &Ctx, _inputs: &Outputs, live: &Live) -> Diff {
         let Some(body) = live.body() else {
-            return Action::Create;
+            return Action::Create.into();
         };
         let mut changes = Vec::new();
         let base = body
@@ -120,14 +137,15 @@ impl Resource for EventSubscription {
             "properties",
             &mut changes,
         );
-        changes.extend(super::failed_state(body));
-        if changes.is_empty() {
-            Action::Noop
-        } else {
-            Action::Update { changes }
-        }
+        changes.extend(failed_state(body));
+        Action::from_changes(changes).into()
     }
-    fn apply<'a>(&'a self, ctx: &'a Ctx, _live: &'a Live) -> BoxFuture<'a, Result<()>> {
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _inputs: &'a Outputs,
+        _live: &'a Live,
+    ) -> BoxFuture<'a, Result<Applied>> {
         Box::pin(async move {
             let key = blobs_key(ctx).await?;
             let body = json!({"properties": {
@@ -136,29 +154,23 @@ impl Resource for EventSubscription {
                 "eventDeliverySchema": "EventGridSchema",
                 "retryPolicy": {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440},
             }});
-            // The webhook handshake fails while the host is still starting: a few tries, then give up.
-            let mut last = None;
-            for attempt in 0..10u64 {
-                match ctx.azure.put(&path(ctx, ""), &body).await {
-                    Ok(_) => return Ok(()),
-                    Err(e) if e.status == 400 && e.code.contains("validation") => {
-                        last = Some(e);
-                        tokio::time::sleep(Duration::from_millis(500 * (attempt + 1))).await;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(last
-                .map(ResourceError::from)
-                .unwrap_or_else(|| ResourceError::Other("webhook validation failed".into())))
+            ctx.azure
+                .write(Method::PUT, &path(ctx, ""), &body, &handshake_pending)
+                .await?;
+            Ok(Applied::default())
         })
     }
-    fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<bool>> {
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Deletion>> {
         Box::pin(async move {
             if live.body().is_some() {
                 ctx.azure.delete(&path(ctx, "")).await?;
             }
-            Ok(true)
+            Ok(Deletion::Deleted)
         })
     }
 }

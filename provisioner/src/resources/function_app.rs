@@ -1,13 +1,16 @@
 //! The Linux function app: system-assigned identity, hardened config, and the app settings we own.
 //! App settings are merged, never replaced: keys others set are reported and kept, and the package
-//! setting belongs to `function_package`.
+//! setting belongs to `function_package`, which gets the settings this file read through outputs.
+//! Bodies come from azure_mgmt_web's `Site`/`SiteConfig`/`NameValuePair` (see `web_body`).
 
+use super::compare::{diff_owned, failed_state, is_ours, merged_tags};
 use super::storage_account::AccountRole;
 use super::{
-    diff_owned, failed_state, is_ours, merged_tags, Action, Change, Ctx, Live, Resource,
+    Action, Applied, Change, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource,
     ResourceError, Result,
 };
 use crate::arm::versions::WEB;
+use azure_mgmt_web::package_2024_04::models as web;
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -23,23 +26,23 @@ pub fn id(ctx: &Ctx) -> String {
     ctx.provider_path("Microsoft.Web/sites", &ctx.names.function_app)
 }
 
-fn path(ctx: &Ctx, suffix: &str) -> String {
+pub fn path(ctx: &Ctx, suffix: &str) -> String {
     format!("{}{suffix}?api-version={WEB}", id(ctx))
 }
 
-fn endpoint(ctx: &Ctx, role: AccountRole) -> String {
-    ctx.outputs()
+fn endpoint(ctx: &Ctx, inputs: &Outputs, role: AccountRole) -> String {
+    inputs
         .blob_endpoints
-        .get(role.label())
+        .get(&role)
         .cloned()
         .unwrap_or_else(|| format!("https://{}.blob.core.windows.net", role.account_name(ctx)))
         .trim_end_matches('/')
         .to_string()
 }
 
-/// The settings provision owns, with their values.
-pub fn owned_settings(ctx: &Ctx) -> BTreeMap<String, String> {
-    let raw = endpoint(ctx, AccountRole::Raw);
+/// The settings provision owns, with their values: identity-based connections, no keys.
+pub fn owned_settings(ctx: &Ctx, inputs: &Outputs) -> BTreeMap<String, String> {
+    let raw = endpoint(ctx, inputs, AccountRole::Raw);
     let mut s = BTreeMap::new();
     s.insert("FUNCTIONS_EXTENSION_VERSION".into(), "~4".into());
     s.insert("FUNCTIONS_WORKER_RUNTIME".into(), "custom".into());
@@ -54,7 +57,7 @@ pub fn owned_settings(ctx: &Ctx) -> BTreeMap<String, String> {
     );
     s.insert(
         "STANDARD_ACCOUNT_URL".into(),
-        endpoint(ctx, AccountRole::Standard),
+        endpoint(ctx, inputs, AccountRole::Standard),
     );
     s.insert(
         "STANDARD_ACCOUNT_NAME".into(),
@@ -65,26 +68,143 @@ pub fn owned_settings(ctx: &Ctx) -> BTreeMap<String, String> {
         crate::names::STANDARD_CONTAINER.into(),
     );
     s.insert("PARQUET_CODEC".into(), "zstd".into());
-    if let Some(cs) = ctx.outputs().app_insights_connection_string {
-        s.insert("APPLICATIONINSIGHTS_CONNECTION_STRING".into(), cs);
+    if let Some(cs) = &inputs.app_insights_connection_string {
+        s.insert("APPLICATIONINSIGHTS_CONNECTION_STRING".into(), cs.clone());
     }
     s
 }
 
-fn site_config(ctx: &Ctx) -> Value {
-    let mut config = json!({"ftpsState": "Disabled", "minTlsVersion": "1.2", "scmMinTlsVersion": "1.2", "http20Enabled": true, "linuxFxVersion": ""});
-    if ctx.env.plan.always_on() {
-        config["alwaysOn"] = json!(true);
+/// Request bodies from azure_mgmt_web 0.21. Its `ManagedServiceIdentity.type`, `SiteConfig`'s
+/// `ftpsState`, `minTlsVersion` and `scmMinTlsVersion` fields serialize through quick-xml's
+/// `text_content` helper, which turns them into `{"$text": "..."}` objects in JSON; those four are
+/// left unset in the model and written from the model's own enums (docs/decisions.md).
+mod web_body {
+    use super::web;
+    use crate::arm::models::without_nulls;
+    use serde_json::Value;
+
+    fn enum_text<T: serde::Serialize>(value: T) -> Value {
+        serde_json::to_value(value).unwrap_or(Value::Null)
     }
-    config
+
+    pub struct SiteSpec<'a> {
+        pub location: &'a str,
+        pub tags: Option<Value>,
+        pub server_farm_id: String,
+        /// Create-time fields: client affinity off, the config and the settings go in with the PUT.
+        pub config: Option<Value>,
+    }
+
+    pub fn site(spec: SiteSpec) -> Value {
+        let mut resource = web::Resource::new(spec.location.to_string());
+        resource.kind = Some("functionapp,linux".into());
+        resource.tags = spec.tags;
+        let mut site = web::Site::new(resource);
+        site.identity = Some(web::ManagedServiceIdentity::new());
+        site.properties = Some(web::site::Properties {
+            server_farm_id: Some(spec.server_farm_id),
+            https_only: Some(true),
+            reserved: Some(true),
+            client_affinity_enabled: spec.config.as_ref().map(|_| false),
+            ..Default::default()
+        });
+        let mut body = without_nulls(serde_json::to_value(site).unwrap_or_default());
+        body["identity"]["type"] = enum_text(web::managed_service_identity::Type::SystemAssigned);
+        if let Some(config) = spec.config {
+            body["properties"]["siteConfig"] = config;
+        }
+        body
+    }
+
+    pub fn config(always_on: bool, settings: &[(String, String)]) -> Value {
+        use web::site_config::{FtpsState, MinTlsVersion, ScmMinTlsVersion};
+        let config = web::SiteConfig {
+            http20_enabled: Some(true),
+            linux_fx_version: Some(String::new()),
+            always_on: always_on.then_some(true),
+            app_settings: settings
+                .iter()
+                .map(|(name, value)| web::NameValuePair {
+                    name: Some(name.clone()),
+                    value: Some(value.clone()),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut body = without_nulls(serde_json::to_value(config).unwrap_or_default());
+        body["ftpsState"] = enum_text(FtpsState::Disabled);
+        body["minTlsVersion"] = enum_text(MinTlsVersion::N1_2);
+        body["scmMinTlsVersion"] = enum_text(ScmMinTlsVersion::N1_2);
+        body
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use serde_json::json;
+
+        /// Why four fields are written by hand: the model's own serialization of them is not the
+        /// JSON ARM takes. When the crate fixes this, this test fails and the workaround can go.
+        #[test]
+        fn the_model_wraps_text_content_fields_in_an_object() {
+            let mut identity = web::ManagedServiceIdentity::new();
+            identity.type_ = Some(web::managed_service_identity::Type::SystemAssigned);
+            assert_eq!(
+                serde_json::to_value(identity).ok(),
+                Some(json!({"type": {"$text": "SystemAssigned"}}))
+            );
+            let config = web::SiteConfig {
+                ftps_state: Some(web::site_config::FtpsState::Disabled),
+                ..Default::default()
+            };
+            let body = without_nulls(serde_json::to_value(config).unwrap_or_default());
+            assert_eq!(body["ftpsState"], json!({"$text": "Disabled"}));
+        }
+
+        #[test]
+        fn site_and_config_bodies_have_the_arm_shapes() {
+            let farm = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/serverfarms/p";
+            let created = site(SiteSpec {
+                location: "westeurope",
+                tags: Some(json!({"environment": "dev"})),
+                server_farm_id: farm.into(),
+                config: Some(config(true, &[("A".into(), "1".into())])),
+            });
+            assert_eq!(
+                created,
+                json!({
+                    "location": "westeurope", "kind": "functionapp,linux", "tags": {"environment": "dev"},
+                    "identity": {"type": "SystemAssigned"},
+                    "properties": {
+                        "serverFarmId": farm, "reserved": true, "clientAffinityEnabled": false, "httpsOnly": true,
+                        "siteConfig": {
+                            "linuxFxVersion": "", "appSettings": [{"name": "A", "value": "1"}], "alwaysOn": true,
+                            "http20Enabled": true, "minTlsVersion": "1.2", "scmMinTlsVersion": "1.2", "ftpsState": "Disabled"
+                        }
+                    }
+                })
+            );
+            let compared = config(false, &[]);
+            assert_eq!(
+                compared,
+                json!({"linuxFxVersion": "", "http20Enabled": true, "minTlsVersion": "1.2", "scmMinTlsVersion": "1.2", "ftpsState": "Disabled"})
+            );
+        }
+    }
 }
 
+/// The site as compared with what is live (create-time fields left out).
 fn desired_site(ctx: &Ctx) -> Value {
-    json!({
-        "location": ctx.env.location, "kind": "functionapp,linux", "tags": ctx.tags_json(),
-        "identity": {"type": "SystemAssigned"},
-        "properties": {"serverFarmId": super::service_plan::id(ctx), "httpsOnly": true, "reserved": true},
+    web_body::site(web_body::SiteSpec {
+        location: &ctx.env.location,
+        tags: Some(ctx.tags_json()),
+        server_farm_id: super::service_plan::id(ctx),
+        config: None,
     })
+}
+
+fn desired_config(ctx: &Ctx) -> Value {
+    web_body::config(super::service_plan::always_on(ctx.env.plan), &[])
 }
 
 /// Values that are secrets, or close to it, are never printed.
@@ -98,21 +218,53 @@ pub fn shown(key: &str, value: &Value) -> Value {
     }
 }
 
-fn settings_changes(owned: &BTreeMap<String, String>, live: &Map<String, Value>) -> Vec<Change> {
+fn settings_changes(
+    owned: &BTreeMap<String, String>,
+    live: &BTreeMap<String, String>,
+) -> Vec<Change> {
     owned
         .iter()
-        .filter(|(k, v)| live.get(*k).and_then(Value::as_str) != Some(v.as_str()))
+        .filter(|(k, v)| live.get(*k) != Some(*v))
         .map(|(k, v)| Change {
             property: format!("appSettings.{k}"),
-            live: shown(k, live.get(k).unwrap_or(&Value::Null)),
+            live: shown(k, &live.get(k).map_or(Value::Null, |l| json!(l))),
             desired: shown(k, &json!(v)),
         })
         .collect()
 }
 
+/// Site and config changes (not settings).
+fn site_changes(ctx: &Ctx, body: &Value) -> Vec<Change> {
+    let mut changes = Vec::new();
+    diff_owned(&desired_site(ctx), &body["site"], "", &mut changes);
+    changes.extend(failed_state(&body["site"]));
+    diff_owned(
+        &desired_config(ctx),
+        &body["config"],
+        "siteConfig",
+        &mut changes,
+    );
+    changes
+}
+
+/// App settings as strings (a StringDictionary's `properties`).
+pub fn settings_map(properties: &Value) -> BTreeMap<String, String> {
+    properties
+        .as_object()
+        .map(Map::iter)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+fn live_settings(body: &Value) -> BTreeMap<String, String> {
+    settings_map(&body["settings"])
+}
+
 impl Resource for FunctionApp {
-    fn key(&self) -> String {
-        "function-app".into()
+    fn key(&self) -> Key {
+        Key::FunctionApp
     }
     fn kind(&self) -> &'static str {
         "function app"
@@ -120,19 +272,22 @@ impl Resource for FunctionApp {
     fn name(&self, ctx: &Ctx) -> String {
         ctx.names.function_app.clone()
     }
-    fn depends_on(&self) -> Vec<String> {
+    fn depends_on(&self) -> Vec<Key> {
         vec![
-            "service-plan".into(),
-            "app-insights".into(),
+            Key::ServicePlan,
+            Key::AppInsights,
             AccountRole::Raw.key(),
             AccountRole::Standard.key(),
             AccountRole::Functions.key(),
         ]
     }
-    fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
+    fn contained_in(&self) -> Option<Key> {
+        Some(Key::ResourceGroup)
+    }
+    fn read<'a>(&'a self, ctx: &'a Ctx, _inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {
             let Some(site) = ctx.azure.get(&path(ctx, "")).await? else {
-                return Ok(Live::Absent);
+                return Ok(Read::absent());
             };
             let (config_path, settings_path) = (
                 path(ctx, "/config/web"),
@@ -142,91 +297,84 @@ impl Resource for FunctionApp {
                 ctx.azure.get(&config_path),
                 ctx.azure.post(&settings_path, None)
             )?;
-            if let Some(principal) = site
-                .pointer("/identity/principalId")
-                .and_then(Value::as_str)
-            {
-                ctx.update(|o| o.site_principal_id = Some(principal.to_string()));
-            }
-            Ok(Live::Present(
-                json!({"site": site, "config": config.map(|c| c["properties"].clone()).unwrap_or_default(), "settings": settings["properties"]}),
-            ))
+            let outputs = Outputs {
+                site_principal_id: site
+                    .pointer("/identity/principalId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                app_settings: Some(settings_map(&settings["properties"])),
+                ..Default::default()
+            };
+            Ok(Read {
+                live: Live::Present(json!({
+                    "site": site,
+                    "config": config.map(|c| c["properties"].clone()).unwrap_or_default(),
+                    "settings": settings["properties"],
+                })),
+                outputs,
+            })
         })
     }
-    fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
+    fn diff(&self, ctx: &Ctx, inputs: &Outputs, live: &Live) -> Diff {
         let Some(body) = live.body() else {
-            return Action::Create;
+            return Action::Create.into();
         };
-        let mut changes = Vec::new();
-        diff_owned(&desired_site(ctx), &body["site"], "", &mut changes);
-        changes.extend(failed_state(&body["site"]));
-        diff_owned(
-            &site_config(ctx),
-            &body["config"],
-            "siteConfig",
-            &mut changes,
-        );
-        let live_settings = body["settings"].as_object().cloned().unwrap_or_default();
-        let owned = owned_settings(ctx);
+        let mut changes = site_changes(ctx, body);
+        let live_settings = live_settings(body);
+        let owned = owned_settings(ctx, inputs);
         changes.extend(settings_changes(&owned, &live_settings));
-        let foreign: Vec<&String> = live_settings
+        let foreign: Vec<&str> = live_settings
             .keys()
-            .filter(|k| !owned.contains_key(*k) && !PACKAGE_SETTINGS.contains(&k.as_str()))
+            .map(String::as_str)
+            .filter(|k| !owned.contains_key(*k) && !PACKAGE_SETTINGS.contains(k))
             .collect();
-        if !foreign.is_empty() {
-            let note = format!(
+        let notices = if foreign.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
                 "function app {} has app settings provision does not own (kept): {}",
                 ctx.names.function_app,
-                foreign
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            ctx.update(|o| {
-                if !o.notices.contains(&note) {
-                    o.notices.push(note.clone())
-                }
-            });
-        }
-        if changes.is_empty() {
-            Action::Noop
-        } else {
-            Action::Update { changes }
+                foreign.join(", ")
+            )]
+        };
+        Diff {
+            action: Action::from_changes(changes),
+            notices,
         }
     }
-    fn apply<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<()>> {
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Applied>> {
         Box::pin(async move {
-            let owned = owned_settings(ctx);
-            let mut site = desired_site(ctx);
-            site["tags"] = merged_tags(
-                ctx,
-                &match live.body() {
-                    Some(b) => Live::Present(b["site"].clone()),
-                    None => Live::Absent,
-                },
-            );
-            site["properties"]["clientAffinityEnabled"] = json!(false);
-            site["properties"]["siteConfig"] = site_config(ctx);
-            let site_drifted = match live.body() {
-                None => true,
-                Some(body) => {
-                    let mut c = Vec::new();
-                    diff_owned(&desired_site(ctx), &body["site"], "", &mut c);
-                    c.extend(failed_state(&body["site"]));
-                    diff_owned(&site_config(ctx), &body["config"], "siteConfig", &mut c);
-                    !c.is_empty()
-                }
+            let owned = owned_settings(ctx, inputs);
+            let live_site = match live.body() {
+                Some(b) => Live::Present(b["site"].clone()),
+                None => Live::Absent,
             };
-            if live.body().is_none() {
-                // A new site has no settings to lose: they go in with the create.
-                site["properties"]["siteConfig"]["appSettings"] = json!(owned
-                    .iter()
-                    .map(|(k, v)| json!({"name": k, "value": v}))
-                    .collect::<Vec<_>>());
-            }
+            let site_drifted = live
+                .body()
+                .is_none_or(|body| !site_changes(ctx, body).is_empty());
+            let mut outputs = Outputs::default();
             if site_drifted {
-                let created = ctx.azure.put(&path(ctx, ""), &site).await?;
+                // A new site has no settings to lose: they go in with the create.
+                let create_settings: Vec<(String, String)> = if live.body().is_none() {
+                    owned.clone().into_iter().collect()
+                } else {
+                    Vec::new()
+                };
+                let body = web_body::site(web_body::SiteSpec {
+                    location: &ctx.env.location,
+                    tags: Some(merged_tags(ctx, &live_site)),
+                    server_farm_id: super::service_plan::id(ctx),
+                    config: Some(web_body::config(
+                        super::service_plan::always_on(ctx.env.plan),
+                        &create_settings,
+                    )),
+                });
+                let created = ctx.azure.put(&path(ctx, ""), &body).await?;
                 let principal = created
                     .pointer("/identity/principalId")
                     .and_then(Value::as_str)
@@ -235,37 +383,43 @@ impl Resource for FunctionApp {
                             "the function app came back without identity.principalId".into(),
                         )
                     })?;
-                ctx.update(|o| o.site_principal_id = Some(principal.to_string()));
+                outputs.site_principal_id = Some(principal.to_string());
             }
             if let Some(body) = live.body() {
-                let mut merged = body["settings"].as_object().cloned().unwrap_or_default();
+                let mut merged = live_settings(body);
                 if settings_changes(&owned, &merged).is_empty() {
-                    return Ok(());
+                    return Ok(outputs.into());
                 }
-                for (k, v) in &owned {
-                    merged.insert(k.clone(), json!(v));
-                }
-                let settings: BTreeMap<String, String> = merged
-                    .into_iter()
-                    .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
-                    .collect();
-                ctx.azure
-                    .put(&path(ctx, "/config/appsettings"),
-                        &crate::arm::models::app_settings(&settings),
+                merged.extend(owned);
+                let written = ctx
+                    .azure
+                    .put(
+                        &path(ctx, "/config/appsettings"),
+                        &crate::arm::models::app_settings(&merged),
                     )
                     .await?;
+                // What ARM answered is what the package step merges into; else it lists them.
+                outputs.app_settings = written
+                    .get("properties")
+                    .filter(|p| p.is_object())
+                    .map(settings_map);
             }
-            Ok(())
+            Ok(outputs.into())
         })
     }
-    fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<bool>> {
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Deletion>> {
         Box::pin(async move {
             let site = match live.body() {
                 Some(b) => Live::Present(b["site"].clone()),
-                None => return Ok(true),
+                None => return Ok(Deletion::Deleted),
             };
             if !is_ours(ctx, &site) {
-                return Ok(false);
+                return Ok(Deletion::not_ours());
             }
             ctx.azure
                 .delete(&format!(
@@ -273,7 +427,7 @@ impl Resource for FunctionApp {
                     id(ctx)
                 ))
                 .await?;
-            Ok(true)
+            Ok(Deletion::Deleted)
         })
     }
 }

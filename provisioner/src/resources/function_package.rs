@@ -1,18 +1,27 @@
 //! The function package: built from function/ (or given with `up --package`), uploaded under its
 //! content hash only when that changed, and wired with WEBSITE_RUN_FROM_PACKAGE — either a SAS bound
 //! to a stored access policy (revocable, renewed before it expires) or the site's managed identity.
+//!
+//! Reading it costs no ARM request: the app settings come from the function app's read. In SAS mode
+//! the URL the app uses is tried once (HEAD): a revoked or expired policy, or a rotated key, shows
+//! as drift without listing the account's keys. The policy's expiry is part of its id.
 
-use reqwest::Method;
-use super::function_app::{self, PACKAGE_SETTINGS};
+use super::function_app::{self, settings_map, PACKAGE_SETTINGS};
 use super::storage_account::AccountRole;
-use super::{Action, Change, Ctx, Live, Resource, ResourceError, Result};
+use super::storage_container::Container;
+use super::{
+    Action, Applied, Change, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource,
+    ResourceError, Result,
+};
 use crate::blob::{AccessPolicy, BlobAccount};
 use crate::env::PackageAccess;
 use crate::names::PACKAGE_CONTAINER;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 pub struct FunctionPackage;
 
@@ -41,23 +50,128 @@ fn blob_name(sha: &str) -> String {
     format!("pkg-{}.zip", &sha[..16.min(sha.len())])
 }
 
-fn policy_id(now: chrono::DateTime<chrono::Utc>) -> String {
-    format!("pkg-read-{}", now.format("%Y%m%d%H%M%S"))
+const POLICY_PREFIX: &str = "pkg-read-";
+const POLICY_TIME: &str = "%Y%m%d%H%M%S";
+
+/// `pkg-read-<created>-<expires>`: sorts by creation, and says when it ends without a data-plane
+/// read of the container's policies (which only the account key may make).
+fn policy_id(created: DateTime<Utc>, expires: DateTime<Utc>) -> String {
+    format!(
+        "{POLICY_PREFIX}{}-{}",
+        created.format(POLICY_TIME),
+        expires.format(POLICY_TIME)
+    )
 }
 
-fn fmt_time(t: chrono::DateTime<chrono::Utc>) -> String {
+/// The expiry a policy id carries; `None` for ids made before it did.
+fn policy_expiry(id: &str) -> Option<DateTime<Utc>> {
+    let (_, expires) = id.strip_prefix(POLICY_PREFIX)?.split_once('-')?;
+    NaiveDateTime::parse_from_str(expires, POLICY_TIME)
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn current_setting(live: &Live) -> Option<String> {
-    live.body()
-        .and_then(|b| b["setting"].as_str())
-        .map(str::to_string)
+fn query_value(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+/// Whether storage serves the package through `url` (a HEAD, as the app's first read would be).
+async fn url_serves(url: &str) -> Result<bool> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| ResourceError::Other(format!("cannot make an HTTP client: {e}")))?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let failure = match http.head(url).send().await {
+            Ok(r) if r.status().is_success() => return Ok(true),
+            Ok(r) if matches!(r.status().as_u16(), 403 | 404) => return Ok(false),
+            Ok(r) => format!("storage answered HTTP {}", r.status().as_u16()),
+            Err(e) => format!("no answer: {}", azure::redact::redact(&e.to_string())),
+        };
+        if attempt >= 3 {
+            return Err(ResourceError::Other(format!(
+                "checking the package URL: {failure}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+    }
+}
+
+/// The app settings as the function app reported them, or listed when it could not.
+async fn current_settings(ctx: &Ctx, inputs: &Outputs) -> Result<Option<BTreeMap<String, String>>> {
+    if let Some(settings) = &inputs.app_settings {
+        return Ok(Some(settings.clone()));
+    }
+    list_settings(ctx).await
+}
+
+async fn list_settings(ctx: &Ctx) -> Result<Option<BTreeMap<String, String>>> {
+    match ctx
+        .azure
+        .post(&function_app::path(ctx, "/config/appsettings/list"), None)
+        .await
+    {
+        Ok(reply) => Ok(Some(settings_map(&reply["properties"]))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn package_prefix(ctx: &Ctx, inputs: &Outputs) -> String {
+    format!(
+        "{}/{PACKAGE_CONTAINER}/",
+        ctx.with_outputs(inputs)
+            .blob_endpoint(AccountRole::Functions)
+            .trim_end_matches('/')
+    )
+}
+
+fn sas_changes(ctx: &Ctx, live: &Value, changes: &mut Vec<Change>) {
+    let refused = live["urlServes"] == json!(false);
+    let expiry = live["policy"].as_str().and_then(policy_expiry);
+    if live["policy"].is_null() || refused {
+        changes.push(Change {
+            property: "sas.policy".into(),
+            live: json!(if refused {
+                "refused by storage (policy revoked or expired, or the key rotated)"
+            } else {
+                "missing"
+            }),
+            desired: json!("a valid stored access policy"),
+        });
+        return;
+    }
+    let checked = live["checkedAt"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let renew_by = checked.map(|t| t + chrono::Duration::days(ctx.env.sas_renew_within_days));
+    match (expiry, renew_by) {
+        (Some(e), Some(by)) if e >= by => {}
+        (expiry, _) => changes.push(Change {
+            property: "sas.expiry".into(),
+            live: expiry.map_or(json!("unknown"), |e| json!(e.to_rfc3339())),
+            desired: json!(format!(
+                "renewed (expires within {} days)",
+                ctx.env.sas_renew_within_days
+            )),
+        }),
+    }
 }
 
 impl Resource for FunctionPackage {
-    fn key(&self) -> String {
-        "function-package".into()
+    fn key(&self) -> Key {
+        Key::FunctionPackage
     }
     fn kind(&self) -> &'static str {
         "function package"
@@ -65,66 +179,53 @@ impl Resource for FunctionPackage {
     fn name(&self, ctx: &Ctx) -> String {
         format!("{}/{PACKAGE_CONTAINER}", ctx.names.functions_account)
     }
-    fn depends_on(&self) -> Vec<String> {
+    fn depends_on(&self) -> Vec<Key> {
         vec![
-            "function-app".into(),
-            "container:functions/packages".into(),
-            "role:function-app:functions:blob-owner".into(),
+            Key::FunctionApp,
+            Key::Container(Container::Packages),
+            Key::Role {
+                principal: super::role_assignment::Principal::FunctionApp,
+                account: AccountRole::Functions,
+                role: super::role_assignment::RoleDefinition::BlobDataOwner,
+            },
         ]
     }
-    /// Reads the package setting and, in SAS mode, the stored access policy it relies on.
-    fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
+    fn contained_in(&self) -> Option<Key> {
+        Some(Key::FunctionApp)
+    }
+    /// The package setting and, in SAS mode, whether storage still serves its URL.
+    fn read<'a>(&'a self, ctx: &'a Ctx, inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {
-            let site = function_app::id(ctx);
-            let settings = match ctx
-                .azure
-                .call(
-                    crate::arm::Api::Arm,
-                    Method::POST,
-                    &format!(
-                        "{site}/config/appsettings/list?api-version={}",
-                        crate::arm::versions::WEB
-                    ),
-                    None,
-                    &[],
-                )
-                .await
-            {
-                Ok(r) => r.body["properties"].clone(),
-                Err(e) if e.is_not_found() => return Ok(Live::Absent),
-                Err(e) => return Err(e.into()),
+            let Some(settings) = current_settings(ctx, inputs).await? else {
+                return Ok(Read::absent());
             };
-            let Some(setting) = settings
-                .get("WEBSITE_RUN_FROM_PACKAGE")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-            else {
-                return Ok(Live::Absent);
+            let Some(setting) = settings.get("WEBSITE_RUN_FROM_PACKAGE").cloned() else {
+                return Ok(Read::absent());
             };
-            let mut live = json!({"setting": setting, "mi": settings.get("WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID")});
+            let mut live = json!({
+                "setting": setting,
+                "mi": settings.get("WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID"),
+                "checkedAt": Utc::now().to_rfc3339(),
+            });
             if ctx.env.package_access == PackageAccess::Sas {
-                let policy = url::Url::parse(&setting).ok().and_then(|u| {
-                    u.query_pairs()
-                        .find(|(k, _)| k == "si")
-                        .map(|(_, v)| v.into_owned())
-                });
-                if let Some(policy) = policy {
-                    let account = BlobAccount::open(ctx, AccountRole::Functions).await?;
-                    let policies = account.access_policies(PACKAGE_CONTAINER).await?;
-                    live["policyExpiry"] = json!(policies
-                        .iter()
-                        .find(|p| p.id == policy)
-                        .map(|p| p.expiry.clone()));
+                live["policy"] = json!(query_value(&setting, "si"));
+                // Only our own package blob is tried; any other URL is drift by its name alone.
+                if setting.starts_with(&package_prefix(ctx, inputs)) && setting.contains("sig=") {
+                    live["urlServes"] = json!(url_serves(&setting).await?);
                 }
             }
-            Ok(Live::Present(live))
+            Ok(Read {
+                live: Live::Present(live),
+                outputs: Outputs::default(),
+            })
         })
     }
-    fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
+    fn diff(&self, ctx: &Ctx, inputs: &Outputs, live: &Live) -> Diff {
         // Nothing deployed yet: a create either way, without building the package just to plan.
-        let Some(setting) = current_setting(live) else {
-            return Action::Create;
+        let Some(body) = live.body() else {
+            return Action::Create.into();
         };
+        let setting = body["setting"].as_str().unwrap_or_default();
         let desired_blob = match package(ctx) {
             Ok((_, sha)) => blob_name(&sha),
             Err(e) => {
@@ -135,11 +236,12 @@ impl Resource for FunctionPackage {
                         desired: json!(format!("cannot build: {e}")),
                     }],
                 }
+                .into()
             }
         };
         let mut changes = Vec::new();
-        let base = setting.split('?').next().unwrap_or_default().to_string();
-        if !base.ends_with(&format!("/{desired_blob}")) {
+        let base = setting.split('?').next().unwrap_or_default();
+        if base != format!("{}{desired_blob}", package_prefix(ctx, inputs)) {
             changes.push(Change {
                 property: "package".into(),
                 live: json!(base.rsplit('/').next()),
@@ -147,57 +249,31 @@ impl Resource for FunctionPackage {
             });
         }
         match ctx.env.package_access {
-            PackageAccess::Sas => {
-                let expiry = live
-                    .body()
-                    .and_then(|b| b["policyExpiry"].as_str())
-                    .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok());
-                let renew_by =
-                    chrono::Utc::now() + chrono::Duration::days(ctx.env.sas_renew_within_days);
-                match expiry {
-                    None => changes.push(Change {
-                        property: "sas.policy".into(),
-                        live: json!("missing or revoked"),
-                        desired: json!("a valid stored access policy"),
-                    }),
-                    Some(e) if e < renew_by => changes.push(Change {
-                        property: "sas.expiry".into(),
-                        live: json!(e.to_rfc3339()),
-                        desired: json!(format!(
-                            "renewed (expires within {} days)",
-                            ctx.env.sas_renew_within_days
-                        )),
-                    }),
-                    Some(_) => {}
-                }
-            }
+            PackageAccess::Sas => sas_changes(ctx, body, &mut changes),
             PackageAccess::Identity => {
-                if setting.contains("sig=")
-                    || live.body().and_then(|b| b["mi"].as_str()) != Some("SystemAssigned")
-                {
+                let sas = setting.contains("sig=");
+                if sas || body["mi"].as_str() != Some("SystemAssigned") {
                     changes.push(Change {
                         property: "access".into(),
-                        live: json!(if setting.contains("sig=") {
-                            "sas"
-                        } else {
-                            "unset"
-                        }),
+                        live: json!(if sas { "sas" } else { "unset" }),
                         desired: json!("managed identity"),
                     });
                 }
             }
         }
-        if changes.is_empty() {
-            Action::Noop
-        } else {
-            Action::Update { changes }
-        }
+        Action::from_changes(changes).into()
     }
-    fn apply<'a>(&'a self, ctx: &'a Ctx, _live: &'a Live) -> BoxFuture<'a, Result<()>> {
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        inputs: &'a Outputs,
+        _live: &'a Live,
+    ) -> BoxFuture<'a, Result<Applied>> {
         Box::pin(async move {
             let (zip, sha) = package(ctx)?;
             let blob = blob_name(&sha);
-            let account = BlobAccount::open(ctx, AccountRole::Functions).await?;
+            let account =
+                BlobAccount::open(&ctx.with_outputs(inputs), AccountRole::Functions).await?;
             if !account.exists(PACKAGE_CONTAINER, &blob).await? {
                 account
                     .put(PACKAGE_CONTAINER, &blob, zip, "application/zip")
@@ -206,15 +282,14 @@ impl Resource for FunctionPackage {
             let mut wanted: BTreeMap<&str, String> = BTreeMap::new();
             match ctx.env.package_access {
                 PackageAccess::Sas => {
-                    let now = chrono::Utc::now();
-                    let id = policy_id(now);
+                    let now = Utc::now();
+                    let expires = now + chrono::Duration::days(ctx.env.sas_lifetime_days);
+                    let id = policy_id(now, expires);
                     let mut policies: Vec<AccessPolicy> = account
                         .access_policies(PACKAGE_CONTAINER)
                         .await?
                         .into_iter()
-                        .filter(|p| {
-                            chrono::DateTime::parse_from_rfc3339(&p.expiry).is_ok_and(|e| e > now)
-                        })
+                        .filter(|p| DateTime::parse_from_rfc3339(&p.expiry).is_ok_and(|e| e > now))
                         .collect();
                     // Keep the newest few so the previous URL works until the app has restarted on the new one.
                     policies.sort_by(|a, b| b.id.cmp(&a.id));
@@ -222,7 +297,7 @@ impl Resource for FunctionPackage {
                     policies.push(AccessPolicy {
                         id: id.clone(),
                         start: fmt_time(now - chrono::Duration::minutes(5)),
-                        expiry: fmt_time(now + chrono::Duration::days(ctx.env.sas_lifetime_days)),
+                        expiry: fmt_time(expires),
                         permission: "r".into(),
                     });
                     account
@@ -230,7 +305,7 @@ impl Resource for FunctionPackage {
                         .await?;
                     wanted.insert(
                         "WEBSITE_RUN_FROM_PACKAGE",
-                        account.sas_url(PACKAGE_CONTAINER, &blob, &id),
+                        account.sas_url(PACKAGE_CONTAINER, &blob, &id)?,
                     );
                 }
                 PackageAccess::Identity => {
@@ -244,22 +319,10 @@ impl Resource for FunctionPackage {
                     );
                 }
             }
-            let site = function_app::id(ctx);
-            let web = crate::arm::versions::WEB;
-            let current = ctx
-                .azure
-                .post(
-                    &format!("{site}/config/appsettings/list?api-version={web}"),
-                    None,
-                )
-                .await?;
-            let mut merged: BTreeMap<String, String> = current["properties"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
-                .collect();
+            // Listed again right before the write, so a setting someone added meanwhile survives.
+            let mut merged = list_settings(ctx).await?.ok_or_else(|| {
+                ResourceError::Other("the function app is gone; run `provision up` again".into())
+            })?;
             for key in PACKAGE_SETTINGS {
                 merged.remove(*key);
             }
@@ -267,23 +330,50 @@ impl Resource for FunctionPackage {
                 merged.insert(k.to_string(), v);
             }
             ctx.azure
-                .put(&format!("{site}/config/appsettings?api-version={web}"),
+                .put(
+                    &function_app::path(ctx, "/config/appsettings"),
                     &crate::arm::models::app_settings(&merged),
                 )
                 .await?;
             ctx.azure
-                .post(
-                    &format!("{site}/syncfunctiontriggers?api-version={web}"),
-                    None,
-                )
+                .post(&function_app::path(ctx, "/syncfunctiontriggers"), None)
                 .await?;
-            Ok(())
+            Ok(Applied::default())
         })
     }
-    fn delete<'a>(&'a self, _ctx: &'a Ctx, _live: &'a Live) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async { Ok(true) })
+    fn delete<'a>(
+        &'a self,
+        _ctx: &'a Ctx,
+        _inputs: &'a Outputs,
+        _live: &'a Live,
+    ) -> BoxFuture<'a, Result<Deletion>> {
+        Box::pin(async { Ok(Deletion::Deleted) })
     }
     fn deleted_with_parent(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_policy_id_carries_its_expiry() {
+        let created = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single();
+        let expires = Utc.with_ymd_and_hms(2027, 1, 2, 3, 4, 5).single();
+        let (Some(created), Some(expires)) = (created, expires) else {
+            panic!("valid dates");
+        };
+        let id = policy_id(created, expires);
+        assert_eq!(id, "pkg-read-20260102030405-20270102030405");
+        assert!(
+            id.len() <= 64,
+            "stored access policy ids are at most 64 characters"
+        );
+        assert_eq!(policy_expiry(&id), Some(expires));
+        assert_eq!(policy_expiry("pkg-read-20260102030405"), None);
+        assert_eq!(policy_expiry("someone-elses"), None);
     }
 }

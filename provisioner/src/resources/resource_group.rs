@@ -1,7 +1,9 @@
 //! The resource group. `down` deletes it only when nothing in it is someone else's.
 
+use super::compare::{action_for, is_ours, merged_tags, read_arm};
 use super::{
-    action_for, is_ours, merged_tags, read_arm, Action, Ctx, Live, Resource, ResourceError, Result,
+    Applied, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource, ResourceError, Result,
+    MANAGED_BY,
 };
 use crate::arm::versions::RESOURCES;
 use futures::future::BoxFuture;
@@ -13,9 +15,35 @@ fn path(ctx: &Ctx) -> String {
     format!("{}?api-version={RESOURCES}", ctx.rg_path())
 }
 
+/// Resources in the group that do not carry our tag, as `name (type)`.
+async fn foreign_resources(ctx: &Ctx) -> Result<Vec<String>> {
+    let listing = ctx
+        .azure
+        .get(&format!(
+            "{}/resources?api-version={RESOURCES}",
+            ctx.rg_path()
+        ))
+        .await?
+        .unwrap_or(Value::Null);
+    Ok(listing["value"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.pointer("/tags/managed-by").and_then(Value::as_str) != Some(MANAGED_BY))
+        .map(|r| {
+            format!(
+                "{} ({})",
+                r["name"].as_str().unwrap_or_default(),
+                r["type"].as_str().unwrap_or_default()
+            )
+        })
+        .collect())
+}
+
 impl Resource for ResourceGroup {
-    fn key(&self) -> String {
-        "resource-group".into()
+    fn key(&self) -> Key {
+        Key::ResourceGroup
     }
     fn kind(&self) -> &'static str {
         "resource group"
@@ -23,81 +51,74 @@ impl Resource for ResourceGroup {
     fn name(&self, ctx: &Ctx) -> String {
         ctx.names.resource_group.clone()
     }
-    fn depends_on(&self) -> Vec<String> {
+    fn depends_on(&self) -> Vec<Key> {
         vec![]
     }
-    fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
-        Box::pin(read_arm(ctx, path(ctx)))
+    fn contained_in(&self) -> Option<Key> {
+        None
     }
-    fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
+    fn read<'a>(&'a self, ctx: &'a Ctx, _inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
+        Box::pin(async move {
+            Ok(Read {
+                live: read_arm(ctx, &path(ctx)).await?,
+                outputs: Outputs::default(),
+            })
+        })
+    }
+    fn diff(&self, ctx: &Ctx, _inputs: &Outputs, live: &Live) -> Diff {
         action_for(
             &json!({"location": ctx.env.location, "tags": ctx.tags_json()}),
             live,
         )
+        .into()
     }
-    fn apply<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<()>> {
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Applied>> {
         Box::pin(async move {
             if let Some(body) = live.body() {
-                if !body["location"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .eq_ignore_ascii_case(&ctx.env.location)
-                {
+                let location = body["location"].as_str().unwrap_or_default();
+                if !location.eq_ignore_ascii_case(&ctx.env.location) {
                     return Err(ResourceError::Other(format!(
-                        "resource group {} exists in {} but the environment says {}; a location cannot change — fix `location` or delete the group",
-                        ctx.names.resource_group, body["location"].as_str().unwrap_or_default(), ctx.env.location
+                        "resource group {} exists in {location} but the environment says {}; a location cannot change — fix `location` or delete the group",
+                        ctx.names.resource_group, ctx.env.location
                     )));
                 }
             }
             ctx.azure
-                .put(&path(ctx),
+                .put(
+                    &path(ctx),
                     &json!({"location": ctx.env.location, "tags": merged_tags(ctx, live)}),
                 )
                 .await?;
-            Ok(())
+            Ok(Applied::default())
         })
     }
-    fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<bool>> {
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Deletion>> {
         Box::pin(async move {
             if live.body().is_none() {
-                return Ok(true);
+                return Ok(Deletion::Deleted);
             }
             if !is_ours(ctx, live) {
-                return Ok(false);
+                return Ok(Deletion::not_ours());
             }
-            let listing = ctx
-                .azure
-                .get(&format!(
-                    "{}/resources?api-version={RESOURCES}",
-                    ctx.rg_path()
-                ))
-                .await?
-                .unwrap_or(Value::Null);
-            let foreign: Vec<String> = listing["value"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .filter(|r| {
-                    r.pointer("/tags/managed-by").and_then(Value::as_str) != Some(super::MANAGED_BY)
-                })
-                .map(|r| {
-                    format!(
-                        "{} ({})",
-                        r["name"].as_str().unwrap_or_default(),
-                        r["type"].as_str().unwrap_or_default()
-                    )
-                })
-                .collect();
+            let foreign = foreign_resources(ctx).await?;
             if !foreign.is_empty() && !ctx.force {
-                ctx.update(|o| o.notices.push(format!(
-                    "kept resource group {}: it holds resources provision does not own: {} (delete them, or run `down --force`)",
-                    ctx.names.resource_group, foreign.join(", ")
+                return Ok(Deletion::Kept(format!(
+                    "it holds resources provision does not own: {} (delete them, or run `down --force`)",
+                    foreign.join(", ")
                 )));
-                return Ok(false);
             }
             ctx.azure.delete(&path(ctx)).await?;
-            Ok(true)
+            Ok(Deletion::Deleted)
         })
     }
 }

@@ -2,46 +2,96 @@
 //! RoleAssignmentExists. A new principal may be unknown to ARM for a while: principalType is always
 //! sent, and PrincipalNotFound is retried only while Graph confirms the principal exists.
 
-use reqwest::Method;
+use super::compare::read_arm;
 use super::storage_account::AccountRole;
-use super::{Action, Change, Ctx, Live, Resource, ResourceError, Result};
+use super::{
+    Action, Applied, Change, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource,
+    ResourceError, Result,
+};
 use crate::arm::models;
 use crate::arm::versions::AUTHORIZATION;
+use crate::arm::{ArmError, Class};
 use futures::future::BoxFuture;
+use reqwest::Method;
 use serde_json::{json, Value};
-use std::time::Instant;
 
-pub const BLOB_DATA_CONTRIBUTOR: &str = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
-pub const BLOB_DATA_OWNER: &str = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
-pub const QUEUE_DATA_CONTRIBUTOR: &str = "974c5e8b-45b9-4653-ba55-5f855dd0fb88";
-pub const ACCOUNT_CONTRIBUTOR: &str = "17d1049b-9a84-46fb-8f53-869881c3d3ab";
+const PRINCIPAL_NOT_FOUND: &str = "PrincipalNotFound";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// PrincipalNotFound for a principal Graph knows: ARM has not caught up yet.
+fn not_replicated_yet(e: &ArmError) -> Option<Class> {
+    (e.code == PRINCIPAL_NOT_FOUND).then_some(Class::Propagating)
+}
+
+/// Who is granted a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Principal {
+    /// The Entra security group.
     Group,
+    /// The function app's system-assigned identity.
     FunctionApp,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub enum Scope {
-    Account(AccountRole),
+impl Principal {
+    pub fn label(self) -> &'static str {
+        match self {
+            Principal::Group => "group",
+            Principal::FunctionApp => "function-app",
+        }
+    }
+    fn key(self) -> Key {
+        match self {
+            Principal::Group => Key::SecurityGroup,
+            Principal::FunctionApp => Key::FunctionApp,
+        }
+    }
+    fn principal_type(self) -> &'static str {
+        match self {
+            Principal::Group => "Group",
+            Principal::FunctionApp => "ServicePrincipal",
+        }
+    }
+    fn object_id(self, inputs: &Outputs) -> Option<&str> {
+        match self {
+            Principal::Group => inputs.group_id.as_deref(),
+            Principal::FunctionApp => inputs.site_principal_id.as_deref(),
+        }
+    }
+}
+
+/// The built-in roles we grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RoleDefinition {
+    BlobDataContributor,
+    BlobDataOwner,
+    QueueDataContributor,
+    AccountContributor,
+}
+
+impl RoleDefinition {
+    /// The built-in role's id, the same in every tenant.
+    pub fn guid(self) -> &'static str {
+        match self {
+            RoleDefinition::BlobDataContributor => "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+            RoleDefinition::BlobDataOwner => "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+            RoleDefinition::QueueDataContributor => "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+            RoleDefinition::AccountContributor => "17d1049b-9a84-46fb-8f53-869881c3d3ab",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            RoleDefinition::BlobDataContributor => "blob-contributor",
+            RoleDefinition::BlobDataOwner => "blob-owner",
+            RoleDefinition::QueueDataContributor => "queue-contributor",
+            RoleDefinition::AccountContributor => "account-contributor",
+        }
+    }
 }
 
 pub struct RoleAssignment {
     pub principal: Principal,
-    pub scope: Scope,
-    pub role: &'static str,
+    pub account: AccountRole,
+    pub role: RoleDefinition,
     pub why: &'static str,
-}
-
-fn role_label(role: &str) -> &'static str {
-    match role {
-        BLOB_DATA_CONTRIBUTOR => "blob-contributor",
-        BLOB_DATA_OWNER => "blob-owner",
-        QUEUE_DATA_CONTRIBUTOR => "queue-contributor",
-        ACCOUNT_CONTRIBUTOR => "account-contributor",
-        _ => "role",
-    }
 }
 
 /// Bicep's `guid()` idea: the same inputs always give the same assignment name.
@@ -56,40 +106,41 @@ pub fn assignment_name(scope: &str, role: &str, principal: &str) -> String {
 }
 
 impl RoleAssignment {
-    fn scope_id(&self, ctx: &Ctx) -> String {
-        match self.scope {
-            Scope::Account(role) => role.id(ctx),
-        }
-    }
-    fn principal_id(&self, ctx: &Ctx) -> Option<String> {
-        let o = ctx.outputs();
-        match self.principal {
-            Principal::Group => o.group_id,
-            Principal::FunctionApp => o.site_principal_id,
-        }
-    }
-    fn principal_type(&self) -> &'static str {
-        match self.principal {
-            Principal::Group => "Group",
-            Principal::FunctionApp => "ServicePrincipal",
-        }
-    }
     fn path(&self, ctx: &Ctx, principal: &str) -> String {
-        let scope = self.scope_id(ctx);
-        format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{}?api-version={AUTHORIZATION}", assignment_name(&scope, self.role, principal))
+        let scope = self.account.id(ctx);
+        format!(
+            "{scope}/providers/Microsoft.Authorization/roleAssignments/{}?api-version={AUTHORIZATION}",
+            assignment_name(&scope, self.role.guid(), principal)
+        )
     }
     fn role_definition(&self, ctx: &Ctx) -> String {
         format!(
             "{}/providers/Microsoft.Authorization/roleDefinitions/{}",
             ctx.subscription_path(),
-            self.role
+            self.role.guid()
         )
+    }
+    fn principal_id(&self, inputs: &Outputs) -> Result<String> {
+        self.principal
+            .object_id(inputs)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ResourceError::Other(format!(
+                    "{}: the principal's object id is unknown (its resource was not created)",
+                    self.key()
+                ))
+            })
     }
 
     async fn principal_exists(&self, ctx: &Ctx, principal: &str) -> Result<bool> {
         match ctx
             .azure
-            .graph(Method::GET, &format!("/directoryObjects/{principal}"), None, &[])
+            .graph(
+                Method::GET,
+                &format!("/directoryObjects/{principal}"),
+                None,
+                &[],
+            )
             .await
         {
             Ok(_) => Ok(true),
@@ -100,138 +151,129 @@ impl RoleAssignment {
 }
 
 impl Resource for RoleAssignment {
-    fn key(&self) -> String {
-        let who = match self.principal {
-            Principal::Group => "group",
-            Principal::FunctionApp => "function-app",
-        };
-        let Scope::Account(account) = self.scope;
-        format!("role:{who}:{}:{}", account.label(), role_label(self.role))
+    fn key(&self) -> Key {
+        Key::Role {
+            principal: self.principal,
+            account: self.account,
+            role: self.role,
+        }
     }
     fn kind(&self) -> &'static str {
         "role assignment"
     }
     fn name(&self, ctx: &Ctx) -> String {
-        let Scope::Account(account) = self.scope;
         format!(
             "{} on {} ({})",
-            role_label(self.role),
-            account.account_name(ctx),
+            self.role.label(),
+            self.account.account_name(ctx),
             self.why
         )
     }
-    fn depends_on(&self) -> Vec<String> {
-        let Scope::Account(account) = self.scope;
-        let principal = match self.principal {
-            Principal::Group => "security-group",
-            Principal::FunctionApp => "function-app",
-        };
-        vec![account.key(), principal.into()]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![self.account.key(), self.principal.key()]
     }
-    fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
+    fn contained_in(&self) -> Option<Key> {
+        Some(self.account.key())
+    }
+    fn read<'a>(&'a self, ctx: &'a Ctx, inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {
-            let Some(principal) = self.principal_id(ctx) else {
-                return Ok(Live::Absent);
+            // No principal yet: nothing can be assigned to it.
+            let Some(principal) = self.principal.object_id(inputs) else {
+                return Ok(Read::absent());
             };
-            super::read_arm(ctx, self.path(ctx, &principal)).await
+            Ok(Read {
+                live: read_arm(ctx, &self.path(ctx, principal)).await?,
+                outputs: Outputs::default(),
+            })
         })
     }
-    fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
+    fn diff(&self, ctx: &Ctx, _inputs: &Outputs, live: &Live) -> Diff {
         let Some(body) = live.body() else {
-            return Action::Create;
+            return Action::Create.into();
         };
         let live_role = body
             .pointer("/properties/roleDefinitionId")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if !live_role.to_ascii_lowercase().ends_with(self.role) {
+        if !live_role.to_ascii_lowercase().ends_with(self.role.guid()) {
             return Action::Update {
                 changes: vec![Change {
                     property: "properties.roleDefinitionId".into(),
                     live: json!(live_role),
                     desired: json!(self.role_definition(ctx)),
                 }],
-            };
+            }
+            .into();
         }
-        Action::Noop
+        Action::Noop.into()
     }
-    fn apply<'a>(&'a self, ctx: &'a Ctx, _live: &'a Live) -> BoxFuture<'a, Result<()>> {
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        inputs: &'a Outputs,
+        _live: &'a Live,
+    ) -> BoxFuture<'a, Result<Applied>> {
         Box::pin(async move {
-            let principal = self.principal_id(ctx).ok_or_else(|| {
-                ResourceError::Other(format!(
-                    "{}: the principal's object id is unknown (its resource was not created)",
-                    self.key()
-                ))
-            })?;
+            let principal = self.principal_id(inputs)?;
             let body = models::role_assignment(
                 &self.role_definition(ctx),
                 &principal,
-                self.principal_type(),
+                self.principal.principal_type(),
                 &format!("provision: {}", self.why),
             );
-            let started = Instant::now();
-            let mut attempt = 0u32;
-            loop {
-                attempt += 1;
-                match ctx
-                    .azure
-                    .put(&self.path(ctx, &principal), &body)
-                    .await
-                {
-                    Ok(_) => return Ok(()),
-                    Err(e) if e.status == 409 && e.code == "RoleAssignmentExists" => {
-                        ctx.update(|o| {
-                            o.notices.push(format!(
-                                "{}: already granted under another assignment name; adopted as is",
-                                self.key()
-                            ))
-                        });
-                        return Ok(());
+            let path = self.path(ctx, &principal);
+            match ctx.azure.put(&path, &body).await {
+                Ok(_) => Ok(Applied::default()),
+                Err(e) if e.is(409, "RoleAssignmentExists") => Ok(Applied {
+                    outputs: Outputs::default(),
+                    notices: vec![format!(
+                        "{}: already granted under another assignment name; adopted as is",
+                        self.key()
+                    )],
+                }),
+                Err(e) if e.code == PRINCIPAL_NOT_FOUND => {
+                    if !self.principal_exists(ctx, &principal).await? {
+                        return Err(ResourceError::Other(format!("{}: principal {principal} does not exist in the directory; nothing to wait for", self.key())));
                     }
-                    Err(e) if e.code == "PrincipalNotFound" => {
-                        if !self.principal_exists(ctx, &principal).await? {
-                            return Err(ResourceError::Other(format!("{}: principal {principal} does not exist in the directory; nothing to wait for", self.key())));
-                        }
-                        if started.elapsed() > ctx.azure.retry.principal_wait {
-                            return Err(e.into());
-                        }
-                        let wait =
-                            std::time::Duration::from_millis(500 * u64::from(attempt.min(20)));
-                        (ctx.azure.notify)(format!("{}: principal {principal} not replicated to ARM yet; retrying in {:.1}s", self.key(), wait.as_secs_f64()));
-                        tokio::time::sleep(wait).await;
-                    }
-                    Err(e) => return Err(e.into()),
+                    // A new identity: ARM learns of it within minutes; the retry policy waits.
+                    ctx.azure
+                        .write(Method::PUT, &path, &body, &not_replicated_yet)
+                        .await?;
+                    Ok(Applied::default())
                 }
+                Err(e) => Err(e.into()),
             }
         })
     }
-    fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<bool>> {
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Deletion>> {
         Box::pin(async move {
             if live.body().is_none() {
-                return Ok(true);
+                return Ok(Deletion::Deleted);
             }
-            let Some(principal) = self.principal_id(ctx) else {
-                return Ok(true);
+            let Some(principal) = self.principal.object_id(inputs) else {
+                return Ok(Deletion::Deleted);
             };
-            ctx.azure.delete(&self.path(ctx, &principal)).await?;
-            Ok(true)
+            ctx.azure.delete(&self.path(ctx, principal)).await?;
+            Ok(Deletion::Deleted)
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn names_are_stable_guids_of_scope_role_and_principal() {
-        let a = super::assignment_name("/subscriptions/s/rg/x", super::BLOB_DATA_OWNER, "p1");
-        assert_eq!(
-            a,
-            super::assignment_name("/SUBSCRIPTIONS/s/rg/x", super::BLOB_DATA_OWNER, "P1")
-        );
-        assert_ne!(
-            a,
-            super::assignment_name("/subscriptions/s/rg/x", super::BLOB_DATA_OWNER, "p2")
-        );
+        let owner = RoleDefinition::BlobDataOwner.guid();
+        let a = assignment_name("/subscriptions/s/rg/x", owner, "p1");
+        assert_eq!(a, assignment_name("/SUBSCRIPTIONS/s/rg/x", owner, "P1"));
+        assert_ne!(a, assignment_name("/subscriptions/s/rg/x", owner, "p2"));
         assert!(uuid::Uuid::parse_str(&a).is_ok());
     }
 }

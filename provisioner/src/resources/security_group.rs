@@ -2,9 +2,12 @@
 //! uniqueName; the deploying principal owns it and is a member. Entra groups carry no tags, so the
 //! description marks ownership.
 
-use reqwest::Method;
-use super::{Action, Change, Ctx, Live, Resource, ResourceError, Result};
+use super::{
+    Action, Applied, Change, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource,
+    ResourceError, Result,
+};
 use futures::future::BoxFuture;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 pub struct SecurityGroup;
@@ -22,17 +25,24 @@ fn by_name(ctx: &Ctx) -> String {
 
 fn wanted_members(ctx: &Ctx) -> Vec<String> {
     let mut members = ctx.env.group_members.clone();
-    if let Some(me) = ctx.outputs().caller_object_id {
-        if !members.contains(&me) {
-            members.push(me);
+    if let Some(me) = &ctx.caller_object_id {
+        if !members.contains(me) {
+            members.push(me.clone());
         }
     }
     members
 }
 
+fn outputs(id: String) -> Outputs {
+    Outputs {
+        group_id: Some(id),
+        ..Default::default()
+    }
+}
+
 impl Resource for SecurityGroup {
-    fn key(&self) -> String {
-        "security-group".into()
+    fn key(&self) -> Key {
+        Key::SecurityGroup
     }
     fn kind(&self) -> &'static str {
         "entra security group"
@@ -40,20 +50,24 @@ impl Resource for SecurityGroup {
     fn name(&self, ctx: &Ctx) -> String {
         ctx.env.group_unique_name.clone()
     }
-    fn depends_on(&self) -> Vec<String> {
+    fn depends_on(&self) -> Vec<Key> {
         vec![]
     }
-    fn read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Live>> {
+    fn contained_in(&self) -> Option<Key> {
+        None
+    }
+    fn read<'a>(&'a self, ctx: &'a Ctx, _inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {
             let mut group = match ctx.azure.graph(Method::GET, &by_name(ctx), None, &[]).await {
                 Ok(reply) => reply.body,
-                Err(e) if e.is_not_found() => return Ok(Live::Absent),
+                Err(e) if e.is_not_found() => return Ok(Read::absent()),
                 Err(e) => return Err(e.into()),
             };
             let id = group["id"].as_str().unwrap_or_default().to_string();
             let members = ctx
                 .azure
-                .graph(Method::GET,
+                .graph(
+                    Method::GET,
                     &format!("/groups/{id}/members?$select=id"),
                     None,
                     &[],
@@ -67,13 +81,15 @@ impl Resource for SecurityGroup {
                     .filter_map(|x| x["id"].as_str())
                     .collect::<Vec<_>>())
                 .unwrap_or_default());
-            ctx.update(|o| o.group_id = Some(id));
-            Ok(Live::Present(group))
+            Ok(Read {
+                live: Live::Present(group),
+                outputs: outputs(id),
+            })
         })
     }
-    fn diff(&self, ctx: &Ctx, live: &Live) -> Action {
+    fn diff(&self, ctx: &Ctx, _inputs: &Outputs, live: &Live) -> Diff {
         let Some(group) = live.body() else {
-            return Action::Create;
+            return Action::Create.into();
         };
         let mut changes = Vec::new();
         for (field, want) in [
@@ -112,8 +128,9 @@ impl Resource for SecurityGroup {
             .iter()
             .filter(|m| !wanted_members(ctx).contains(m))
             .collect();
+        let mut notices = Vec::new();
         if !extra.is_empty() {
-            let note = format!(
+            notices.push(format!(
                 "group {} has members provision did not add (left alone): {}",
                 ctx.env.group_unique_name,
                 extra
@@ -121,20 +138,19 @@ impl Resource for SecurityGroup {
                     .map(|s| s.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
-            );
-            ctx.update(|o| {
-                if !o.notices.contains(&note) {
-                    o.notices.push(note.clone())
-                }
-            });
+            ));
         }
-        if changes.is_empty() {
-            Action::Noop
-        } else {
-            Action::Update { changes }
+        Diff {
+            action: Action::from_changes(changes),
+            notices,
         }
     }
-    fn apply<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<()>> {
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Applied>> {
         Box::pin(async move {
             let graph = &ctx.azure.graph_base;
             let mut body = json!({
@@ -142,14 +158,15 @@ impl Resource for SecurityGroup {
                 "mailEnabled": false, "mailNickname": ctx.env.group_unique_name, "securityEnabled": true, "groupTypes": [],
             });
             if live.body().is_none() {
-                if let Some(me) = ctx.outputs().caller_object_id {
+                if let Some(me) = &ctx.caller_object_id {
                     body["owners@odata.bind"] =
                         json!([format!("{graph}/v1.0/servicePrincipals/{me}")]);
                 }
             }
             let reply = ctx
                 .azure
-                .graph(Method::PATCH,
+                .graph(
+                    Method::PATCH,
                     &by_name(ctx),
                     Some(&body),
                     &[("Prefer", "create-if-missing")],
@@ -157,7 +174,11 @@ impl Resource for SecurityGroup {
                 .await?;
             let id = match reply.body.get("id").and_then(Value::as_str) {
                 Some(id) => id.to_string(),
-                None => ctx.azure.graph(Method::GET, &by_name(ctx), None, &[]).await?.body["id"]
+                None => ctx
+                    .azure
+                    .graph(Method::GET, &by_name(ctx), None, &[])
+                    .await?
+                    .body["id"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),
@@ -168,7 +189,6 @@ impl Resource for SecurityGroup {
                     ctx.env.group_unique_name
                 )));
             }
-            ctx.update(|o| o.group_id = Some(id.clone()));
             let present: Vec<String> = live
                 .body()
                 .and_then(|g| g["memberIds"].as_array().cloned())
@@ -184,7 +204,8 @@ impl Resource for SecurityGroup {
                     json!({"@odata.id": format!("{graph}/v1.0/directoryObjects/{member}")});
                 match ctx
                     .azure
-                    .graph(Method::POST,
+                    .graph(
+                        Method::POST,
                         &format!("/groups/{id}/members/$ref"),
                         Some(&reference),
                         &[],
@@ -192,35 +213,43 @@ impl Resource for SecurityGroup {
                     .await
                 {
                     Ok(_) => {}
-                    Err(e) if e.status == 400 && e.message.contains("already exist") => {}
+                    Err(e) if e.status() == Some(400) && e.message.contains("already exist") => {}
                     Err(e) if e.is_not_found() => {
                         return Err(ResourceError::Other(format!("security_group.members: {member} does not exist in the directory; remove it from the environment file")));
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            Ok(())
+            Ok(outputs(id).into())
         })
     }
-    fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a Live) -> BoxFuture<'a, Result<bool>> {
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Deletion>> {
         Box::pin(async move {
             let Some(group) = live.body() else {
-                return Ok(true);
+                return Ok(Deletion::Deleted);
             };
             if group["description"] != json!(marker(ctx)) {
-                return Ok(false);
+                return Ok(Deletion::Kept(
+                    "its description does not mark it as provision's for this environment".into(),
+                ));
             }
             match ctx
                 .azure
-                .graph(Method::DELETE,
+                .graph(
+                    Method::DELETE,
                     &format!("/groups/{}", group["id"].as_str().unwrap_or_default()),
                     None,
                     &[],
                 )
                 .await
             {
-                Ok(_) => Ok(true),
-                Err(e) if e.is_not_found() => Ok(true),
+                Ok(_) => Ok(Deletion::Deleted),
+                Err(e) if e.is_not_found() => Ok(Deletion::Deleted),
                 Err(e) => Err(e.into()),
             }
         })

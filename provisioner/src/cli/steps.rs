@@ -1,0 +1,145 @@
+//! The steps plan, up, drift and down share: read everything once and plan from it; apply a plan
+//! under the environment's lock.
+
+use super::context::Session;
+use super::error::CliError;
+use super::render;
+use crate::engine::{
+    self, events::Event, ApplyOptions, ApplySummary, Observed, Plan, Progress, Stack,
+};
+use crate::resources::storage_account::AccountRole;
+use crate::resources::storage_container::Container;
+use crate::resources::{Action, Key};
+use std::time::Duration;
+
+/// What the environment looks like and what would change.
+pub struct Planned {
+    pub stack: Stack,
+    pub observed: Observed,
+    pub plan: Plan,
+}
+
+pub async fn observe_and_plan(s: &Session) -> Result<Planned, CliError> {
+    let stack = Stack::new(crate::resources::all(&s.ctx.env))?;
+    let observed = engine::observe(&s.ctx, &stack, s.global.parallelism).await?;
+    if s.ctx.package_path.is_none() && observed.is_present(Key::FunctionPackage) {
+        s.reporter.event(Event::Note {
+            message: "building the function package from function/ to compare it with the deployed one (minutes on a first build)".into(),
+        });
+    }
+    let plan = engine::plan(&s.ctx, &stack, &observed);
+    Ok(Planned {
+        stack,
+        observed,
+        plan,
+    })
+}
+
+/// The lock's own home: it must exist before the lock can be taken.
+pub const LOCK_HOME: [Key; 3] = [
+    Key::ResourceGroup,
+    Key::Storage(AccountRole::Functions),
+    Key::Container(Container::Locks),
+];
+
+/// What an apply did: the lock's home, made sure of before the lock, and the rest, under it.
+pub struct Applied {
+    pub lock_home: Option<ApplySummary>,
+    pub locked: ApplySummary,
+}
+
+/// Makes sure the lock's home exists, takes the lock, applies the rest of the plan (reading what
+/// it is about to change again, now that no other run can), and releases the lock.
+pub async fn apply_locked(
+    s: &Session,
+    planned: Planned,
+    command: &str,
+) -> Result<Applied, CliError> {
+    let Planned {
+        stack,
+        observed,
+        plan,
+    } = planned;
+    let ctx = &s.ctx;
+    let mut progress = Progress::new(observed);
+    let home_changes = LOCK_HOME
+        .iter()
+        .any(|k| plan.action(*k).is_some_and(Action::is_change));
+    let mut lock_home = None;
+    if home_changes {
+        let options = ApplyOptions {
+            parallelism: s.global.parallelism,
+            reread_planned: false,
+        };
+        let summary = progress
+            .apply(
+                ctx,
+                &stack,
+                &plan,
+                &|k| LOCK_HOME.contains(&k),
+                &options,
+                s.reporter.clone(),
+            )
+            .await;
+        if !summary.ok() {
+            eprint!("{}", render::summary_text("the lock's home", &summary));
+            return Err(failed(command, &summary));
+        }
+        lock_home = Some(summary);
+    }
+    let lock = crate::lock::Lock::acquire(
+        &ctx.with_outputs(&progress.outputs()),
+        command,
+        Duration::from_secs(s.global.lock_timeout),
+    )
+    .await?;
+    let options = ApplyOptions {
+        parallelism: s.global.parallelism,
+        reread_planned: true,
+    };
+    let locked = progress
+        .apply(ctx, &stack, &plan, &|_| true, &options, s.reporter.clone())
+        .await;
+    lock.release().await;
+    Ok(Applied { lock_home, locked })
+}
+
+pub fn failed(command: &str, summary: &ApplySummary) -> CliError {
+    CliError::Failed {
+        command: command.to_string(),
+        failed: summary.failed.len(),
+        skipped: summary.skipped.len(),
+    }
+}
+
+/// Prints what an apply did, in the session's format; an error when anything failed.
+pub fn report_applied(
+    s: &Session,
+    command: &str,
+    applied: &Applied,
+    notices: &[String],
+) -> Result<(), CliError> {
+    let mut all_notices = notices.to_vec();
+    for n in &applied.locked.notices {
+        if !all_notices.contains(n) {
+            all_notices.push(n.clone());
+        }
+    }
+    if s.json() {
+        println!(
+            "{}",
+            serde_json::json!({"environment": s.ctx.env.name, "lock_home": applied.lock_home, "summary": applied.locked, "notices": all_notices})
+        );
+    } else {
+        s.notices(&all_notices);
+        if let Some(home) = &applied.lock_home {
+            print!("{}", render::summary_text("the lock's home", home));
+        }
+        print!("{}", render::summary_text(command, &applied.locked));
+    }
+    if applied.locked.ok() {
+        Ok(())
+    } else {
+        Err(failed(command, &applied.locked))
+    }
+}

@@ -1,0 +1,113 @@
+//! The one implementation of a tracked ARM resource in the environment's resource group: read it,
+//! compare only what we set, PUT the desired body with our tags merged over others', and delete it
+//! only when it carries our tags. A kind declares its type, api-version, name, body, dependencies
+//! and what it reports to its dependents; `Tracked(kind)` is then a `Resource`.
+
+use super::compare::{action_for, delete_if_ours, merged_tags, read_arm};
+use super::{Applied, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource, Result};
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+pub trait TrackedKind: Send + Sync {
+    fn key(&self) -> Key;
+    /// Human name of the kind, e.g. `app service plan`.
+    fn kind(&self) -> &'static str;
+    /// `Provider/type`, e.g. `Microsoft.Web/serverfarms`.
+    fn resource_type(&self) -> &'static str;
+    fn api_version(&self) -> &'static str;
+    fn name(&self, ctx: &Ctx) -> String;
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::ResourceGroup]
+    }
+    /// The body to send, without tags (ours are added, others' kept).
+    fn desired(&self, ctx: &Ctx) -> Value;
+    /// Top-level fields of the body that are sent but not compared (Azure echoes them back in
+    /// another spelling).
+    fn sent_only(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// What this resource tells its dependents, from its body as read or as the PUT returned it.
+    fn outputs(&self, _body: &Value) -> Outputs {
+        Outputs::default()
+    }
+    /// Extra query parameters for the DELETE, e.g. `&force=true`.
+    fn delete_query(&self) -> &'static str {
+        ""
+    }
+}
+
+pub struct Tracked<K>(pub K);
+
+/// The ARM id of a tracked kind's resource.
+pub fn id(ctx: &Ctx, kind: &dyn TrackedKind) -> String {
+    ctx.provider_path(kind.resource_type(), &kind.name(ctx))
+}
+
+impl<K: TrackedKind> Tracked<K> {
+    fn path(&self, ctx: &Ctx) -> String {
+        format!("{}?api-version={}", id(ctx, &self.0), self.0.api_version())
+    }
+    /// The body as compared: ours tags in, send-only fields out.
+    fn compared(&self, ctx: &Ctx) -> Value {
+        let mut body = self.0.desired(ctx);
+        if let Some(map) = body.as_object_mut() {
+            for field in self.0.sent_only() {
+                map.remove(*field);
+            }
+            map.insert("tags".into(), ctx.tags_json());
+        }
+        body
+    }
+}
+
+impl<K: TrackedKind> Resource for Tracked<K> {
+    fn key(&self) -> Key {
+        self.0.key()
+    }
+    fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+    fn name(&self, ctx: &Ctx) -> String {
+        self.0.name(ctx)
+    }
+    fn depends_on(&self) -> Vec<Key> {
+        self.0.depends_on()
+    }
+    fn contained_in(&self) -> Option<Key> {
+        Some(Key::ResourceGroup)
+    }
+    fn read<'a>(&'a self, ctx: &'a Ctx, _inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
+        Box::pin(async move {
+            let live = read_arm(ctx, &self.path(ctx)).await?;
+            let outputs = live.body().map(|b| self.0.outputs(b)).unwrap_or_default();
+            Ok(Read { live, outputs })
+        })
+    }
+    fn diff(&self, ctx: &Ctx, _inputs: &Outputs, live: &Live) -> Diff {
+        action_for(&self.compared(ctx), live).into()
+    }
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Applied>> {
+        Box::pin(async move {
+            let mut body = self.0.desired(ctx);
+            body["tags"] = merged_tags(ctx, live);
+            let result = ctx.azure.put(&self.path(ctx), &body).await?;
+            Ok(self.0.outputs(&result).into())
+        })
+    }
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Deletion>> {
+        Box::pin(async move {
+            let path = format!("{}{}", self.path(ctx), self.0.delete_query());
+            delete_if_ours(ctx, live, &path).await
+        })
+    }
+}
