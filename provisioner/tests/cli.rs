@@ -27,8 +27,8 @@ async fn on_a_fresh_environment_plan_output_drift_and_up_without_yes() {
         "validate sends nothing"
     );
 
-    let plan = world.provision(&["plan", "--json"]).await;
-    plan.assert_code(0, "plan --json");
+    let plan = world.provision(&["plan", "--output", "json"]).await;
+    plan.assert_code(0, "plan --output json");
     let j = plan.json();
     assert_eq!(j["version"], 1);
     assert_eq!(j["environment"], "cli");
@@ -66,7 +66,7 @@ async fn on_a_fresh_environment_plan_output_drift_and_up_without_yes() {
     assert_eq!(by_key("function-app")["kind"], "function app");
     assert!(
         plan.stderr.is_empty(),
-        "--json keeps stderr quiet: {}",
+        "--output json keeps stderr quiet: {}",
         plan.stderr
     );
 
@@ -123,13 +123,13 @@ async fn on_a_fresh_environment_plan_output_drift_and_up_without_yes() {
         "{}",
         unknown.stderr
     );
-    let all = world.provision(&["output", "--json"]).await;
-    all.assert_code(0, "output --json");
+    let all = world.provision(&["output", "--output", "json"]).await;
+    all.assert_code(0, "output --output json");
     assert_eq!(all.json()["resource_group"], names.resource_group.as_str());
     assert!(all.json()["raw_blob_endpoint"].is_null());
 
     let drift = world
-        .provision(&["drift", "--json", "--package", NO_PACKAGE])
+        .provision(&["drift", "--output", "json", "--package", NO_PACKAGE])
         .await;
     drift.assert_code(2, "drift on nothing");
     assert_eq!(
@@ -166,5 +166,35 @@ async fn on_a_fresh_environment_plan_output_drift_and_up_without_yes() {
             .iter()
             .map(|w| format!("{} {}", w.method, w.path))
             .collect::<Vec<_>>()
+    );
+}
+
+/// `--output json` is the one switch for machine output; the old per-command `--json` is gone, and
+/// a usage error exits 1 (clap's own 2 would read as drift).
+#[tokio::test]
+async fn a_usage_error_exits_one_and_names_the_flag() {
+    for args in [["plan", "--json"], ["drift", "--jsn"]] {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let output = World::command(&args)
+            .output()
+            .await
+            .expect("provision runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        assert!(
+            stderr.contains(&args[1]) && stderr.contains("unexpected argument"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let help = World::command(&["drift".to_string(), "--help".to_string()])
+        .output()
+        .await
+        .expect("provision runs");
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--output") && !text.contains("--json"),
+        "{text}"
     );
 }

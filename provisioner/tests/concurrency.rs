@@ -1,6 +1,7 @@
 //! One run at a time per environment: two `up`s started together do not interleave their work, a
-//! run blocked by someone else's lock says who holds it, and a run killed half-way leaves a state
-//! the next run finishes (after the user breaks the dead run's lock).
+//! run blocked by someone else's lock says who holds it (exit 3), `down` takes the lock like every
+//! other writer, and a run killed half-way leaves a state the next run finishes (after the user
+//! breaks the dead run's lock).
 
 mod common;
 use common::World;
@@ -100,7 +101,7 @@ async fn two_ups_at_once_take_turns_and_a_held_lock_names_its_holder() {
     let blocked = world
         .provision(&["up", "--yes", "--lock-timeout", "1"])
         .await;
-    blocked.assert_code(1, "up while someone else holds the lock");
+    blocked.assert_code(3, "up while someone else holds the lock");
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "gave up after --lock-timeout: {:?}",
@@ -178,7 +179,7 @@ async fn an_up_killed_half_way_is_finished_by_the_next_after_force_unlock() {
     let blocked = world
         .provision(&["up", "--yes", "--lock-timeout", "2"])
         .await;
-    blocked.assert_code(1, "up while the killed run's lease lasts");
+    blocked.assert_code(3, "up while the killed run's lease lasts");
     assert!(
         blocked.stderr.contains(&format!("\"pid\":{pid}")),
         "the holder is the killed run (pid {pid}):\n{}",
@@ -223,4 +224,66 @@ async fn an_up_killed_half_way_is_finished_by_the_next_after_force_unlock() {
         .filter(|o| o["principalType"] == "Group")
         .count();
     assert_eq!(groups, 1, "one security group, not two");
+}
+
+/// `down` is a writer like any other: while another run holds the lock it waits up to
+/// `--lock-timeout`, then refuses with exit 3, naming the holder, and deletes nothing.
+#[tokio::test]
+async fn down_refuses_while_another_run_holds_the_lock() {
+    let world = World::start_with("downlock", "").await;
+    world.provision(&["up", "--yes"]).await.assert_code(0, "up");
+    let holder = json!({"holder": "bob@ci-runner", "pid": 7777, "command": "up", "since": "2026-01-01T00:00:00Z"}).to_string();
+    let lease = world.hold_lock(&holder).await;
+    world.emulator.state.log.clear();
+
+    let started = Instant::now();
+    let blocked = world
+        .provision(&["down", "--yes", "--lock-timeout", "1"])
+        .await;
+    blocked.assert_code(3, "down while another run holds the lock");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "gave up after --lock-timeout: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        blocked.stderr.contains("is locked by another run")
+            && blocked.stderr.contains("bob@ci-runner")
+            && blocked.stderr.contains("7777"),
+        "the holder is named:\n{}",
+        blocked.stderr
+    );
+    assert!(
+        world.writes().is_empty(),
+        "nothing deleted without the lock: {:?}",
+        world
+            .writes()
+            .iter()
+            .map(|w| format!("{} {}", w.method, w.path))
+            .collect::<Vec<_>>()
+    );
+    let state = world.state().await;
+    for (kind, count) in [
+        ("Microsoft.Resources/resourceGroups", 1),
+        ("Microsoft.Storage/storageAccounts", 3),
+        ("Microsoft.Web/sites", 1),
+    ] {
+        assert_eq!(
+            World::find(&state, kind).len(),
+            count,
+            "{kind} is still there"
+        );
+    }
+
+    world.release_lock(&lease).await;
+    world
+        .provision(&["down", "--yes", "--lock-timeout", "5"])
+        .await
+        .assert_code(0, "down once the lock is free");
+    let state = world.state().await;
+    assert!(
+        World::resource_ids(&state).is_empty(),
+        "down deleted everything once it held the lock: {:?}",
+        World::resource_ids(&state)
+    );
 }

@@ -103,8 +103,8 @@ async fn every_kind_of_out_of_band_change_is_reported_then_fixed() {
             json!({"properties": {"minimumTlsVersion": "TLS1_0", "allowBlobPublicAccess": true}}),
         )
         .await;
-    let report = world.provision(&["drift", "--json"]).await;
-    report.assert_code(2, "drift --json");
+    let report = world.provision(&["drift", "--output", "json"]).await;
+    report.assert_code(2, "drift --output json");
     let j = report.json();
     assert_eq!(j["in_sync"], false);
     assert_eq!(j["environment"], "drift");
@@ -242,8 +242,8 @@ async fn every_kind_of_out_of_band_change_is_reported_then_fixed() {
         "{}",
         foreign_only.stdout
     );
-    let foreign_json = world.provision(&["drift", "--json"]).await;
-    foreign_json.assert_code(0, "drift --json with a foreign setting");
+    let foreign_json = world.provision(&["drift", "--output", "json"]).await;
+    foreign_json.assert_code(0, "drift --output json with a foreign setting");
     assert_eq!(foreign_json.json()["in_sync"], true);
     assert!(
         foreign_json.json()["notices"]

@@ -102,7 +102,7 @@ managed-by = "me"
     world.emulator.state.log.clear();
     for command in [
         vec!["validate"],
-        vec!["plan", "--json"],
+        vec!["plan", "--output", "json"],
         vec!["up", "--yes", "--package", NO_PACKAGE],
         vec!["drift", "--package", NO_PACKAGE],
         vec!["drift", "--fix", "--package", NO_PACKAGE],

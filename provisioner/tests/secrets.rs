@@ -61,9 +61,9 @@ async fn no_secret_is_printed_or_logged_unredacted() {
     let (first_sig, connection_string) = package_setting(&world).await;
     for args in [
         vec!["drift"],
-        vec!["drift", "--json"],
+        vec!["drift", "--output", "json"],
         vec!["output"],
-        vec!["output", "--json"],
+        vec!["output", "--output", "json"],
         vec!["output", "--raw", "function_principal_id"],
         vec!["drift", "-v"],
     ] {
@@ -91,9 +91,9 @@ async fn no_secret_is_printed_or_logged_unredacted() {
         drift.stdout
     );
     runs.push(("drift -v (drifted)".into(), drift));
-    let drift_json = world.provision(&["drift", "--json"]).await;
-    drift_json.assert_code(2, "drift --json");
-    runs.push(("drift --json (drifted)".into(), drift_json));
+    let drift_json = world.provision(&["drift", "--output", "json"]).await;
+    drift_json.assert_code(2, "drift --output json");
+    runs.push(("drift --output json (drifted)".into(), drift_json));
     world.set_faults(json!({"seed": 5, "throttle_rate": 0.15, "retry_after_s": 0, "server_error_rate": 0.1, "drop_rate": 0.0, "lro_failure_rate": 0.0})).await;
     let up = world.provision(&["up", "--yes", "-v"]).await;
     world.faults_off().await;

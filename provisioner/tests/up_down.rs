@@ -2,7 +2,156 @@
 
 mod common;
 use common::World;
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// The raw and the percent-encoded spelling of a secret, as either may end up in a URL.
+fn spellings(secret: &str) -> [String; 2] {
+    let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    [secret.to_string(), encoded]
+}
+
+fn blob_endpoint(state: &Value, account: &str) -> String {
+    World::find(state, "Microsoft.Storage/storageAccounts")
+        .iter()
+        .find(|a| {
+            a["body"]["name"] == json!(account)
+                || a["id"]
+                    .as_str()
+                    .is_some_and(|id| id.ends_with(&format!("/{account}")))
+        })
+        .and_then(|a| a["body"]["properties"]["primaryEndpoints"]["blob"].as_str())
+        .unwrap_or_else(|| panic!("the {account} account reports its blob endpoint"))
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Every ARM/Graph resource was read at most once (a POST list/listKeys action counts as a read
+/// of its resource, so listing the functions account's keys after reading it is a second read).
+fn assert_each_resource_read_once(world: &World, run: &str) {
+    let mut reads: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in world.emulator.requests() {
+        if r.is_write() || r.path.contains("/oauth2/") {
+            continue;
+        }
+        let resource = ["/list", "/listKeys", "/listkeys"]
+            .iter()
+            .find_map(|a| r.path.strip_suffix(a))
+            .unwrap_or(&r.path)
+            .to_string();
+        reads
+            .entry(resource)
+            .or_default()
+            .push(format!("{} {}", r.method, r.path));
+    }
+    assert!(reads.len() >= 24, "{run} read every resource: {reads:#?}");
+    let twice: Vec<_> = reads.iter().filter(|(_, r)| r.len() > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{run} read these more than once: {twice:#?}"
+    );
+}
+
+/// The function app connects by identity: the settings name the right accounts and endpoints,
+/// and no value holds an account key, a SAS signature (but the package URL's, which is bound
+/// to a stored access policy) or the deployer's client secret.
+async fn assert_identity_based(world: &World, state: &Value, settings: &Value) {
+    let names = world.names();
+    let get = |k: &str| {
+        settings[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("app setting {k} is set: {settings:#}"))
+            .to_string()
+    };
+    let raw = blob_endpoint(state, &names.raw_account);
+    assert_eq!(
+        get("AzureWebJobsStorage__accountName"),
+        names.functions_account
+    );
+    assert_eq!(get("RawStorage__blobServiceUri"), raw);
+    // Azure's queue endpoint differs from the blob one by its service name; the local cloud's
+    // path-style Azurite endpoint has none, so there both are the same.
+    assert_eq!(
+        get("RawStorage__queueServiceUri"),
+        raw.replace(".blob.", ".queue.")
+    );
+    assert_eq!(
+        get("STANDARD_ACCOUNT_URL"),
+        blob_endpoint(state, &names.standard_account)
+    );
+    assert_eq!(get("STANDARD_ACCOUNT_NAME"), names.standard_account);
+    assert!(
+        settings.get("AzureWebJobsStorage").is_none(),
+        "no key-based host storage connection: {settings:#}"
+    );
+
+    let mut secrets = vec![(
+        "the deployer's client secret".to_string(),
+        local_cloud::DEPLOYER_SECRET.to_string(),
+    )];
+    for account in [
+        &names.raw_account,
+        &names.standard_account,
+        &names.functions_account,
+    ] {
+        let (status, keys) = world
+            .arm(
+                "POST",
+                &format!(
+                    "{}/listKeys?api-version=2023-05-01",
+                    world.account_id(account)
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "listKeys {account}: {keys}");
+        for key in keys["keys"].as_array().expect("keys") {
+            let value = key["value"].as_str().expect("key value");
+            assert!(value.len() > 20, "a real key: {value}");
+            secrets.push((format!("a key of {account}"), value.to_string()));
+        }
+    }
+    for (name, value) in settings.as_object().expect("settings") {
+        let value = value.as_str().unwrap_or_default();
+        for (what, secret) in &secrets {
+            for spelling in spellings(secret) {
+                assert!(
+                    !value.contains(&spelling),
+                    "app setting {name} holds {what}"
+                );
+            }
+        }
+        assert!(
+            !value.contains("AccountKey=") && !value.contains("SharedAccessSignature="),
+            "app setting {name} is a key-based connection string"
+        );
+        if name != "WEBSITE_RUN_FROM_PACKAGE" {
+            assert!(
+                !value.contains("sig="),
+                "app setting {name} holds a SAS signature"
+            );
+        }
+    }
+    let package = url::Url::parse(&get("WEBSITE_RUN_FROM_PACKAGE")).expect("package URL");
+    let query: std::collections::BTreeMap<String, String> =
+        package.query_pairs().into_owned().collect();
+    assert!(
+        query.get("si").is_some_and(|si| si.starts_with("pkg-read-"))
+            && query.get("sr").map(String::as_str) == Some("b")
+            && !query.contains_key("sp")
+            && !query.contains_key("se"),
+        "the package SAS is for one blob and takes its rights and expiry from a stored access policy: {query:?}"
+    );
+    assert!(
+        package.path().starts_with(&format!(
+            "{}/packages/pkg-",
+            url::Url::parse(&blob_endpoint(state, &names.functions_account))
+                .expect("endpoint")
+                .path()
+                .trim_end_matches('/')
+        )),
+        "the package is in the functions account's packages container: {package}"
+    );
+}
 
 #[tokio::test]
 async fn up_creates_everything_then_a_rerun_writes_nothing_and_down_leaves_nothing_of_ours() {
@@ -64,6 +213,7 @@ async fn up_creates_everything_then_a_rerun_writes_nothing_and_down_leaves_nothi
             "no account keys in app settings: {k}={v}"
         );
     }
+    assert_identity_based(&world, &state, settings).await;
     let group = state["directory"]
         .as_array()
         .expect("dir")
@@ -93,8 +243,11 @@ async fn up_creates_everything_then_a_rerun_writes_nothing_and_down_leaves_nothi
             .map(|w| format!("{} {}", w.method, w.path))
             .collect::<Vec<_>>()
     );
+    assert_each_resource_read_once(&world, "the converged up");
+    world.emulator.state.log.clear();
     let drift = world.provision(&["drift"]).await;
     assert_eq!(drift.code, 0, "{}\n{}", drift.stdout, drift.stderr);
+    assert_each_resource_read_once(&world, "drift");
 
     let down = world.provision(&["down", "--yes"]).await;
     assert_eq!(down.code, 0, "{}\n{}", down.stdout, down.stderr);

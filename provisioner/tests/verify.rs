@@ -1,14 +1,56 @@
-//! `provision verify` proves the deployed data path: canary raw → Event Grid → function → Parquet.
+//! `provision verify` proves the deployed data path: canary raw → Event Grid → function → Parquet,
+//! names the stage that failed, and leaves nothing of its own behind.
 
 mod common;
 use common::World;
 
+const MARKER: &str = "_canary/kept-by-the-test.txt";
+
+/// The names of the blobs under `prefix` in one container, listed with the account key.
+async fn blob_names(world: &World, account: &str, container: &str, prefix: &str) -> Vec<String> {
+    let (status, xml) = world
+        .blob(
+            account,
+            "GET",
+            &format!("{container}?restype=container&comp=list&prefix={prefix}"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(status, 200, "list {container}/{prefix}: {xml}");
+    assert!(xml.contains("<EnumerationResults"), "{xml}");
+    xml.split("<Name>")
+        .skip(1)
+        .filter_map(|s| s.split("</Name>").next())
+        .map(str::to_string)
+        .collect()
+}
+
+async fn put_marker(world: &World, account: &str, container: &str) {
+    let (status, text) = world
+        .blob(
+            account,
+            "PUT",
+            &format!("{container}/{MARKER}"),
+            &[
+                ("x-ms-blob-type", "BlockBlob"),
+                ("content-type", "text/plain"),
+            ],
+            b"not the canary's".to_vec(),
+        )
+        .await;
+    assert_eq!(status, 201, "put the marker in {container}: {text}");
+}
+
 #[tokio::test]
 async fn verify_passes_on_a_deployment_and_names_the_trigger_when_the_subscription_is_broken() {
     let world = World::start_with("ver", "").await;
+    let names = world.names();
     let up = world.provision(&["up", "--yes", "--verify"]).await;
     assert_eq!(up.code, 0, "up --verify:\n{}\n{}", up.stdout, up.stderr);
     assert!(up.stdout.contains("the data path works"), "{}", up.stdout);
+    // Someone else's blob under the canary prefix in standard: verify must not take it along.
+    put_marker(&world, &names.standard_account, "standard").await;
 
     let state = world.state().await;
     let sub = World::find(
@@ -16,14 +58,9 @@ async fn verify_passes_on_a_deployment_and_names_the_trigger_when_the_subscripti
         "Microsoft.EventGrid/systemTopics/eventSubscriptions",
     );
     let sub_id = sub[0]["id"].as_str().expect("subscription id").to_string();
-    let removed = world
-        .http
-        .delete(format!("{}/_admin/resource", world.emulator.url()))
-        .query(&[("id", sub_id.as_str())])
-        .send()
-        .await
-        .expect("delete");
-    assert!(removed.status().is_success());
+    world.delete_resource(&sub_id).await;
+    // Written while nothing is subscribed, so no event ever carries it to the function.
+    put_marker(&world, &names.raw_account, "raw").await;
 
     let broken = world
         .provision(&["verify", "--timeout", "5", "--output", "json"])
@@ -45,7 +82,6 @@ async fn verify_passes_on_a_deployment_and_names_the_trigger_when_the_subscripti
     let again = world.provision(&["verify"]).await;
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
 
-    // The canary leaves nothing behind in raw or standard.
     let sites = world.admin("GET", "/sites", None).await;
     let invocations = sites["sites"][0]["invocations"]
         .as_array()
@@ -53,6 +89,29 @@ async fn verify_passes_on_a_deployment_and_names_the_trigger_when_the_subscripti
         .unwrap_or_default();
     assert!(
         invocations.len() >= 2,
-        "both canaries ran through the function: {sites}"
+        "both passing canaries ran through the function: {sites}"
+    );
+    // Three canaries were written (two passed, one never fired): none is left in raw, nor their
+    // Parquet or quarantine in standard; the markers show the listings see what is there.
+    assert_eq!(
+        blob_names(&world, &names.raw_account, "raw", "_canary/").await,
+        vec![MARKER.to_string()],
+        "raw keeps no canary batch"
+    );
+    assert_eq!(
+        blob_names(&world, &names.standard_account, "standard", "_canary/").await,
+        vec![MARKER.to_string()],
+        "standard keeps no canary Parquet"
+    );
+    assert_eq!(
+        blob_names(
+            &world,
+            &names.standard_account,
+            "standard",
+            "_quarantine/_canary/"
+        )
+        .await,
+        Vec::<String>::new(),
+        "standard keeps no canary quarantine"
     );
 }
