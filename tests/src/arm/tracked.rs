@@ -1,0 +1,77 @@
+//! Tracked resources: stored as sent (with a provisioning state), created behind an
+//! `Azure-AsyncOperation` when their kind takes time, and read back as stored.
+
+use super::path::ResourcePath;
+use super::{lro, ok, status_json, ArmRequest, ArmResult};
+use crate::error::ArmError;
+use crate::state::{lock, OperationAction, Resource, Shared};
+use axum::http::StatusCode;
+use serde_json::Value;
+
+/// Stores a created or updated tracked resource. A new one starts in `Creating` behind an
+/// `Azure-AsyncOperation` (when `create_seconds` is given); an update answers 200 at once.
+pub fn put_tracked(
+    state: &Shared,
+    req: &ArmRequest,
+    id: &str,
+    kind: &str,
+    body: Value,
+    create_seconds: Option<f64>,
+) -> ArmResult {
+    let exists = lock(&state.cloud).get(id).is_some();
+    let mut body = body;
+    let namespace = kind.split('/').next().unwrap_or_default().to_string();
+    match (exists, create_seconds) {
+        (false, Some(seconds)) => {
+            body["properties"]["provisioningState"] =
+                Value::from(if namespace.eq_ignore_ascii_case("Microsoft.Web") {
+                    "InProgress"
+                } else {
+                    "Creating"
+                });
+            lock(&state.cloud).insert(Resource {
+                id: id.into(),
+                kind: kind.into(),
+                body: body.clone(),
+            });
+            let op = lro::start(state, id, OperationAction::Create, seconds, None);
+            Ok(lro::with_async_operation(
+                state,
+                StatusCode::CREATED,
+                body,
+                &namespace,
+                &op,
+                req.api_version(),
+            ))
+        }
+        (exists, _) => {
+            body["properties"]["provisioningState"] = Value::from("Succeeded");
+            lock(&state.cloud).insert(Resource {
+                id: id.into(),
+                kind: kind.into(),
+                body: body.clone(),
+            });
+            status_json(
+                if exists {
+                    StatusCode::OK
+                } else {
+                    StatusCode::CREATED
+                },
+                body,
+            )
+        }
+    }
+}
+
+/// The stored body of `id`, or ARM's 404 for it.
+pub fn get_tracked(state: &Shared, id: &str, kind: &str, parsed: &ResourcePath) -> ArmResult {
+    let body = lock(&state.cloud).get(id).map(|r| r.body.clone());
+    match body {
+        Some(body) => ok(body),
+        None => Err(ArmError::resource_not_found(
+            kind,
+            id.rsplit('/').next().unwrap_or_default(),
+            parsed.rg(),
+        )),
+    }
+}
