@@ -1,23 +1,16 @@
-//! The Azure Functions custom handler (the HTTP server the Functions host invokes for each raw
-//! blob) and the deployment package builder.
+//! The Azure Functions custom handler: the HTTP server the Functions host invokes for each raw blob.
 //!
 //! - [`config`]: environment settings of the handler.
 //! - [`server`]: `POST /process_raw` and its status policy.
 //! - [`invocation`]: the host's request and response JSON.
-//! - [`credential`]: managed-identity bearer tokens for the standard account.
-//! - [`package`]: the reproducible zip the provisioner deploys.
+//! - [`store`]: the standard container, with the managed identity through the shared `azure` crate.
+//!
+//! The deployment package is built by the `function-zip` crate (`function/zip/`).
 
 pub mod config;
-pub mod credential;
-pub mod elf;
 pub mod invocation;
-pub mod package;
 pub mod server;
 pub mod store;
 
-pub use elf::GlibcVersion;
+pub use function_zip::{FUNCTION_JSON, HOST_JSON};
 
-/// `host.json` as deployed.
-pub const HOST_JSON: &str = include_str!("../host.json");
-/// `process_raw/function.json` as deployed.
-pub const FUNCTION_JSON: &str = include_str!("../process_raw/function.json");

@@ -4,7 +4,7 @@
 //!
 //! | outcome | status | why |
 //! |---|---|---|
-//! | processed (Parquet written, bad records in `_quarantine/...jsonl`) | 200 | the blob is handled |
+//! | processed (Parquet written, bad records in `_quarantine/<raw name>.jsonl`) | 200 | the blob is handled |
 //! | quarantined (unreadable file, unknown folder; copy + `.reason.json` in `_quarantine/`) | 200 | retrying cannot fix the bytes; the copy keeps them |
 //! | ignored (`raw/_quarantine/...`, the ingest's own dead letters) | 200 | not an ETL input |
 //! | writing to the standard account or the local temp disk failed | 500 | transient: the host retries, then poison-queues the blob |
@@ -29,7 +29,7 @@ use crate::invocation::{parse_blob_invocation, InvocationResponse};
 use crate::store::standard_store;
 
 /// The function name: folder `process_raw/` in the package and the route the host calls.
-pub const FUNCTION_NAME: &str = "process_raw";
+pub use function_zip::FUNCTION_NAME;
 /// Upper bound for one invocation body (base64 inflates the blob by 4/3).
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024 * 1024;
 

@@ -6,14 +6,14 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::ObjectStore;
 
 use crate::config::{StandardAuth, StandardConfig};
-use crate::credential::{ManagedIdentityCredential, TokenError};
+use azure::credential::{self, AuthConfig, AuthError, AuthMethod, ObjectStoreCredential};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("building the standard store client: {0}")]
     Build(#[from] object_store::Error),
     #[error(transparent)]
-    Credential(#[from] TokenError),
+    Credential(#[from] AuthError),
 }
 
 /// An [`ObjectStore`] rooted at the standard container.
@@ -29,9 +29,17 @@ pub fn standard_store(config: &StandardConfig) -> Result<Arc<dyn ObjectStore>, S
         .with_endpoint(config.account_url.as_str().trim_end_matches('/').to_owned())
         .with_allow_http(config.account_url.scheme() == "http");
     let builder = match &config.auth {
-        StandardAuth::ManagedIdentity { endpoint, header } => builder.with_credentials(Arc::new(
-            ManagedIdentityCredential::new(endpoint.clone(), header.clone())?,
-        )),
+        // The same credential path as every crate: azure_identity's App Service managed
+        // identity, which reads IDENTITY_ENDPOINT and IDENTITY_HEADER as the platform sets them.
+        StandardAuth::ManagedIdentity { .. } => {
+            let tokens = credential::from_config(&AuthConfig {
+                method: AuthMethod::ManagedIdentity,
+                authority: "https://login.microsoftonline.com".into(),
+                tenant: String::new(),
+                client_id: None,
+            })?;
+            builder.with_credentials(Arc::new(ObjectStoreCredential::new(tokens)))
+        }
         StandardAuth::AccountKey(key) => builder.with_access_key(key),
     };
     Ok(Arc::new(builder.build()?))

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use test_kit::{wait_listening, Service, Tool, READY_TIMEOUT};
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use object_store::ObjectStore;
-use sha2::Sha256;
 
 pub const ACCOUNT: &str = "stdtestacct";
 /// base64 of a fixed 32-byte test key (not a secret).
@@ -52,38 +50,28 @@ pub fn account_url(azurite_port: u16) -> String {
     format!("http://127.0.0.1:{azurite_port}/{ACCOUNT}")
 }
 
-/// Creates a container with a Shared Key signed request (object_store has no container API).
+/// Creates a container through the shared storage client (object_store has no container API).
 pub async fn create_container(azurite_port: u16, container: &str) {
-    let date = chrono::Utc::now()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
-    let version = "2021-08-06";
-    let string_to_sign = format!(
-        "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{ACCOUNT}/{ACCOUNT}/{container}\nrestype:container"
-    );
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(KEY)
-        .unwrap();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-    mac.update(string_to_sign.as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    let response = reqwest::Client::new()
-        .put(format!(
-            "{}/{container}?restype=container",
-            account_url(azurite_port)
-        ))
-        .header("x-ms-date", date)
-        .header("x-ms-version", version)
-        .header("Content-Length", "0")
-        .header("Authorization", format!("SharedKey {ACCOUNT}:{signature}"))
-        .send()
+    let key = azure::storage::AccountKey::new(ACCOUNT, KEY).unwrap();
+    let client = azure::storage::BlobClient::new(
+        &account_url(azurite_port),
+        azure::storage::BlobAuth::SharedKey(key),
+    )
+    .unwrap();
+    let reply = client
+        .send(
+            azure::Method::PUT,
+            &format!("{container}?restype=container"),
+            &[],
+            bytes::Bytes::new(),
+        )
         .await
         .unwrap();
     assert!(
-        response.status().is_success(),
+        (200..300).contains(&reply.status),
         "create container: {} {}",
-        response.status(),
-        response.text().await.unwrap()
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
     );
 }
 

@@ -20,8 +20,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::elf::{self, ElfError, ElfInfo, GlibcVersion, EM_X86_64};
-use crate::server::FUNCTION_NAME;
-use crate::{FUNCTION_JSON, HOST_JSON};
+use crate::{FUNCTION_JSON, FUNCTION_NAME, HOST_JSON};
 
 pub const HANDLER_ENTRY: &str = "handler";
 pub const HOST_JSON_ENTRY: &str = "host.json";

@@ -4,6 +4,7 @@
 
 use crate::ingest::config::IngestConfig;
 use crate::ingest::layout::RawFile;
+use azure::credential::{self, AuthConfig, AuthMethod, ObjectStoreCredential};
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -26,6 +27,8 @@ pub enum SinkError {
     },
     #[error("neither RAW_ACCOUNT_URL nor RAW_LOCAL_DIR is set")]
     NotConfigured,
+    #[error("no credential for the raw account: {0}; or set RAW_ACCOUNT_KEY (local and dev only)")]
+    Credential(#[source] azure::credential::AuthError),
 }
 
 /// The raw store.
@@ -112,6 +115,17 @@ impl RawSink {
             builder = builder.with_access_key(key.expose());
             "shared key"
         } else {
+            // The same credential path as every crate (azure_identity, chosen by the process
+            // environment: AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE, managed identity, CLI).
+            let tokens = credential::from_config(&AuthConfig {
+                method: AuthMethod::Auto,
+                authority: std::env::var("AZURE_AUTHORITY_HOST")
+                    .unwrap_or_else(|_| "https://login.microsoftonline.com".into()),
+                tenant: std::env::var("AZURE_TENANT_ID").unwrap_or_default(),
+                client_id: None,
+            })
+            .map_err(SinkError::Credential)?;
+            builder = builder.with_credentials(Arc::new(ObjectStoreCredential::new(tokens)));
             "Entra ID"
         };
         let store = builder.build().map_err(SinkError::Build)?;

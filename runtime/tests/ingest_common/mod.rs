@@ -123,17 +123,13 @@ impl Services {
     }
 
     fn create_container(&self, name: &str) {
-        let key = runtime::azure_blob::AccountKey::new(ACCOUNT, ACCOUNT_KEY).unwrap();
-        let url =
-            url::Url::parse(&format!("{}/{name}?restype=container", self.account_url())).unwrap();
-        let date = chrono::Utc::now()
-            .format("%a, %d %b %Y %H:%M:%S GMT")
-            .to_string();
-        let mut headers = BTreeMap::new();
-        headers.insert("x-ms-date".to_string(), date.clone());
-        headers.insert("x-ms-version".to_string(), "2021-08-06".to_string());
-        headers.insert("content-length".to_string(), "0".to_string());
-        let auth = key.shared_key_authorization("PUT", &url, &headers);
+        let key = azure::storage::AccountKey::new(ACCOUNT, ACCOUNT_KEY).unwrap();
+        let client = azure::storage::BlobClient::new(
+            &self.account_url(),
+            azure::storage::BlobAuth::SharedKey(key),
+        )
+        .unwrap();
+        let path = format!("{name}?restype=container");
         // Runs on its own thread: callers may already be inside a tokio runtime.
         let status = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -141,16 +137,11 @@ impl Services {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                reqwest::Client::new()
-                    .put(url)
-                    .header("x-ms-date", date)
-                    .header("x-ms-version", "2021-08-06")
-                    .header("content-length", "0")
-                    .header("authorization", auth)
-                    .send()
+                client
+                    .send(azure::Method::PUT, &path, &[], bytes::Bytes::new())
                     .await
                     .unwrap()
-                    .status()
+                    .status
             })
         })
         .join()
