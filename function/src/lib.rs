@@ -13,4 +13,3 @@ pub mod server;
 pub mod store;
 
 pub use function_zip::{FUNCTION_JSON, HOST_JSON};
-

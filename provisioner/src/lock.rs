@@ -2,11 +2,15 @@
 //! The holder is written into the blob, so a second run can say who it is waiting for. The lease is
 //! short (60 s) and renewed while the run lasts, so a killed run frees it within a minute.
 
-use crate::blob::BlobAccount;
+use crate::blob::{BlobAccount, Lease};
 use crate::names::LOCK_CONTAINER;
 use crate::resources::storage_account::AccountRole;
 use crate::resources::{Ctx, ResourceError, Result};
+use azure::Method;
 use std::sync::Arc;
+
+/// Short, and renewed while the run lasts, so a killed run frees the lock within a minute.
+const LEASE_SECONDS: u32 = 60;
 use std::time::{Duration, Instant};
 
 pub struct Lock {
@@ -27,26 +31,8 @@ pub fn holder_description(command: &str) -> String {
     serde_json::json!({"holder": format!("{user}@{host}"), "pid": std::process::id(), "command": command, "since": chrono::Utc::now().to_rfc3339()}).to_string()
 }
 
-async fn lease(account: &BlobAccount, blob: &str, action: &str, lease_id: &str) -> Result<u16> {
-    let mut headers = vec![("x-ms-lease-action", action)];
-    let duration = "60";
-    match action {
-        "acquire" => {
-            headers.push(("x-ms-lease-duration", duration));
-            headers.push(("x-ms-proposed-lease-id", lease_id));
-        }
-        "break" => headers.push(("x-ms-lease-break-period", "0")),
-        _ => headers.push(("x-ms-lease-id", lease_id)),
-    }
-    Ok(account
-        .send(
-            "PUT",
-            &format!("{LOCK_CONTAINER}/{blob}?comp=lease"),
-            &headers,
-            vec![],
-        )
-        .await?
-        .status)
+async fn lease(account: &BlobAccount, blob: &str, lease: Lease<'_>) -> Result<u16> {
+    Ok(account.lease(LOCK_CONTAINER, blob, lease).await?.status)
 }
 
 impl Lock {
@@ -61,7 +47,16 @@ impl Lock {
                     .put(LOCK_CONTAINER, &blob, b"{}".to_vec(), "application/json")
                     .await;
             }
-            match lease(&account, &blob, "acquire", &lease_id).await? {
+            match lease(
+                &account,
+                &blob,
+                Lease::Acquire {
+                    id: &lease_id,
+                    seconds: LEASE_SECONDS,
+                },
+            )
+            .await?
+            {
                 201 | 200 => break,
                 409 => {
                     let holder = account
@@ -70,7 +65,7 @@ impl Lock {
                         .map(|b| String::from_utf8_lossy(&b).to_string())
                         .unwrap_or_default();
                     if started.elapsed() >= timeout {
-                        return Err(ResourceError::Other(format!(
+                        return Err(ResourceError::Locked(format!(
                             "environment {} is locked by another run: {holder}. Waited {}s (--lock-timeout). If that run is dead, the lease expires within 60 s, or run `provision force-unlock --env {}`",
                             ctx.env.name, timeout.as_secs(), ctx.env.name
                         )));
@@ -91,14 +86,14 @@ impl Lock {
         let body = holder_description(command).into_bytes();
         let reply = account
             .send(
-                "PUT",
+                Method::PUT,
                 &format!("{LOCK_CONTAINER}/{blob}"),
                 &[
                     ("x-ms-blob-type", "BlockBlob"),
                     ("x-ms-lease-id", &lease_id),
                     ("content-type", "application/json"),
                 ],
-                body,
+                body.into(),
             )
             .await?;
         if reply.status != 201 {
@@ -112,7 +107,7 @@ impl Lock {
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_secs(20)).await;
-                    let _ = lease(&account, &blob, "renew", &lease_id).await;
+                    let _ = lease(&account, &blob, Lease::Renew { id: &lease_id }).await;
                 }
             })
         };
@@ -126,7 +121,12 @@ impl Lock {
 
     pub async fn release(self) {
         self.renewer.abort();
-        let _ = lease(&self.account, &self.blob, "release", &self.lease_id).await;
+        let _ = lease(
+            &self.account,
+            &self.blob,
+            Lease::Release { id: &self.lease_id },
+        )
+        .await;
     }
 }
 
@@ -134,7 +134,7 @@ impl Lock {
 pub async fn force_unlock(ctx: &Ctx) -> Result<()> {
     let account = BlobAccount::open(ctx, AccountRole::Functions).await?;
     let blob = format!("{}.lock", ctx.env.name);
-    match lease(&account, &blob, "break", "").await? {
+    match lease(&account, &blob, Lease::Break).await? {
         202 | 200 | 409 | 404 => Ok(()),
         s => Err(ResourceError::Other(format!(
             "breaking the lock failed: HTTP {s}"

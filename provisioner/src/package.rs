@@ -2,7 +2,7 @@
 //! cargo-zigbuild available the handler is linked against glibc 2.31 symbols, so it runs on the
 //! Functions Linux image whatever glibc the build machine has.
 
-use function::package::{build_package, BinarySource, Package, PackageError, PackageOptions};
+use function_zip::package::{build_package, BinarySource, Package, PackageError, PackageOptions};
 use std::path::{Path, PathBuf};
 
 pub const ZIG_TARGET: &str = "x86_64-unknown-linux-gnu.2.31";

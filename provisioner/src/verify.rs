@@ -77,9 +77,10 @@ fn parquet_rows(bytes: Vec<u8>) -> Result<Vec<String>, String> {
 
 async fn diagnose_trigger(ctx: &Ctx) -> Failure {
     let sub = crate::resources::event_subscription::EventSubscription;
-    match sub.read(ctx).await {
+    let none = crate::resources::Outputs::default();
+    match sub.read(ctx, &none).await.map(|read| read.live) {
         Ok(live) if live.body().is_none() => failure(Stage::Trigger, "the trigger never fired: the Event Grid subscription on raw does not exist (run `provision drift --fix`)"),
-        Ok(live) => match sub.diff(ctx, &live) {
+        Ok(live) => match sub.diff(ctx, &none, &live).action {
             crate::resources::Action::Noop => failure(Stage::Trigger, "the trigger never fired: the Event Grid subscription exists as desired, but no output or quarantine appeared (is the function app running? check its logs)"),
             _ => failure(Stage::Trigger, "the trigger never fired: the Event Grid subscription differs from what provision set (run `provision drift`)"),
         },
@@ -89,13 +90,15 @@ async fn diagnose_trigger(ctx: &Ctx) -> Failure {
 
 pub async fn check(ctx: &Ctx, timeout: Duration) -> Result<Duration, Failure> {
     let started = Instant::now();
+    let mut outputs = crate::resources::Outputs::default();
     for role in [AccountRole::Raw, AccountRole::Standard] {
         let account = crate::resources::storage_account::StorageAccount(role);
-        let live = account
-            .read(ctx)
+        let read = account
+            .read(ctx, &crate::resources::Outputs::default())
             .await
             .map_err(|e| failure(Stage::Deployment, e.to_string()))?;
-        if live.body().is_none() {
+        outputs.overlay(&read.outputs);
+        if read.live.body().is_none() {
             return Err(failure(
                 Stage::Deployment,
                 format!(
@@ -105,6 +108,7 @@ pub async fn check(ctx: &Ctx, timeout: Duration) -> Result<Duration, Failure> {
             ));
         }
     }
+    let ctx = &ctx.with_outputs(&outputs);
     let raw = BlobAccount::open_as_identity(ctx, AccountRole::Raw)
         .await
         .map_err(|e| failure(Stage::WriteRaw, e.to_string()))?;

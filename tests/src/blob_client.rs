@@ -2,13 +2,11 @@
 //! with the account key as Azure's internals would be entitled to.
 
 use crate::state::AccountData;
-use runtime::azure_blob::{AccountKey, STORAGE_VERSION};
-use std::collections::BTreeMap;
-use url::Url;
+use azure::storage::{AccountKey, BlobReply};
 
 pub struct BlobClient<'a> {
-    http: &'a reqwest::Client,
     account: AccountData,
+    _borrows: std::marker::PhantomData<&'a ()>,
 }
 
 #[derive(Debug, Clone)]
@@ -19,8 +17,12 @@ pub struct BlobItem {
 }
 
 impl<'a> BlobClient<'a> {
-    pub fn new(http: &'a reqwest::Client, account: AccountData) -> Self {
-        Self { http, account }
+    /// Signing, retries and transport come from the shared `azure` crate's storage client.
+    pub fn new(_http: &'a reqwest::Client, account: AccountData) -> Self {
+        Self {
+            account,
+            _borrows: std::marker::PhantomData,
+        }
     }
 
     async fn send(
@@ -28,32 +30,15 @@ impl<'a> BlobClient<'a> {
         method: reqwest::Method,
         path_and_query: &str,
         body: Vec<u8>,
-    ) -> anyhow::Result<reqwest::Response> {
-        let url = Url::parse(&format!(
-            "{}{}",
-            self.account.blob_endpoint(),
-            path_and_query
-        ))?;
+    ) -> anyhow::Result<BlobReply> {
         let key = AccountKey::new(&self.account.name, &self.account.key1)?;
-        let mut headers = BTreeMap::new();
-        headers.insert("x-ms-version".to_string(), STORAGE_VERSION.to_string());
-        headers.insert(
-            "x-ms-date".to_string(),
-            chrono::Utc::now()
-                .format("%a, %d %b %Y %H:%M:%S GMT")
-                .to_string(),
-        );
-        headers.insert("content-length".to_string(), body.len().to_string());
-        let auth = key.shared_key_authorization(method.as_str(), &url, &headers);
-        let mut request = self
-            .http
-            .request(method, url)
-            .header("authorization", auth)
-            .body(body);
-        for (k, v) in &headers {
-            request = request.header(k, v);
-        }
-        Ok(request.send().await?)
+        let client = azure::storage::BlobClient::new(
+            &self.account.blob_endpoint(),
+            azure::storage::BlobAuth::SharedKey(key),
+        )?;
+        Ok(client
+            .send(method, path_and_query, &[], body.into())
+            .await?)
     }
 
     /// Creates the container; Ok(true) when it was new.
@@ -65,7 +50,7 @@ impl<'a> BlobClient<'a> {
                 vec![],
             )
             .await?;
-        match response.status().as_u16() {
+        match response.status {
             201 => Ok(true),
             409 => Ok(false),
             s => anyhow::bail!("Azurite refused to create container {name}: HTTP {s}"),
@@ -80,7 +65,7 @@ impl<'a> BlobClient<'a> {
                 vec![],
             )
             .await?;
-        match response.status().as_u16() {
+        match response.status {
             202 | 404 => Ok(()),
             s => anyhow::bail!("Azurite refused to delete container {name}: HTTP {s}"),
         }
@@ -95,13 +80,13 @@ impl<'a> BlobClient<'a> {
                 query.push_str(&format!("&marker={marker}"));
             }
             let response = self.send(reqwest::Method::GET, &query, vec![]).await?;
-            if !response.status().is_success() {
+            if !(200..300).contains(&response.status) {
                 anyhow::bail!(
                     "listing container {container} failed: HTTP {}",
-                    response.status()
+                    response.status
                 );
             }
-            let xml = response.text().await?;
+            let xml = String::from_utf8_lossy(&response.body).to_string();
             items.extend(parse_blob_list(&xml));
             marker = between(&xml, "<NextMarker>", "</NextMarker>")
                 .unwrap_or_default()
@@ -115,13 +100,13 @@ impl<'a> BlobClient<'a> {
     pub async fn get_blob(&self, container: &str, name: &str) -> anyhow::Result<Vec<u8>> {
         let path = format!("{container}/{}", encode_path(name));
         let response = self.send(reqwest::Method::GET, &path, vec![]).await?;
-        if !response.status().is_success() {
+        if !(200..300).contains(&response.status) {
             anyhow::bail!(
                 "reading {container}/{name} failed: HTTP {}",
-                response.status()
+                response.status
             );
         }
-        Ok(response.bytes().await?.to_vec())
+        Ok(response.body.to_vec())
     }
 }
 

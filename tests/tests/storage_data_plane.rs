@@ -1,42 +1,51 @@
 //! A container made through ARM exists in the account's Azurite and takes writes signed with the listed key.
 
 mod common;
+use azure::storage::{AccountKey, SasSpec};
 use common::TestCloud;
-use runtime::azure_blob::{AccountKey, SasSpec, STORAGE_VERSION};
 use serde_json::json;
-use std::collections::BTreeMap;
 
+/// A reply from the shared storage client, read like a response.
+struct Signed(azure::storage::BlobReply);
+
+impl Signed {
+    fn status(&self) -> u16 {
+        self.0.status
+    }
+    async fn bytes(self) -> Result<bytes::Bytes, std::convert::Infallible> {
+        Ok(self.0.body)
+    }
+}
+
+/// One request signed with `key` by the shared storage client (the code provision uses).
 async fn signed(
-    cloud: &TestCloud,
+    _cloud: &TestCloud,
     key: &AccountKey,
     method: &str,
     url: &str,
     body: Vec<u8>,
     blob: bool,
-) -> reqwest::Response {
+) -> Signed {
     let url = url::Url::parse(url).expect("url");
-    let mut headers = BTreeMap::new();
-    headers.insert("x-ms-version".to_string(), STORAGE_VERSION.to_string());
-    headers.insert(
-        "x-ms-date".to_string(),
-        chrono::Utc::now()
-            .format("%a, %d %b %Y %H:%M:%S GMT")
-            .to_string(),
-    );
-    headers.insert("content-length".to_string(), body.len().to_string());
-    if blob {
-        headers.insert("x-ms-blob-type".to_string(), "BlockBlob".to_string());
-    }
-    let auth = key.shared_key_authorization(method, &url, &headers);
-    let mut req = cloud
-        .http
-        .request(method.parse().expect("method"), url)
-        .header("authorization", auth)
-        .body(body);
-    for (k, v) in headers {
-        req = req.header(k, v);
-    }
-    req.send().await.expect("send")
+    let origin = format!("{}/", url.origin().ascii_serialization());
+    let client =
+        azure::storage::BlobClient::new(&origin, azure::storage::BlobAuth::SharedKey(key.clone()))
+            .expect("client");
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path().trim_start_matches('/')),
+        None => url.path().trim_start_matches('/').to_string(),
+    };
+    let headers: &[(&str, &str)] = if blob {
+        &[("x-ms-blob-type", "BlockBlob")]
+    } else {
+        &[]
+    };
+    Signed(
+        client
+            .send(method.parse().expect("method"), &path, headers, body.into())
+            .await
+            .expect("send"),
+    )
 }
 
 #[tokio::test]

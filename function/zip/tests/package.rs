@@ -4,7 +4,9 @@
 use std::io::Read;
 
 use function_zip::elf::{inspect, GlibcVersion};
-use function_zip::package::{build_package, zip_package, BinarySource, PackageError, PackageOptions};
+use function_zip::package::{
+    build_package, zip_package, BinarySource, PackageError, PackageOptions,
+};
 use sha2::{Digest, Sha256};
 
 /// A minimal x86-64 ELF whose `.gnu.version_r` asks libc.so.6 for `versions`.
@@ -223,7 +225,11 @@ fn tool_or_skip(available: bool, what: &str) -> bool {
 /// Compiles a small C program with `compiler` (+ `args`) into `dir`.
 fn compile_hello(dir: &tempfile::TempDir, compiler: &[&str]) -> Option<std::path::PathBuf> {
     let source = dir.path().join("hello.c");
-    std::fs::write(&source, "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n").unwrap();
+    std::fs::write(
+        &source,
+        "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n",
+    )
+    .unwrap();
     let out = dir.path().join("hello");
     let status = std::process::Command::new(compiler[0])
         .args(&compiler[1..])
@@ -268,8 +274,14 @@ fn glibc_name((major, minor, patch): (u32, u32, u32)) -> String {
 #[test]
 fn a_binary_built_against_this_machines_glibc_is_refused_with_both_versions_named() {
     let dir = tempfile::tempdir().unwrap();
-    let gcc = std::process::Command::new("gcc").arg("--version").output().is_ok();
-    let readelf = std::process::Command::new("readelf").arg("--version").output().is_ok();
+    let gcc = std::process::Command::new("gcc")
+        .arg("--version")
+        .output()
+        .is_ok();
+    let readelf = std::process::Command::new("readelf")
+        .arg("--version")
+        .output()
+        .is_ok();
     if !tool_or_skip(gcc && readelf, "gcc and readelf (binutils)") {
         return;
     }
@@ -279,11 +291,17 @@ fn a_binary_built_against_this_machines_glibc_is_refused_with_both_versions_name
     let info = inspect(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(info.glibc.map(|g| g.to_string()), Some(glibc_name(needed)));
     // Debian 12 links __libc_start_main@GLIBC_2.34: above the Functions host floor (2.31).
-    assert!((major, minor) > (2, 31), "this machine's glibc is older than expected");
+    assert!(
+        (major, minor) > (2, 31),
+        "this machine's glibc is older than expected"
+    );
     match build_package(&PackageOptions::new(BinarySource::Prebuilt(path))) {
         Err(e @ PackageError::GlibcTooNew { .. }) => {
             let text = e.to_string();
-            assert!(text.contains(&format!("{major}.{minor}")) && text.contains("2.31"), "{text}");
+            assert!(
+                text.contains(&format!("{major}.{minor}")) && text.contains("2.31"),
+                "{text}"
+            );
         }
         other => panic!("expected GlibcTooNew, got {other:?}"),
     }
@@ -302,12 +320,22 @@ fn a_binary_linked_for_the_floor_with_zig_passes() {
     }
     let path = compile_hello(
         &dir,
-        &["python3", "-m", "ziglang", "cc", "-target", "x86_64-linux-gnu.2.31"],
+        &[
+            "python3",
+            "-m",
+            "ziglang",
+            "cc",
+            "-target",
+            "x86_64-linux-gnu.2.31",
+        ],
     )
     .expect("zig cc builds hello.c for glibc 2.31");
     let needed = readelf_highest_glibc(&path).expect("readelf lists GLIBC versions");
     assert!(needed <= (2, 31, 0), "zig linked {needed:?}");
     let package = build_package(&PackageOptions::new(BinarySource::Prebuilt(path))).unwrap();
-    assert_eq!(package.binary_glibc.map(|g| g.to_string()), Some(glibc_name(needed)));
+    assert_eq!(
+        package.binary_glibc.map(|g| g.to_string()),
+        Some(glibc_name(needed))
+    );
     assert!(package.binary_glibc.unwrap() <= GlibcVersion::FUNCTIONS_HOST_FLOOR);
 }

@@ -60,7 +60,7 @@ pub fn test_package() -> PathBuf {
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| root.join("target"));
             let handler = std::fs::read(target.join("debug/handler")).expect("handler binary");
-            let zip = function::package::zip_package(&handler).expect("zip");
+            let zip = function_zip::package::zip_package(&handler).expect("zip");
             let path = std::env::temp_dir()
                 .join(format!("superhero-test-package-{}.zip", std::process::id()));
             std::fs::write(&path, zip).expect("write package");
@@ -453,37 +453,23 @@ impl World {
             .get(account)
             .cloned()
             .expect("the account exists");
-        let url = url::Url::parse(&format!("{}{path_and_query}", data.blob_endpoint()))
-            .expect("blob url");
-        let key =
-            runtime::azure_blob::AccountKey::new(&data.name, &data.key1).expect("account key");
-        let mut headers = std::collections::BTreeMap::new();
-        headers.insert(
-            "x-ms-version".to_string(),
-            runtime::azure_blob::STORAGE_VERSION.to_string(),
-        );
-        headers.insert(
-            "x-ms-date".to_string(),
-            chrono::Utc::now()
-                .format("%a, %d %b %Y %H:%M:%S GMT")
-                .to_string(),
-        );
-        headers.insert("content-length".to_string(), body.len().to_string());
-        for (k, v) in extra {
-            headers.insert(k.to_ascii_lowercase(), v.to_string());
-        }
-        let auth = key.shared_key_authorization(method, &url, &headers);
-        let mut request = self
-            .http
-            .request(method.parse().expect("method"), url)
-            .header("authorization", auth)
-            .body(body);
-        for (k, v) in &headers {
-            request = request.header(k, v);
-        }
-        let response = request.send().await.expect("blob request");
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap_or_default())
+        let key = azure::storage::AccountKey::new(&data.name, &data.key1).expect("account key");
+        let client = azure::storage::BlobClient::new(
+            &data.blob_endpoint(),
+            azure::storage::BlobAuth::SharedKey(key),
+        )
+        .expect("blob client");
+        let reply = client
+            .send(
+                method.parse().expect("method"),
+                path_and_query,
+                extra,
+                body.into(),
+            )
+            .await
+            .expect("blob request");
+        let status = reply.status;
+        (status, String::from_utf8_lossy(&reply.body).to_string())
     }
 
     /// Takes the environment's run lock as another person's run would, with `holder` recorded in it.
