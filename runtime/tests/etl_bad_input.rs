@@ -290,6 +290,75 @@ fn reject_lines_keep_the_original_key_order_and_text() {
     let text = String::from_utf8(out.rejects).unwrap();
     assert_eq!(
         text,
-        "{\"index\":0,\"kind\":\"unknown_field\",\"reason\":\"unknown field \\\"z\\\"\",\"record\":{\"z\": 1, \"etl_id\": \"e\"}}\n"
+        "{\"index\":0,\"kind\":\"unknown_field\",\"field\":\"z\",\"reason\":\"unknown field \\\"z\\\"\",\"record\":{\"z\": 1, \"etl_id\": \"e\"}}\n"
     );
+}
+
+/// Issue 13: a `log_meta` record whose required `timestamp` was `null` used to be written to
+/// Parquet with a null timestamp.
+#[test]
+fn null_required_timestamp_in_log_meta_is_quarantined_not_written() {
+    let mut good = log(json!("2024-01-13T22:25:41.654999"));
+    good["msg_id"] = json!("good");
+    let mut null_ts = log(Value::Null);
+    null_ts["msg_id"] = json!("null-timestamp");
+    let (kept, rejects) = mixed(Folder::LogMeta, &[good.clone(), null_ts.clone(), good]);
+    assert_eq!(kept, ["good", "good"]);
+    assert_eq!(rejects, vec![(1, "null_field".to_owned(), null_ts)]);
+
+    let raw = gzip(
+        serde_json::to_string(&[log(Value::Null)])
+            .unwrap()
+            .as_bytes(),
+    );
+    let out = convert_bytes(Folder::LogMeta, &raw, &ConvertOptions::default());
+    let line = &reject_lines(&out.rejects)[0];
+    assert_eq!(line["field"], "timestamp");
+    assert_eq!(line["reason"], "field \"timestamp\" is null but required");
+}
+
+/// Every required field of every folder rejects `null` and names itself; the one nullable field
+/// (`buffer_meta.checksum`, always null from aiokafka) keeps it.
+#[test]
+fn null_is_rejected_in_every_required_field_of_every_folder() {
+    for (name, raw) in fixtures() {
+        let folder = RawBlobPath::parse(&name).unwrap().folder();
+        let text = etl_support::gunzip(&raw);
+        let records: Vec<Value> = serde_json::from_slice(&text).unwrap();
+        let base = &records[0];
+        for column in folder.columns() {
+            let mut record = base.clone();
+            record[column.name] = Value::Null;
+            let raw = gzip(serde_json::to_string(&[record]).unwrap().as_bytes());
+            let out = convert_bytes(folder, &raw, &ConvertOptions::default());
+            let ConvertOutcome::Converted(summary) = out.outcome else {
+                panic!("{:?}", out.outcome)
+            };
+            let rejects = reject_lines(&out.rejects);
+            if column.nullable {
+                assert_eq!(summary.rows_written, 1, "{folder}.{}", column.name);
+                assert!(rejects.is_empty());
+            } else {
+                assert_eq!(
+                    summary.rows_written, 0,
+                    "{folder}.{} null was written",
+                    column.name
+                );
+                assert_eq!(rejects[0]["kind"], "null_field", "{folder}.{}", column.name);
+                assert_eq!(rejects[0]["field"], column.name);
+            }
+        }
+    }
+}
+
+/// Found by etl_prop: a pretty-printed record broke the JSON-lines file (one reject over lines).
+#[test]
+fn a_record_spanning_lines_is_one_reject_line() {
+    let raw = b"[\n  {\n    \"etl_id\": \"e\",\r\n    \"z\": \"a\\nb\"\n  }\n]\n";
+    let out = convert_bytes(Folder::EtlMeta, &gzip(raw), &ConvertOptions::default());
+    let text = String::from_utf8(out.rejects).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let line = &reject_lines(text.as_bytes())[0];
+    assert_eq!(line["kind"], "unknown_field");
+    assert_eq!(line["record"], json!({"etl_id": "e", "z": "a\nb"}));
 }

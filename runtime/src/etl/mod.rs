@@ -1,6 +1,8 @@
 //! Raw batch -> Parquet conversion (the function's ETL, seed-analysis §3.1).
 //!
-//! - [`schema`]: the five folders and their standard Arrow schemas.
+//! - [`schema`]: the five folders and their standard Arrow schemas: the data contract (which fields
+//!   may be null, each kind's range; [`timestamp`] for the accepted timestamp forms), rendered by
+//!   [`contract`] as the table in `runtime/docs/data-contract.md`.
 //! - [`path`]: raw names, the standard and quarantine names derived from them.
 //! - [`convert()`]: streaming gzip JSON array -> Parquet with per-record validation.
 //! - [`process_raw_blob`]: one blob end to end against the standard container.
@@ -11,6 +13,7 @@
 
 mod blob;
 mod builders;
+pub mod contract;
 mod convert;
 pub mod path;
 mod quarantine;

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer as _;
@@ -27,13 +28,16 @@ pub(crate) enum Cell<'a> {
     TimestampMillis(i64),
 }
 
-/// Why a record was rejected.
+/// Why a record was rejected. Every variant except [`RecordError::NotAnObject`] names the field
+/// (see [`RecordError::field`]), so a quarantined record says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
     #[error("record is a JSON {found}, not an object")]
     NotAnObject { found: &'static str },
     #[error("missing field {0:?}")]
     MissingField(&'static str),
+    #[error("field {0:?} is null but required")]
+    NullField(&'static str),
     #[error("unknown field {0:?}")]
     UnknownField(String),
     #[error("field {0:?} appears more than once")]
@@ -50,10 +54,12 @@ pub enum RecordError {
         value: String,
         target: &'static str,
     },
-    #[error("field {field:?}: unparseable timestamp {value:?} (expected YYYY-MM-DDTHH:MM:SS[.f{{1,9}}][Z])")]
+    #[error("field {field:?}: unparseable timestamp {value:?} (expected YYYY-MM-DDTHH:MM:SS[.f{{1,9}}][Z], years 0001-9999)")]
     BadTimestamp { field: &'static str, value: String },
-    #[error("malformed record: {0}")]
-    Malformed(String),
+    /// Valid JSON syntax that cannot be read as a value: a lone UTF-16 surrogate in a string, a
+    /// number beyond f64, nesting deeper than the JSON reader allows.
+    #[error("field {field:?}: unreadable value: {detail}")]
+    UnreadableValue { field: &'static str, detail: String },
 }
 
 impl RecordError {
@@ -62,12 +68,28 @@ impl RecordError {
         match self {
             RecordError::NotAnObject { .. } => "not_an_object",
             RecordError::MissingField(_) => "missing_field",
+            RecordError::NullField(_) => "null_field",
             RecordError::UnknownField(_) => "unknown_field",
             RecordError::DuplicateField(_) => "duplicate_field",
             RecordError::WrongType { .. } => "wrong_type",
             RecordError::OutOfRange { .. } => "out_of_range",
             RecordError::BadTimestamp { .. } => "bad_timestamp",
-            RecordError::Malformed(_) => "malformed",
+            RecordError::UnreadableValue { .. } => "unreadable_value",
+        }
+    }
+
+    /// The field the error is about; `None` only when the record is not an object at all.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            RecordError::NotAnObject { .. } => None,
+            RecordError::MissingField(field)
+            | RecordError::NullField(field)
+            | RecordError::DuplicateField(field)
+            | RecordError::WrongType { field, .. }
+            | RecordError::OutOfRange { field, .. }
+            | RecordError::BadTimestamp { field, .. }
+            | RecordError::UnreadableValue { field, .. } => Some(field),
+            RecordError::UnknownField(field) => Some(field),
         }
     }
 }
@@ -84,9 +106,19 @@ pub(crate) fn parse<'a>(
         });
     }
     let mut de = serde_json::Deserializer::from_str(json);
-    match de.deserialize_map(RecordVisitor { columns }) {
+    // The column whose value was being read when the JSON reader failed.
+    let mut reading = None;
+    match de.deserialize_map(RecordVisitor {
+        columns,
+        reading: &mut reading,
+    }) {
         Ok(result) => result,
-        Err(e) => Err(RecordError::Malformed(e.to_string())),
+        Err(e) => Err(RecordError::UnreadableValue {
+            // Keys are read as raw bytes and skipped values are not decoded, so the reader can only
+            // fail inside a column's value (the array reader has checked the syntax already).
+            field: reading.unwrap_or("(field name)"),
+            detail: e.to_string(),
+        }),
     }
 }
 
@@ -101,11 +133,12 @@ fn json_type_from_first_byte(b: Option<u8>) -> &'static str {
     }
 }
 
-struct RecordVisitor {
+struct RecordVisitor<'r> {
     columns: &'static [Column],
+    reading: &'r mut Option<&'static str>,
 }
 
-impl<'de> Visitor<'de> for RecordVisitor {
+impl<'de> Visitor<'de> for RecordVisitor<'_> {
     type Value = Result<Vec<Cell<'de>>, RecordError>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -131,19 +164,25 @@ impl<'de> Visitor<'de> for RecordVisitor {
                 }
             };
             let column = &self.columns[index];
-            let found = map.next_value_seed(FoundSeed)?;
             if cells[index].is_some() {
                 first_error = Some(RecordError::DuplicateField(column.name));
-            } else {
-                match to_cell(column, found) {
-                    Ok(cell) => cells[index] = Some(cell),
-                    Err(e) => first_error = Some(e),
-                }
+                map.next_value::<IgnoredAny>()?;
+                break;
+            }
+            *self.reading = Some(column.name);
+            let found = map.next_value_seed(FoundSeed)?;
+            *self.reading = None;
+            match to_cell(column, found) {
+                Ok(cell) => cells[index] = Some(cell),
+                Err(e) => first_error = Some(e),
             }
         }
         if let Some(e) = first_error {
             // The rest of the object must still be consumed for the parser to accept it.
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            while map
+                .next_entry_seed(SkippedKey, PhantomData::<IgnoredAny>)?
+                .is_some()
+            {}
             return Ok(Err(e));
         }
         let row = cells
@@ -156,6 +195,9 @@ impl<'de> Visitor<'de> for RecordVisitor {
 }
 
 /// Resolves a key to its column index, or returns the unknown key.
+///
+/// Keys are read as bytes: serde_json then accepts any escape the array reader accepted (a lone
+/// surrogate included) instead of failing on it, and an unknown key is reported lossily.
 struct ColumnKey {
     columns: &'static [Column],
 }
@@ -164,7 +206,7 @@ impl<'de> DeserializeSeed<'de> for ColumnKey {
     type Value = Result<usize, String>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
+        d.deserialize_bytes(self)
     }
 }
 
@@ -175,12 +217,43 @@ impl Visitor<'_> for ColumnKey {
         f.write_str("a field name")
     }
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+    fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<Self::Value, E> {
         Ok(self
             .columns
             .iter()
-            .position(|c| c.name == key)
-            .ok_or_else(|| key.to_owned()))
+            .position(|c| c.name.as_bytes() == key)
+            .ok_or_else(|| String::from_utf8_lossy(key).into_owned()))
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        self.visit_bytes(key.as_bytes())
+    }
+}
+
+/// A key that is skipped, read as bytes for the same reason as [`ColumnKey`].
+struct SkippedKey;
+
+impl<'de> DeserializeSeed<'de> for SkippedKey {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_bytes(self)
+    }
+}
+
+impl Visitor<'_> for SkippedKey {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(())
     }
 }
 
@@ -286,7 +359,11 @@ fn to_cell<'de>(column: &Column, found: Found<'de>) -> Result<Cell<'de>, RecordE
         found: found.type_name(),
     };
     if let Found::Null = found {
-        return Ok(Cell::Null);
+        return if column.nullable {
+            Ok(Cell::Null)
+        } else {
+            Err(RecordError::NullField(field))
+        };
     }
     match column.kind {
         ColumnKind::Utf8 => match found {
@@ -472,7 +549,39 @@ mod tests {
         assert_eq!(buffer(&json).expect("valid")[7], Cell::Int16(-32768));
         let json = with("offset", "18446744073709551615");
         assert_eq!(buffer(&json).expect("valid")[5], Cell::UInt64(u64::MAX));
-        let json = with("timestamp", "null");
-        assert_eq!(buffer(&json).expect("valid")[9], Cell::Null);
+        let json = with("checksum", "null");
+        assert_eq!(buffer(&json).expect("valid")[2], Cell::Null);
+    }
+
+    #[test]
+    fn null_in_a_required_field_is_rejected_and_named() {
+        for field in ["timestamp", "etl_id", "offset", "headers", "_is_protocol"] {
+            assert_eq!(
+                buffer(&with(field, "null")),
+                Err(RecordError::NullField(
+                    Folder::BufferMeta
+                        .columns()
+                        .iter()
+                        .find(|c| c.name == field)
+                        .expect("column")
+                        .name
+                )),
+                "{field}"
+            );
+        }
+    }
+
+    #[test]
+    fn unreadable_values_name_their_field_and_odd_keys_do_not_fail() {
+        let lone = BUFFER.replace(r#""topic": "lib.server.game""#, r#""topic": "\ud800x""#);
+        let err = buffer(&lone).expect_err("lone surrogate");
+        assert_eq!(err.kind(), "unreadable_value");
+        assert_eq!(err.field(), Some("topic"));
+        let huge = BUFFER.replace(r#""offset": 0"#, r#""offset": 1e400"#);
+        assert_eq!(buffer(&huge).expect_err("huge").field(), Some("offset"));
+        let odd_key = BUFFER.replace(r#""key": """#, r#""k\udc00": 1"#);
+        let err = buffer(&odd_key).expect_err("unknown key");
+        assert_eq!(err.kind(), "unknown_field");
+        assert!(err.field().is_some_and(|f| f.starts_with('k')), "{err}");
     }
 }

@@ -1,4 +1,5 @@
-//! The five raw folders and the standard Parquet schema of each (seed-analysis §3.1).
+//! The five raw folders and the standard Parquet schema of each (seed-analysis §3.1): the data
+//! contract the converter enforces, rendered for readers by [`super::contract`].
 //!
 //! Column names, order and Arrow types are the original functions' `pa.schema({...})`, with one
 //! deliberate difference: every timestamp column is written as `Timestamp(Millisecond)`.
@@ -54,7 +55,9 @@ impl Folder {
         }
     }
 
-    /// The Arrow schema written to Parquet (all fields nullable, like `pa.schema({...})`).
+    /// The Arrow schema written to Parquet. Every field is declared nullable, like the original
+    /// `pa.schema({...})`, so the files keep their Parquet shape (OPTIONAL columns); which columns may
+    /// really hold nulls is [`Column::nullable`], enforced on input.
     pub fn arrow_schema(self) -> SchemaRef {
         let fields: Vec<Field> = self
             .columns()
@@ -91,6 +94,8 @@ impl FromStr for Folder {
 pub struct Column {
     pub name: &'static str,
     pub kind: ColumnKind,
+    /// Whether a JSON `null` is a valid value; a null in any other column rejects the record.
+    pub nullable: bool,
 }
 
 /// What a raw JSON value must be and how it is stored.
@@ -131,8 +136,22 @@ impl ColumnKind {
     }
 }
 
+/// A required column: a value of `kind`, never null.
 const fn col(name: &'static str, kind: ColumnKind) -> Column {
-    Column { name, kind }
+    Column {
+        name,
+        kind,
+        nullable: false,
+    }
+}
+
+/// A column that may be null.
+const fn nullable(name: &'static str, kind: ColumnKind) -> Column {
+    Column {
+        name,
+        kind,
+        nullable: true,
+    }
 }
 
 use ColumnKind::*;
@@ -150,7 +169,8 @@ const ETL_META: &[Column] = &[
 const BUFFER_META: &[Column] = &[
     col("etl_id", Utf8),
     col("msg_id", Utf8),
-    col("checksum", Utf8),
+    // aiokafka's deprecated CRC: always null for v2 record batches (seed §2.5).
+    nullable("checksum", Utf8),
     col("headers", Utf8List),
     col("key", Utf8),
     col("offset", UInt64),

@@ -3,7 +3,9 @@
 //! Accepted: `YYYY-MM-DDTHH:MM:SS`, optionally followed by `.` and 1 to 9 fraction digits, optionally
 //! followed by `Z`. That covers every form in seed-analysis §1.5: `isoformat()` without microseconds,
 //! `%S.%f`, the simulator's `%SZ`, and longer fractions from other writers. Times are naive (no zone);
-//! a trailing `Z` is accepted and ignored, as the original's `strptime(..., '%SZ')` did.
+//! a trailing `Z` is accepted and ignored, as the original's `strptime(..., '%SZ')` did. Years run
+//! from 0001 to 9999, Python's `datetime` range (the original's parser); the date and time must exist
+//! (no February 30, no hour 24, no leap second 60).
 
 use chrono::NaiveDate;
 
@@ -42,7 +44,7 @@ pub fn parse(s: &str) -> Option<NaiveTimestamp> {
     {
         return None;
     }
-    let year = digits(&b[0..4])?;
+    let year = digits(&b[0..4]).filter(|&y| y >= 1)?;
     let month = digits(&b[5..7])?;
     let day = digits(&b[8..10])?;
     let hour = digits(&b[11..13])?;
@@ -112,6 +114,18 @@ mod tests {
     }
 
     #[test]
+    fn accepts_the_whole_year_range() {
+        assert_eq!(
+            ms("0001-01-01T00:00:00", Millisecond),
+            Some(-62_135_596_800_000)
+        );
+        assert_eq!(
+            ms("9999-12-31T23:59:59.999999999Z", Millisecond),
+            Some(253_402_300_799_999)
+        );
+    }
+
+    #[test]
     fn truncates_towards_the_past_before_1970() {
         // pyarrow: s * 1000 + us / 1000 with us >= 0
         assert_eq!(ms("1969-12-31T23:59:59.500", Millisecond), Some(-500));
@@ -134,6 +148,12 @@ mod tests {
             "2024-1-13T23:59:21",
             "２０２４-01-13T23:59:21",
             "2024-01-13T23:59:2a",
+            "0000-01-01T00:00:00",
+            " 2024-01-13T23:59:21",
+            "2024-01-13T23:59:21 ",
+            "2024-01-13t23:59:21",
+            "2024-01-13T23:59:21z",
+            "+2024-01-13T23:59:21",
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
