@@ -112,7 +112,7 @@ async fn handler_processes_host_invocations_against_azurite() {
     );
     let rejects = get(
         standard.as_ref(),
-        "_quarantine/log_meta/2024/01/14/partly_1.jsonl",
+        "_quarantine/log_meta/2024/01/14/partly_1.json.gzip.jsonl",
     )
     .await;
     let line: Value = serde_json::from_slice(rejects.trim_ascii_end()).unwrap();

@@ -104,18 +104,18 @@ async fn partly_bad_blob_writes_good_rows_and_a_reject_file() {
     assert_eq!((summary.rows_written, summary.rows_rejected), (2, 1));
     assert_eq!(
         rejects.as_deref(),
-        Some("_quarantine/etl_meta/2024/01/13/e_1.jsonl")
+        Some("_quarantine/etl_meta/2024/01/13/e_1.json.gzip.jsonl")
     );
 
     let objects = contents(&standard).await;
     assert_eq!(
         objects.keys().collect::<Vec<_>>(),
         [
-            "_quarantine/etl_meta/2024/01/13/e_1.jsonl",
+            "_quarantine/etl_meta/2024/01/13/e_1.json.gzip.jsonl",
             "etl_meta/2024/01/13/e_1.parquet"
         ]
     );
-    let lines = reject_lines(&objects["_quarantine/etl_meta/2024/01/13/e_1.jsonl"]);
+    let lines = reject_lines(&objects["_quarantine/etl_meta/2024/01/13/e_1.json.gzip.jsonl"]);
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["index"], 1);
     assert_eq!(lines[0]["kind"], "bad_timestamp");

@@ -6,9 +6,13 @@
 //! | output                         | name                                              |
 //! |--------------------------------|---------------------------------------------------|
 //! | Parquet                        | `<folder>/YYYY/MM/DD/<file>.parquet`              |
-//! | rejected records (JSON lines)  | `_quarantine/<folder>/YYYY/MM/DD/<file>.jsonl`    |
+//! | rejected records (JSON lines)  | `_quarantine/<raw name>.jsonl`                    |
 //! | unreadable file (original)     | `_quarantine/<raw name>`                          |
 //! | why it was unreadable          | `_quarantine/<raw name>.reason.json`              |
+//!
+//! `<raw name>` is the whole raw blob name without the `raw/` container segment (so it ends in
+//! `.json.gzip`): every quarantine output leads back to its blob by removing `_quarantine/` and the
+//! added suffix, without guessing an extension.
 //!
 //! The original rewrote names with two regexes and produced `<file>.parquet.gzip` although the file
 //! is plain Parquet; here the extension says what the bytes are.
@@ -116,15 +120,9 @@ impl RawBlobPath {
         )
     }
 
-    /// Where rejected records go in the standard container.
+    /// Where rejected records go in the standard container: the whole raw name plus `.jsonl`.
     pub fn record_quarantine_name(&self) -> String {
-        format!(
-            "{QUARANTINE_PREFIX}/{}{}/{}/{}.jsonl",
-            self.canary_prefix(),
-            self.folder,
-            self.date,
-            self.stem
-        )
+        format!("{QUARANTINE_PREFIX}/{}.jsonl", self.raw_name())
     }
 }
 
@@ -177,6 +175,10 @@ mod tests {
             p.raw_name(),
             "_canary/log_meta/2026/11/25/check-1.json.gzip"
         );
+        assert_eq!(
+            p.record_quarantine_name(),
+            "_quarantine/_canary/log_meta/2026/11/25/check-1.json.gzip.jsonl"
+        );
         assert!(!RawBlobPath::parse("log_meta/2026/11/25/x.json.gzip")
             .expect("plain")
             .is_canary());
@@ -193,7 +195,7 @@ mod tests {
         );
         assert_eq!(
             p.record_quarantine_name(),
-            "_quarantine/lib_server_game/2024/01/13/3febb019-42a1-40ff-8b3f-19e53c6ab6b9_1705190367510031.jsonl"
+            "_quarantine/lib_server_game/2024/01/13/3febb019-42a1-40ff-8b3f-19e53c6ab6b9_1705190367510031.json.gzip.jsonl"
         );
     }
 
