@@ -6,9 +6,16 @@
 //! Parsing is strict where the original asserted and tolerant where the original crashed by mistake
 //! (timestamps without a fraction or with one where it expected `Z`). Anything that does not parse is
 //! returned as a [`BadMessage`] value, never a panic.
+//!
+//! A message is accepted only if the rows it yields satisfy the standard data contract
+//! (`runtime/docs/data-contract.md`): timestamps are checked with the ETL's own parser and task
+//! integers against their column ranges, so nothing the ingest writes to the raw tables is later
+//! rejected by the ETL for its content.
 
+use crate::etl::timestamp as contract_timestamp;
 use crate::ingest::timefmt;
 use bytes::Bytes;
+use chrono::{DateTime, NaiveDateTime};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -55,7 +62,18 @@ pub enum BadMessage {
     TaskNotJson(String),
     #[error("timestamp `{field}` is not a recognised form: {value:?}")]
     BadTimestamp { field: &'static str, value: String },
+    #[error("field `{field}` is out of range: {value} (expected {range})")]
+    OutOfRange {
+        field: &'static str,
+        value: String,
+        range: &'static str,
+    },
 }
+
+/// `superhero_id` is `uint16` in the standard schema.
+const HERO_ID_MAX: i64 = u16::MAX as i64;
+/// The other task integers are `uint64`; the raw rows carry them as `i64`.
+const COUNT_MAX: i64 = i64::MAX;
 
 /// The envelope (`log_meta` content).
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +145,7 @@ pub fn parse(topic: &str, value: Option<&[u8]>) -> Result<Parsed, BadMessage> {
         name: str_field(obj, "name")?,
         log_message: str_field(obj, "log_message")?,
     };
-    if timefmt::parse_loose(&envelope.timestamp).is_none() {
+    if parse_timestamp(&envelope.timestamp).is_none() {
         return Err(BadMessage::BadTimestamp {
             field: "timestamp",
             value: envelope.timestamp,
@@ -179,9 +197,9 @@ fn starting_match(task: &Map<String, Value>) -> Result<TaskKind, BadMessage> {
         })?;
         heroes.push(Hero {
             user_token: user.clone(),
-            id: int_field(hero, "id")?,
-            attack: int_field(hero, "attack")?,
-            health: int_field(hero, "health")?,
+            id: int_field(hero, "id", HERO_ID_MAX)?,
+            attack: int_field(hero, "attack", COUNT_MAX)?,
+            health: int_field(hero, "health", COUNT_MAX)?,
         });
     }
     Ok(TaskKind::StartingMatch {
@@ -202,9 +220,9 @@ fn attack_completed(task: &Map<String, Value>) -> Result<AttackRow, BadMessage> 
         user_token: str_field(payload, "USER_TOKEN")?,
         action: str_field(status, "ACTION")?,
         enemy_token: str_field(details, "ENEMY_TOKEN")?,
-        enemy_damage: int_field(details, "ENEMY_DAMAGE")?,
-        enemy_health_prior: int_field(details, "ENEMY_HEALTH_PRIOR")?,
-        enemy_health_post: int_field(details, "ENEMY_HEALTH_POST")?,
+        enemy_damage: int_field(details, "ENEMY_DAMAGE", COUNT_MAX)?,
+        enemy_health_prior: int_field(details, "ENEMY_HEALTH_PRIOR", COUNT_MAX)?,
+        enemy_health_post: int_field(details, "ENEMY_HEALTH_POST", COUNT_MAX)?,
     })
 }
 
@@ -218,11 +236,17 @@ fn task_timestamp(task: &Map<String, Value>) -> Result<String, BadMessage> {
             field: "TIMESTAMP",
             expected: "string",
         })?;
-    let t = timefmt::parse_loose(text).ok_or_else(|| BadMessage::BadTimestamp {
+    let t = parse_timestamp(text).ok_or_else(|| BadMessage::BadTimestamp {
         field: "TIMESTAMP",
         value: text.to_string(),
     })?;
     Ok(timefmt::format_raw(&t))
+}
+
+/// A timestamp in one of the forms the standard contract accepts (the ETL's parser).
+fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
+    let t = contract_timestamp::parse(text)?;
+    DateTime::from_timestamp(t.seconds, t.nanos).map(|d| d.naive_utc())
 }
 
 fn str_field(obj: &Map<String, Value>, field: &'static str) -> Result<String, BadMessage> {
@@ -236,10 +260,24 @@ fn str_field(obj: &Map<String, Value>, field: &'static str) -> Result<String, Ba
     }
 }
 
-fn int_field(obj: &Map<String, Value>, field: &'static str) -> Result<i64, BadMessage> {
+/// A JSON integer in `0..=max`.
+fn int_field(obj: &Map<String, Value>, field: &'static str, max: i64) -> Result<i64, BadMessage> {
+    let out_of_range = |value: String| BadMessage::OutOfRange {
+        field,
+        value,
+        range: if max == HERO_ID_MAX {
+            "0 to 65535"
+        } else {
+            "0 to 9223372036854775807"
+        },
+    };
     match obj.get(field) {
         None => Err(BadMessage::Missing(field)),
-        Some(v) => v.as_i64().ok_or(BadMessage::WrongType {
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => match n.as_i64() {
+            Some(v) if (0..=max).contains(&v) => Ok(v),
+            _ => Err(out_of_range(n.to_string())),
+        },
+        Some(_) => Err(BadMessage::WrongType {
             field,
             expected: "integer",
         }),
@@ -442,6 +480,19 @@ mod tests {
                 expected: "integer"
             }
         );
+        for (from, to, field) in [
+            ("74378", "-1", "ENEMY_DAMAGE"),
+            ("74378", "9223372036854775808", "ENEMY_DAMAGE"),
+            ("401800", "-401800", "ENEMY_HEALTH_PRIOR"),
+        ] {
+            let v = ATTACK.replace(from, to);
+            assert!(
+                matches!(parse(GAME_TOPIC, Some(v.as_bytes())), Err(BadMessage::OutOfRange { field: f, .. }) if f == field),
+                "{to}"
+            );
+        }
+        let leap = ATTACK.replace("41.654321", "60");
+        assert!(parse(GAME_TOPIC, Some(leap.as_bytes())).is_err());
         let bad_ts = ATTACK.replace("41.654321", "yesterday");
         assert!(matches!(
             parse(GAME_TOPIC, Some(bad_ts.as_bytes())),
