@@ -110,8 +110,12 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Exactly two hex digits: `from_str_radix` alone would also take a sign (`%+1`).
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -200,5 +204,18 @@ mod tests {
         let b =
             body(json!({"Data": {"blob": "AAE="}, "Metadata": {"Uri": "\"https://x/other/a\""}}));
         assert_eq!(parse_blob_invocation(&b), Err(InvocationError::MissingName));
+        // A percent escape is two hex digits and nothing else (`%+1` used to decode to 0x01).
+        for uri in [
+            "\"https://x/raw/a%+1\"",
+            "\"https://x/raw/a%-1\"",
+            "\"https://x/raw/a%1\"",
+        ] {
+            let b = body(json!({"Data": {"blob": "AAE="}, "Metadata": {"Uri": uri}}));
+            assert_eq!(
+                parse_blob_invocation(&b),
+                Err(InvocationError::MissingName),
+                "{uri}"
+            );
+        }
     }
 }
