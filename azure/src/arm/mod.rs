@@ -140,7 +140,6 @@ impl ArmClient {
         let url = self.url(api, path);
         let what = format!("{method} {}", short(path));
         let counters = self.counters.clone();
-        let attempts = AtomicUsize::new(0);
         let notify: Notify = {
             let notify = self.notify.clone();
             Arc::new(move |m| {
@@ -155,10 +154,7 @@ impl ArmClient {
                     classify,
                     notify: &notify,
                 },
-                || {
-                    attempts.fetch_add(1, Ordering::Relaxed);
-                    self.send_once(api, method.clone(), &url, body, headers)
-                },
+                || self.send_once(api, method.clone(), &url, body, headers),
             )
             .await
     }
