@@ -129,14 +129,19 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     }
     stage("provision up", t, &mut report);
 
-    let (_, out, _) = run_tool(
+    let (code, out, err) = run_tool(
         &provision,
-        &provision_run(vec!["output", "--json"]),
+        &provision_run(vec!["output", "--output", "json"]),
         &secret,
         &opts.workspace,
     )
     .await?;
-    let outputs: Value = serde_json::from_str(out.trim())?;
+    if code != 0 {
+        anyhow::bail!("provision output failed ({code}):\n{out}\n{err}");
+    }
+    let outputs: Value = serde_json::from_str(out.trim()).map_err(|e| {
+        anyhow::anyhow!("provision output --output json printed no JSON ({e}): {out}")
+    })?;
     let raw_account = outputs["raw_account"]
         .as_str()
         .unwrap_or_default()
