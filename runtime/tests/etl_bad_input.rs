@@ -362,3 +362,16 @@ fn a_record_spanning_lines_is_one_reject_line() {
     assert_eq!(line["kind"], "unknown_field");
     assert_eq!(line["record"], json!({"etl_id": "e", "z": "a\nb"}));
 }
+
+/// Found by the etl_prop fuzz run (an oracle that kept the last of duplicate keys): the first error
+/// in text order wins, so an invalid first copy of a duplicated field is what the reject names.
+#[test]
+fn a_duplicated_field_with_an_invalid_first_copy_is_rejected_for_that_copy() {
+    let raw = br#"[{"etl_id": "e", "service": "s", "mode": "m", "timestamp_start": "001-01-01T00:00:00", "timestamp_end": "0001-01-01T00:00:00", "timestamp_start": "0001-01-01T00:00:00"}]"#;
+    let out = convert_bytes(Folder::EtlMeta, &gzip(raw), &ConvertOptions::default());
+    let line = &reject_lines(&out.rejects)[0];
+    assert_eq!(
+        (&line["kind"], &line["field"]),
+        (&json!("bad_timestamp"), &json!("timestamp_start"))
+    );
+}
