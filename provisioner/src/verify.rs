@@ -119,7 +119,8 @@ pub async fn check(ctx: &Ctx, timeout: Duration) -> Result<Duration, Failure> {
     let date = chrono::Utc::now().format("%Y/%m/%d");
     let raw_name = format!("_canary/log_meta/{date}/{id}.json.gzip");
     let parquet_name = format!("_canary/log_meta/{date}/{id}.parquet");
-    let quarantine_name = format!("_quarantine/_canary/log_meta/{date}/{id}.jsonl");
+    // The ETL quarantines under the raw blob's whole name: `_quarantine/<raw name>.jsonl`.
+    let quarantine_name = format!("_quarantine/{raw_name}.jsonl");
     let (batch, msg_ids) = canary_batch(&id);
     raw.put(RAW_CONTAINER, &raw_name, batch, "application/gzip")
         .await
