@@ -6,6 +6,8 @@ use super::error::CliError;
 use super::render;
 use super::steps::LOCK_HOME;
 use crate::engine::{self, events::Event, Stack};
+use crate::resources::storage_account::AccountRole;
+use crate::resources::Key;
 use serde_json::json;
 use std::time::Duration;
 
@@ -66,7 +68,16 @@ pub async fn run(s: &Session, yes: bool) -> Result<(), CliError> {
     )
     .await;
     if let Some(lock) = lock {
-        lock.release().await;
+        // The lease went with the functions account: releasing it would only retry against an
+        // endpoint that no longer exists. The process ends right after, and the renewer with it.
+        if summary
+            .changed
+            .contains(&Key::Storage(AccountRole::Functions))
+        {
+            drop(lock);
+        } else {
+            lock.release().await;
+        }
     }
     if s.json() {
         println!(
