@@ -22,6 +22,8 @@ pub enum Origin {
     Token,
     /// The retry policy's deadline or window passed while the failure lasted.
     GaveUp,
+    /// The request could not be built (an endpoint or path that is not a URL): nothing was sent.
+    Request,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -67,6 +69,11 @@ impl fmt::Display for Error {
             Origin::GaveUp => write!(
                 f,
                 "{} {}: {code}: {}",
+                self.method, self.target, self.message
+            ),
+            Origin::Request => write!(
+                f,
+                "{} {}: not sent: {}",
                 self.method, self.target, self.message
             ),
         }
@@ -221,6 +228,18 @@ impl Error {
             origin: Origin::Token,
             code: "CredentialUnavailable".into(),
             message: redact(message),
+            retry_after: None,
+        }
+    }
+
+    /// A request that could not be built, so nothing was sent.
+    pub fn invalid_request(method: Method, target: &str, why: &str) -> Self {
+        Self {
+            method,
+            target: strip_query(target),
+            origin: Origin::Request,
+            code: "InvalidRequest".into(),
+            message: why.to_string(),
             retry_after: None,
         }
     }

@@ -5,8 +5,8 @@ use crate::state::AccountData;
 use azure::storage::{AccountKey, BlobReply};
 
 pub struct BlobClient<'a> {
+    http: &'a reqwest::Client,
     account: AccountData,
-    _borrows: std::marker::PhantomData<&'a ()>,
 }
 
 #[derive(Debug, Clone)]
@@ -18,11 +18,8 @@ pub struct BlobItem {
 
 impl<'a> BlobClient<'a> {
     /// Signing, retries and transport come from the shared `azure` crate's storage client.
-    pub fn new(_http: &'a reqwest::Client, account: AccountData) -> Self {
-        Self {
-            account,
-            _borrows: std::marker::PhantomData,
-        }
+    pub fn new(http: &'a reqwest::Client, account: AccountData) -> Self {
+        Self { http, account }
     }
 
     async fn send(
@@ -32,9 +29,10 @@ impl<'a> BlobClient<'a> {
         body: Vec<u8>,
     ) -> anyhow::Result<BlobReply> {
         let key = AccountKey::new(&self.account.name, &self.account.key1)?;
-        let client = azure::storage::BlobClient::new(
+        let client = azure::storage::BlobClient::with_http(
             &self.account.blob_endpoint(),
             azure::storage::BlobAuth::SharedKey(key),
+            self.http.clone(),
         )?;
         Ok(client
             .send(method, path_and_query, &[], body.into())

@@ -69,20 +69,25 @@ impl BlobClient {
     /// `endpoint` is the account's blob endpoint: `https://acct.blob.core.windows.net/`, or a
     /// path-style `http://127.0.0.1:port/acct/` (Azurite).
     pub fn new(endpoint: &str, auth: BlobAuth) -> Result<Self, Error> {
-        let endpoint =
-            Url::parse(&format!("{}/", endpoint.trim_end_matches('/'))).map_err(|e| {
-                Error::invalid_response(
-                    Method::GET,
-                    endpoint,
-                    0,
-                    &format!("an endpoint that is not a URL ({e})"),
-                )
-            })?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(300))
             .connect_timeout(Duration::from_secs(15))
             .build()
             .unwrap_or_default();
+        Self::with_http(endpoint, auth, http)
+    }
+
+    /// Over an existing HTTP client, so a caller making many short-lived clients shares one
+    /// connection pool.
+    pub fn with_http(endpoint: &str, auth: BlobAuth, http: reqwest::Client) -> Result<Self, Error> {
+        let endpoint =
+            Url::parse(&format!("{}/", endpoint.trim_end_matches('/'))).map_err(|e| {
+                Error::invalid_request(
+                    Method::GET,
+                    endpoint,
+                    &format!("the blob endpoint is not a URL ({e})"),
+                )
+            })?;
         Ok(Self {
             http,
             endpoint,
@@ -128,11 +133,10 @@ impl BlobClient {
         classify: &Classifier,
     ) -> Result<BlobReply, Error> {
         let url = self.endpoint.join(path_and_query).map_err(|e| {
-            Error::invalid_response(
+            Error::invalid_request(
                 method.clone(),
                 path_and_query,
-                0,
-                &format!("a path that is not a URL ({e})"),
+                &format!("the blob path is not a URL ({e})"),
             )
         })?;
         let what = format!("{method} {}", url.path());
@@ -410,4 +414,22 @@ fn reply_error_at(method: &Method, url: &str, reply: &BlobReply) -> Error {
         header_code,
         crate::retry::retry_after(&reply.headers),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Origin;
+
+    #[test]
+    fn an_endpoint_that_is_not_a_url_is_refused_before_anything_is_sent() {
+        let key = AccountKey::new("acct", "MDEyMzQ1Njc4OWFiY2RlZg==").expect("key");
+        let error = BlobClient::new("not a url", BlobAuth::SharedKey(key))
+            .err()
+            .expect("refused");
+        assert_eq!(error.origin, Origin::Request);
+        assert_eq!(error.status(), None, "no invented HTTP status");
+        assert_eq!(crate::retry::classify(&error), Class::Fatal);
+        assert!(error.to_string().contains("not a URL"), "{error}");
+    }
 }
