@@ -14,6 +14,37 @@ fn pid_of(r: &LoggedRequest) -> Option<u32> {
     ua.split("(pid ").nth(1)?.trim_end_matches(')').parse().ok()
 }
 
+/// Runs `args` while someone else (`holder`, `pid`) holds the environment's lock: the run gives
+/// up with exit 3 once `--lock-timeout` passes, names the holder, and writes nothing.
+async fn refused_by_lock(world: &World, args: &[&str], holder: &str, pid: &str) -> common::Run {
+    world.emulator.state.log.clear();
+    let started = Instant::now();
+    let blocked = world.provision(args).await;
+    blocked.assert_code(3, &format!("{} while someone else holds the lock", args[0]));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "gave up after --lock-timeout: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        blocked.stderr.contains("is locked by another run")
+            && blocked.stderr.contains(holder)
+            && blocked.stderr.contains(pid),
+        "the holder is named:\n{}",
+        blocked.stderr
+    );
+    assert!(
+        world.writes().is_empty(),
+        "nothing written without the lock: {:?}",
+        world
+            .writes()
+            .iter()
+            .map(|w| format!("{} {}", w.method, w.path))
+            .collect::<Vec<_>>()
+    );
+    blocked
+}
+
 #[tokio::test]
 async fn two_ups_at_once_take_turns_and_a_held_lock_names_its_holder() {
     let world = World::start_with("duo", "").await;
@@ -96,37 +127,17 @@ async fn two_ups_at_once_take_turns_and_a_held_lock_names_its_holder() {
     world
         .patch_resource(&raw, json!({"properties": {"minimumTlsVersion": "TLS1_0"}}))
         .await;
-    world.emulator.state.log.clear();
-    let started = Instant::now();
-    let blocked = world
-        .provision(&["up", "--yes", "--lock-timeout", "1"])
-        .await;
-    blocked.assert_code(3, "up while someone else holds the lock");
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "gave up after --lock-timeout: {:?}",
-        started.elapsed()
-    );
-    assert!(
-        blocked.stderr.contains("is locked by another run")
-            && blocked.stderr.contains("alice@laptop")
-            && blocked.stderr.contains("4242"),
-        "the holder is named:\n{}",
-        blocked.stderr
-    );
+    let blocked = refused_by_lock(
+        &world,
+        &["up", "--yes", "--lock-timeout", "1"],
+        "alice@laptop",
+        "4242",
+    )
+    .await;
     assert!(
         blocked.stderr.contains("--lock-timeout") && blocked.stderr.contains("force-unlock"),
         "the way out is told:\n{}",
         blocked.stderr
-    );
-    assert!(
-        world.writes().is_empty(),
-        "nothing written without the lock: {:?}",
-        world
-            .writes()
-            .iter()
-            .map(|w| format!("{} {}", w.method, w.path))
-            .collect::<Vec<_>>()
     );
     assert_eq!(
         world.get_resource(&raw).await["properties"]["minimumTlsVersion"],
@@ -234,34 +245,13 @@ async fn down_refuses_while_another_run_holds_the_lock() {
     world.provision(&["up", "--yes"]).await.assert_code(0, "up");
     let holder = json!({"holder": "bob@ci-runner", "pid": 7777, "command": "up", "since": "2026-01-01T00:00:00Z"}).to_string();
     let lease = world.hold_lock(&holder).await;
-    world.emulator.state.log.clear();
-
-    let started = Instant::now();
-    let blocked = world
-        .provision(&["down", "--yes", "--lock-timeout", "1"])
-        .await;
-    blocked.assert_code(3, "down while another run holds the lock");
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "gave up after --lock-timeout: {:?}",
-        started.elapsed()
-    );
-    assert!(
-        blocked.stderr.contains("is locked by another run")
-            && blocked.stderr.contains("bob@ci-runner")
-            && blocked.stderr.contains("7777"),
-        "the holder is named:\n{}",
-        blocked.stderr
-    );
-    assert!(
-        world.writes().is_empty(),
-        "nothing deleted without the lock: {:?}",
-        world
-            .writes()
-            .iter()
-            .map(|w| format!("{} {}", w.method, w.path))
-            .collect::<Vec<_>>()
-    );
+    refused_by_lock(
+        &world,
+        &["down", "--yes", "--lock-timeout", "1"],
+        "bob@ci-runner",
+        "7777",
+    )
+    .await;
     let state = world.state().await;
     for (kind, count) in [
         ("Microsoft.Resources/resourceGroups", 1),

@@ -136,22 +136,8 @@ async fn no_secret_is_printed_or_logged_unredacted() {
         &names.standard_account,
         &names.functions_account,
     ] {
-        let (status, keys) = world
-            .arm(
-                "POST",
-                &format!(
-                    "{}/listKeys?api-version=2023-05-01",
-                    world.account_id(account)
-                ),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{keys}");
-        for k in keys["keys"].as_array().expect("keys") {
-            secrets.push((
-                format!("{account} {}", k["keyName"]),
-                k["value"].as_str().expect("key").to_string(),
-            ));
+        for (name, value) in world.account_keys(account).await {
+            secrets.push((format!("{account} {name}"), value));
         }
     }
     assert!(secrets.len() >= 5 + 6);

@@ -93,21 +93,9 @@ async fn assert_identity_based(world: &World, state: &Value, settings: &Value) {
         &names.standard_account,
         &names.functions_account,
     ] {
-        let (status, keys) = world
-            .arm(
-                "POST",
-                &format!(
-                    "{}/listKeys?api-version=2023-05-01",
-                    world.account_id(account)
-                ),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "listKeys {account}: {keys}");
-        for key in keys["keys"].as_array().expect("keys") {
-            let value = key["value"].as_str().expect("key value");
+        for (_, value) in world.account_keys(account).await {
             assert!(value.len() > 20, "a real key: {value}");
-            secrets.push((format!("a key of {account}"), value.to_string()));
+            secrets.push((format!("a key of {account}"), value));
         }
     }
     for (name, value) in settings.as_object().expect("settings") {

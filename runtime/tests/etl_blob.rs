@@ -3,11 +3,9 @@
 
 mod etl_support;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::ObjectStore;
@@ -15,22 +13,6 @@ use runtime::etl::{process_raw_blob, BlobOutcome, ConvertOptions, Unreadable};
 use serde_json::json;
 
 use etl_support::{fixtures, gzip, reject_lines};
-
-async fn contents(store: &Arc<dyn ObjectStore>) -> BTreeMap<String, Bytes> {
-    let metas: Vec<_> = store.list(None).try_collect().await.unwrap();
-    let mut out = BTreeMap::new();
-    for meta in metas {
-        let bytes = store
-            .get(&meta.location)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        out.insert(meta.location.to_string(), bytes);
-    }
-    out
-}
 
 fn store() -> Arc<dyn ObjectStore> {
     Arc::new(InMemory::new())
@@ -60,7 +42,7 @@ async fn golden_blobs_land_at_their_standard_names_and_reruns_rewrite_the_same_o
         assert_eq!(rejects, None);
         expected_names.push(parquet);
     }
-    let first = contents(&standard).await;
+    let first = etl_support::objects(standard.as_ref()).await;
     expected_names.sort();
     assert_eq!(first.keys().cloned().collect::<Vec<_>>(), expected_names);
 
@@ -70,7 +52,7 @@ async fn golden_blobs_land_at_their_standard_names_and_reruns_rewrite_the_same_o
             .unwrap();
     }
     assert_eq!(
-        contents(&standard).await,
+        etl_support::objects(standard.as_ref()).await,
         first,
         "a re-run must rewrite the same objects"
     );
@@ -107,7 +89,7 @@ async fn partly_bad_blob_writes_good_rows_and_a_reject_file() {
         Some("_quarantine/etl_meta/2024/01/13/e_1.json.gzip.jsonl")
     );
 
-    let objects = contents(&standard).await;
+    let objects = etl_support::objects(standard.as_ref()).await;
     assert_eq!(
         objects.keys().collect::<Vec<_>>(),
         [
@@ -132,7 +114,10 @@ async fn partly_bad_blob_writes_good_rows_and_a_reject_file() {
     .await
     .unwrap();
     assert_eq!(
-        contents(&standard).await.keys().collect::<Vec<_>>(),
+        etl_support::objects(standard.as_ref())
+            .await
+            .keys()
+            .collect::<Vec<_>>(),
         ["etl_meta/2024/01/13/e_1.parquet"]
     );
 }
@@ -171,7 +156,7 @@ async fn unreadable_blob_is_copied_with_its_reason_and_replaces_stale_outputs() 
     assert_eq!(copy, format!("_quarantine/{name}"));
     assert_eq!(reason_doc, format!("_quarantine/{name}.reason.json"));
 
-    let objects = contents(&standard).await;
+    let objects = etl_support::objects(standard.as_ref()).await;
     assert_eq!(
         objects.keys().collect::<Vec<_>>(),
         [&copy, &reason_doc],
@@ -257,7 +242,7 @@ async fn the_ingest_quarantine_in_raw_is_ignored() {
             "{outcome:?}"
         );
     }
-    assert!(contents(&standard).await.is_empty());
+    assert!(etl_support::objects(standard.as_ref()).await.is_empty());
     // A folder that merely starts with the same characters is still an unknown folder.
     let outcome = process_raw_blob(
         &standard,

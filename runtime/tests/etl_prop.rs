@@ -25,7 +25,6 @@ use arrow::datatypes::{Int16Type, TimestampMillisecondType, UInt16Type, UInt64Ty
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use chrono::NaiveDate;
-use futures::TryStreamExt;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::ObjectStore;
@@ -1107,22 +1106,6 @@ fn blob_name(folder: Folder) -> impl Strategy<Value = String> {
         .prop_map(|(p, f, d, s, e)| format!("{p}{f}/{d}/{s}{e}"))
 }
 
-async fn objects(store: &InMemory) -> BTreeMap<String, Bytes> {
-    let metas: Vec<_> = store.list(None).try_collect().await.unwrap();
-    let mut out = BTreeMap::new();
-    for meta in metas {
-        let bytes = store
-            .get(&meta.location)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        out.insert(meta.location.to_string(), bytes);
-    }
-    out
-}
-
 /// A name as the store spells it (object_store drops empty segments, escapes `.` and `..`).
 fn stored(name: &str) -> String {
     Path::from(name).to_string()
@@ -1145,7 +1128,7 @@ fn check_blob(name: &str, input: Vec<u8>) -> Result<(), TestCaseError> {
         .unwrap()
     };
     let outcome = run();
-    let first = rt.block_on(objects(&concrete));
+    let first = rt.block_on(etl_support::objects(concrete.as_ref()));
     let relative = name.strip_prefix("raw/").unwrap_or(name);
     match &outcome {
         BlobOutcome::Ignored { .. } => {
@@ -1196,7 +1179,7 @@ fn check_blob(name: &str, input: Vec<u8>) -> Result<(), TestCaseError> {
     }
     // Processing the same blob again (a host retry) leaves exactly the same objects.
     prop_assert_eq!(run(), outcome);
-    prop_assert_eq!(rt.block_on(objects(&concrete)), first);
+    prop_assert_eq!(rt.block_on(etl_support::objects(concrete.as_ref())), first);
     Ok(())
 }
 

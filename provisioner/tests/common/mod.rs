@@ -279,6 +279,25 @@ impl World {
         self.resource_id("Microsoft.Storage/storageAccounts", account)
     }
 
+    /// The storage account's keys as listKeys hands them out: (key name, value).
+    pub async fn account_keys(&self, account: &str) -> Vec<(String, String)> {
+        let path = format!(
+            "{}/listKeys?api-version=2023-05-01",
+            self.account_id(account)
+        );
+        let (status, keys) = self.arm("POST", &path, None).await;
+        assert_eq!(status, 200, "listKeys {account}: {keys}");
+        keys["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| {
+                let name = k["keyName"].as_str().unwrap_or_default().to_string();
+                (name, k["value"].as_str().expect("key value").to_string())
+            })
+            .collect()
+    }
+
     pub fn site_id(&self) -> String {
         self.resource_id("Microsoft.Web/sites", &self.names().function_app)
     }

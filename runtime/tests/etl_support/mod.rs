@@ -83,6 +83,26 @@ pub fn read_parquet(data: Vec<u8>) -> (Vec<RecordBatch>, std::sync::Arc<ParquetM
     (batches, metadata)
 }
 
+/// Every object in `store`, by name.
+pub async fn objects(
+    store: &dyn object_store::ObjectStore,
+) -> std::collections::BTreeMap<String, Bytes> {
+    use futures::TryStreamExt;
+    let metas: Vec<_> = store.list(None).try_collect().await.unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for meta in metas {
+        let bytes = store
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        out.insert(meta.location.to_string(), bytes);
+    }
+    out
+}
+
 pub fn reject_lines(rejects: &[u8]) -> Vec<serde_json::Value> {
     std::str::from_utf8(rejects)
         .unwrap()
