@@ -5,6 +5,7 @@
 # `provision up --env local`, the same code path as for Azure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/toolchain.sh && ensure_pinned_toolchain
 bash tests/local-cloud.sh install >&2
 export AZURITE_BLOB_BIN="${AZURITE_BLOB_BIN:-$HOME/.cache/superhero-dataflow/azurite/node_modules/.bin/azurite-blob}"
 export TANSU_BIN="${TANSU_BIN:-$HOME/.cache/superhero-dataflow/tansu/bin/tansu}"

@@ -3,6 +3,7 @@
 # started per test on free loopback ports). Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/toolchain.sh && ensure_pinned_toolchain
 bash tests/local-cloud.sh install >&2
 export AZURITE_BLOB_BIN="${AZURITE_BLOB_BIN:-$HOME/.cache/superhero-dataflow/azurite/node_modules/.bin/azurite-blob}"
 export TANSU_BIN="${TANSU_BIN:-$HOME/.cache/superhero-dataflow/tansu/bin/tansu}"

@@ -18,6 +18,10 @@ EMULATOR_PORT="${LOCAL_CLOUD_EMULATOR_PORT:-18080}"
 REDIS_PORT="${LOCAL_CLOUD_REDIS_PORT:-16379}"
 KAFKA_PORT="${LOCAL_CLOUD_KAFKA_PORT:-19092}"
 TANSU_VERSION="0.6.0"
+# Pinned with rust-toolchain.toml: the handler links through zig, so its bytes (and the package
+# hash provision compares) depend on these versions too.
+ZIG_VERSION="0.17.1"
+ZIGBUILD_VERSION="0.24.1"
 AZURITE_VERSION="3"
 
 export AZURITE_BLOB_BIN="${AZURITE_BLOB_BIN:-$CACHE/azurite/node_modules/.bin/azurite-blob}"
@@ -30,6 +34,8 @@ die() { printf '[local-cloud] error: %s\n' "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is missing: $2"; }
 
 install() {
+  # shellcheck source=../scripts/toolchain.sh
+  . "$ROOT/scripts/toolchain.sh" && ensure_pinned_toolchain
   mkdir -p "$CACHE"
   if [ ! -x "$AZURITE_BLOB_BIN" ]; then
     need npm "install Node.js and npm (Debian: apt-get install nodejs npm)"
@@ -49,10 +55,13 @@ install() {
     cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql --root "$CACHE/tansu" >"$CACHE/tansu-build.log" 2>&1 \
       || die "tansu build failed; see $CACHE/tansu-build.log"
   fi
-  if [ ! -x "$CACHE/zigbuild/bin/cargo-zigbuild" ] || ! python3 -c 'import ziglang' >/dev/null 2>&1; then
-    say "installing cargo-zigbuild (crates.io) and zig (PyPI ziglang): the function package links against glibc 2.31"
-    python3 -m pip install --quiet --disable-pip-version-check ziglang >/dev/null 2>&1 || die "pip install ziglang failed"
-    [ -x "$CACHE/zigbuild/bin/cargo-zigbuild" ] || cargo install cargo-zigbuild --locked --root "$CACHE/zigbuild" >"$CACHE/zigbuild-build.log" 2>&1 \
+  if [ "$(python3 -c 'import importlib.metadata as m; print(m.version("ziglang"))' 2>/dev/null)" != "$ZIG_VERSION" ]; then
+    say "installing zig $ZIG_VERSION (PyPI ziglang): the function package links against glibc 2.31"
+    python3 -m pip install --quiet --disable-pip-version-check "ziglang==$ZIG_VERSION" >/dev/null 2>&1 || die "pip install ziglang==$ZIG_VERSION failed"
+  fi
+  if [ "$("$CACHE/zigbuild/bin/cargo-zigbuild" --version 2>/dev/null | awk '{print $2}')" != "$ZIGBUILD_VERSION" ]; then
+    say "building cargo-zigbuild $ZIGBUILD_VERSION (crates.io) into $CACHE/zigbuild"
+    cargo install cargo-zigbuild --version "$ZIGBUILD_VERSION" --locked --force --root "$CACHE/zigbuild" >"$CACHE/zigbuild-build.log" 2>&1 \
       || die "cargo-zigbuild build failed; see $CACHE/zigbuild-build.log"
   fi
   if ! python3 -c 'import pyarrow, duckdb' >/dev/null 2>&1; then

@@ -32,6 +32,7 @@ pub fn router() -> Router<Shared> {
         .route("/faults", post(set_faults))
         .route("/latency", post(set_latency))
         .route("/settings", post(set_settings))
+        .route("/behaviours", get(behaviours).post(set_behaviours))
         .route("/token", post(mint_token))
         .route("/oidc", post(mint_assertion))
         .route("/directory", post(add_directory_object))
@@ -183,6 +184,34 @@ async fn set_settings(State(state): State<Shared>, Json(req): Json<SettingsReque
         lock(&state.cfg).principal_replication = Duration::from_secs_f64(s.max(0.0));
     }
     StatusCode::NO_CONTENT
+}
+
+async fn behaviours(State(state): State<Shared>) -> Json<Value> {
+    Json(json!(state.cfg().behaviours))
+}
+
+/// Merges the JSON body into the behaviours: `{"graph_lag": false}`, `{"graph_lag_s": 3}`, or
+/// `{"all": false}` first to start from none.
+async fn set_behaviours(State(state): State<Shared>, Json(req): Json<Value>) -> Response {
+    let mut cfg = lock(&state.cfg);
+    let current = match req.get("all").and_then(Value::as_bool) {
+        Some(false) => crate::behaviours::Behaviours::none(),
+        Some(true) => crate::behaviours::Behaviours::default(),
+        None => cfg.behaviours.clone(),
+    };
+    let mut merged = json!(current);
+    if let Some(fields) = req.as_object() {
+        for (k, v) in fields.iter().filter(|(k, _)| k.as_str() != "all") {
+            merged[k] = v.clone();
+        }
+    }
+    match serde_json::from_value(merged) {
+        Ok(b) => {
+            cfg.behaviours = b;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("behaviours: {e}")).into_response(),
+    }
 }
 
 #[derive(Deserialize)]

@@ -107,6 +107,8 @@ pub struct EmulatorConfig {
     pub time_scale: f64,
     pub latency: LatencyProfile,
     pub faults: FaultConfig,
+    /// Azure's awkward behaviours; all on unless a test turns some off.
+    pub behaviours: crate::behaviours::Behaviours,
     /// A principal younger than this is unknown to ARM unless principalType is given.
     pub principal_replication: Duration,
     pub token_lifetime: Duration,
@@ -146,6 +148,7 @@ impl EmulatorConfig {
             time_scale: 0.01,
             latency: LatencyProfile::fast(),
             faults: FaultConfig::default(),
+            behaviours: crate::behaviours::Behaviours::default(),
             principal_replication: Duration::from_secs(2),
             token_lifetime: Duration::from_secs(3599),
             azurite_blob_bin: default_azurite_bin(),

@@ -13,8 +13,10 @@
 pub mod admin;
 pub mod arm;
 pub mod azurite;
+pub mod behaviours;
 pub mod blob_client;
 pub mod config;
+pub mod data_plane;
 pub mod error;
 pub mod event_pump;
 pub mod faults;
@@ -88,6 +90,7 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let state: Shared = Arc::new(AppState::new(cfg.clone()));
         *lock(&state.base_url) = format!("http://{addr}");
+        state.azurite.set_gate(data_plane::gate(&state));
         match cfg.state_file.as_ref().filter(|f| f.exists()) {
             Some(file) => restore(&state, file).await?,
             None => state::seed_directory(&state, &cfg),

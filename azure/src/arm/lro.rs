@@ -130,9 +130,16 @@ async fn location_poll(
 ) -> Result<Value, Error> {
     for _ in 0..MAX_POLLS {
         tokio::time::sleep(wait).await;
-        let poll = client
-            .call(Api::Arm, Method::GET, location, None, &[])
-            .await?;
+        // A `Location` URL answers a finished, failed operation with that failure's own 4xx/5xx
+        // and error body (ARM's async-operation contract); that is the operation failing, not
+        // the poll.
+        let poll = match client.call(Api::Arm, Method::GET, location, None, &[]).await {
+            Ok(poll) => poll,
+            Err(e) if matches!(e.origin, crate::Origin::Http(_)) => {
+                return Err(Error::operation(method, path, &e.code, &e.message))
+            }
+            Err(e) => return Err(e),
+        };
         match poll.status {
             202 => wait = wait_hint(&poll),
             200 | 201 if !poll.body.is_null() && method != Method::DELETE => {

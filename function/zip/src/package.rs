@@ -11,9 +11,9 @@
 //! `cargo zigbuild --target x86_64-unknown-linux-gnu.2.31` (or on an older distribution) and pass it
 //! as [`BinarySource::Prebuilt`], or build it with [`BinarySource::Build`] and `subcommand: "zigbuild"`.
 
-use std::io::{Cursor, Write};
+use std::io::{BufRead, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
@@ -221,6 +221,50 @@ pub fn zip_package(handler: &[u8]) -> Result<Vec<u8>, PackageError> {
 
 /// Runs cargo and returns the path of the built `handler`, taken from cargo's JSON messages so
 /// that `CARGO_TARGET_DIR` and `--target` need no guessing.
+/// The handler's bytes must not depend on where the checkout, the cargo home or the target
+/// directory sit on this machine (file paths survive in panic locations even when stripped):
+/// the package is named by its hash, and another machine must build the same one.
+fn reproducible_paths(workspace_root: &Path) -> Vec<String> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| h.join(".cargo")));
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root.join("target"));
+    let mut remaps: Vec<(PathBuf, &str)> = vec![(workspace_root.to_path_buf(), "/build")];
+    remaps.extend(cargo_home.map(|c| (c, "/cargo")));
+    remaps.push((target_dir, "/target"));
+    let flags: Vec<String> = remaps
+        .iter()
+        .map(|(from, to)| {
+            let from = from.display().to_string();
+            let from = from.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("\"--remap-path-prefix={from}={to}\"")
+        })
+        .collect();
+    vec![
+        "--config".to_string(),
+        format!("build.rustflags=[{}]", flags.join(", ")),
+    ]
+}
+
+/// Copies a child's stderr to ours line by line; returns its last lines.
+fn relay_tail(stderr: Option<std::process::ChildStderr>) -> String {
+    const KEEP: usize = 60;
+    let mut tail = std::collections::VecDeque::with_capacity(KEEP);
+    if let Some(stderr) = stderr {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("  | {line}");
+            if tail.len() == KEEP {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+    }
+    Vec::from(tail).join("\n")
+}
+
 fn cargo_build(
     workspace_root: &Path,
     subcommand: &str,
@@ -238,21 +282,44 @@ fn cargo_build(
             "--bin",
             BIN_NAME,
         ])
-        .arg("--message-format=json-render-diagnostics");
+        .arg("--message-format=json-render-diagnostics")
+        .args(reproducible_paths(workspace_root));
     if let Some(target) = target {
         command.args(["--target", target]);
     }
-    let output = command.output().map_err(|source| PackageError::Spawn {
+    // cargo's own progress goes to stderr: pass it through as it comes (a first release build
+    // takes minutes) and keep its tail for the error.
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| PackageError::Spawn {
+            subcommand: subcommand.to_owned(),
+            source,
+        })?;
+    let stderr = child.stderr.take();
+    let relay = std::thread::spawn(move || relay_tail(stderr));
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    let status = child.wait().map_err(|source| PackageError::Spawn {
         subcommand: subcommand.to_owned(),
         source,
     })?;
-    if !output.status.success() {
+    let stderr_tail = relay.join().unwrap_or_default();
+    if !status.success() {
         return Err(PackageError::Build {
             subcommand: subcommand.to_owned(),
-            status: output.status,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            status,
+            stderr: stderr_tail,
         });
     }
+    let output = std::process::Output {
+        status,
+        stdout: stdout.into_bytes(),
+        stderr: Vec::new(),
+    };
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())

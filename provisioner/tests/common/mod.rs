@@ -392,6 +392,63 @@ impl World {
         assert!(status.is_success(), "set faults: {status}");
     }
 
+    /// The promise for every Azure behaviour: `up --yes` from nothing succeeds in one run, a
+    /// re-run sends no write, `drift` exits 0, and `down --yes` leaves nothing (group and
+    /// resource group gone). Returns the first `up` for the caller's own checks.
+    pub async fn up_converges_and_down_leaves_nothing(&self, what: &str) -> Run {
+        self.up_converges_and_down_leaves_nothing_seen(what).await.0
+    }
+
+    /// As [`Self::up_converges_and_down_leaves_nothing`], also returning the cloud's state
+    /// right after the first `up`.
+    pub async fn up_converges_and_down_leaves_nothing_seen(&self, what: &str) -> (Run, Value) {
+        let up = self.provision(&["up", "--yes"]).await;
+        up.assert_code(0, &format!("{what}: up from nothing in one run"));
+        let after_up = self.state().await;
+        self.emulator.state.log.clear();
+        let again = self.provision(&["up", "--yes"]).await;
+        again.assert_code(0, &format!("{what}: re-run"));
+        let writes: Vec<String> = self
+            .writes()
+            .iter()
+            .map(|w| format!("{} {}", w.method, w.path))
+            .collect();
+        assert!(
+            writes.is_empty(),
+            "{what}: a converged re-run sends no write, saw {writes:?}\n{}",
+            again.stderr
+        );
+        self.provision(&["drift"])
+            .await
+            .assert_code(0, &format!("{what}: drift after up"));
+        self.provision(&["down", "--yes"])
+            .await
+            .assert_code(0, &format!("{what}: down"));
+        let state = self.state().await;
+        let left = Self::resource_ids(&state);
+        assert!(left.is_empty(), "{what}: down leaves nothing, left {left:?}");
+        let groups: Vec<&Value> = state["directory"]
+            .as_array()
+            .map(|d| d.iter().filter(|o| o["principalType"] == "Group").collect())
+            .unwrap_or_default();
+        assert!(groups.is_empty(), "{what}: the group is gone, left {groups:?}");
+        (up, after_up)
+    }
+
+    /// Merges into the emulator's Azure behaviours (`{"all": false, "graph_lag": true}`).
+    pub async fn set_behaviours(&self, behaviours: Value) {
+        let response = self
+            .http
+            .post(format!("{}/_admin/behaviours", self.emulator.url()))
+            .json(&behaviours)
+            .send()
+            .await
+            .expect("behaviours");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "set behaviours: {status} {text}");
+    }
+
     pub async fn faults_off(&self) {
         self.set_faults(json!({"seed": 0, "throttle_rate": 0.0, "retry_after_s": 0, "server_error_rate": 0.0, "drop_rate": 0.0, "lro_failure_rate": 0.0})).await;
     }

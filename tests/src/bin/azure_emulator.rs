@@ -33,6 +33,10 @@ struct Args {
     /// The azurite-blob executable.
     #[arg(long, env = "AZURITE_BLOB_BIN")]
     azurite_blob_bin: Option<PathBuf>,
+    /// Turn these Azure behaviours off (comma-separated switch names, or `all`); every one is on
+    /// by default. The switches are listed in tests/README.md.
+    #[arg(long, default_value = "")]
+    without: String,
     /// Write the chosen address here once listening.
     #[arg(long)]
     address_file: Option<PathBuf>,
@@ -53,6 +57,8 @@ async fn main() -> anyhow::Result<()> {
     };
     cfg.time_scale = args.time_scale;
     cfg.principal_replication = std::time::Duration::from_secs_f64(args.principal_replication);
+    cfg.behaviours =
+        local_cloud::behaviours::Behaviours::without(&args.without).map_err(anyhow::Error::msg)?;
     cfg.request_log = args.request_log;
     cfg.state_file = args.state_file;
     if let Some(bin) = args.azurite_blob_bin {
