@@ -36,7 +36,8 @@
 # action suffix list/listKeys/listkeys is dropped so "POST .../config/appsettings/list" counts as a read
 # of config/appsettings). Blob data-plane calls go to Azurite and are not in the emulator's log.
 #
-# Environment: BENCH_TIME_SCALE, BENCH_KEEP=1 (keep the temp dir), CARGO_TARGET_DIR, AZURITE_BLOB_BIN.
+# Environment: BENCH_TIME_SCALE, BENCH_WITHOUT (behaviours off, e.g. `all`), BENCH_KEEP=1 (keep the temp dir),
+# CARGO_TARGET_DIR, AZURITE_BLOB_BIN.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -65,9 +66,8 @@ trap cleanup EXIT
 
 # ---- 1. build -------------------------------------------------------------------------------------
 say "building (cargo waits for any other build holding the target dir)"
-cargo build -q -p provisioner -p local-cloud --bins
-cargo build -q -p superhero-function --bin handler
-cargo build -q -p provisioner --example bench_support
+# Whole-workspace builds: a `-p` selection changes feature unification and rebuilds shared crates.
+cargo build -q --workspace --bins --examples
 PROVISION="$TARGET/debug/provision"
 EMULATOR="$TARGET/debug/azure-emulator"
 SUPPORT="$TARGET/debug/examples/bench_support"
@@ -78,8 +78,10 @@ PACKAGE="$WORK/package.zip"
 
 # ---- 2. emulator ----------------------------------------------------------------------------------
 mkdir -p "$WORK/data"
-say "starting azure-emulator --latency azure --time-scale $SCALE"
-"$EMULATOR" --port 0 --latency azure --time-scale "$SCALE" --data-dir "$WORK/data" \
+# BENCH_WITHOUT: Azure behaviours to turn off (azure-emulator --without); default none, as a user meets Azure.
+WITHOUT="${BENCH_WITHOUT:-}"
+say "starting azure-emulator --latency azure --time-scale $SCALE ${WITHOUT:+--without $WITHOUT}"
+"$EMULATOR" --port 0 --latency azure --time-scale "$SCALE" --without "$WITHOUT" --data-dir "$WORK/data" \
   --request-log "$WORK/requests.jsonl" --address-file "$WORK/address" >"$WORK/emulator.stdout" 2>"$WORK/emulator.stderr" &
 EMULATOR_PID=$!
 for _ in $(seq 1 300); do
