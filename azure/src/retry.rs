@@ -181,6 +181,16 @@ pub mod eventual {
         e.is(403, "AuthorizationPermissionMismatch") || e.is(403, "AuthorizationFailure")
     }
 
+    /// A resource provider namespace registered moments ago: `registrationState` stays
+    /// `Registering` for a minute or more, and writes to it answer 409
+    /// `MissingSubscriptionRegistration` until it is `Registered` ("Azure resource providers and
+    /// types", learn.microsoft.com; the error's shape: azure-sdk-for-node#2305).
+    pub fn provider_registering(e: &Error) -> bool {
+        e.code
+            .eq_ignore_ascii_case("MissingSubscriptionRegistration")
+            && matches!(e.origin, Origin::Operation | Origin::Http(409))
+    }
+
     /// A SAS bound to a stored access policy set less than 30 s ago (Set Container ACL:
     /// "may take up to 30 seconds to take effect"): 403 `AuthenticationFailed`.
     pub fn access_policy_not_effective(e: &Error) -> bool {

@@ -36,7 +36,10 @@ impl LoggedRequest {
                     || self.path.ends_with("/listKeys")
                     || self.path.ends_with("/listkeys")
                     || self.path.ends_with("/getFullUrl")
-                    || self.path.ends_with("/checkNameAvailability"))
+                    || self
+                        .path
+                        .to_ascii_lowercase()
+                        .ends_with("/checknameavailability"))
             }
             _ => true,
         }

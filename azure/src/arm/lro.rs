@@ -133,7 +133,10 @@ async fn location_poll(
         // A `Location` URL answers a finished, failed operation with that failure's own 4xx/5xx
         // and error body (ARM's async-operation contract); that is the operation failing, not
         // the poll.
-        let poll = match client.call(Api::Arm, Method::GET, location, None, &[]).await {
+        let poll = match client
+            .call(Api::Arm, Method::GET, location, None, &[])
+            .await
+        {
             Ok(poll) => poll,
             Err(e) if matches!(e.origin, crate::Origin::Http(_)) => {
                 return Err(Error::operation(method, path, &e.code, &e.message))

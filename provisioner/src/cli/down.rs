@@ -87,9 +87,14 @@ pub async fn run(s: &Session, yes: bool) -> Result<(), CliError> {
     } else {
         print!("{}", render::summary_text("down", &summary));
     }
-    if summary.failed.is_empty() {
-        Ok(())
-    } else {
-        Err(super::steps::failed("down", &summary))
+    if !summary.failed.is_empty() {
+        return Err(super::steps::failed("down", &summary));
     }
+    if !summary.kept.is_empty() {
+        return Err(CliError::Kept(format!(
+            "down kept {} resource(s) of environment {env} (see above): it is not fully removed",
+            summary.kept.len()
+        )));
+    }
+    Ok(())
 }

@@ -42,6 +42,9 @@ pub enum CliError {
         failed: usize,
         skipped: usize,
     },
+    /// `down` kept something (each named above with why): the environment is not gone.
+    #[error("{0}")]
+    Kept(String),
     #[error("verify failed at stage {stage}: {message}")]
     Verify { stage: String, message: String },
     #[error(transparent)]
@@ -88,6 +91,7 @@ impl CliError {
             | CliError::Prompt(_)
             | CliError::NotConfirmed(_)
             | CliError::Failed { .. }
+            | CliError::Kept(_)
             | CliError::Verify { .. }
             | CliError::Package(_)
             | CliError::Output(_) => exit_code::ERROR,

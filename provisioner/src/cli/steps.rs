@@ -9,7 +9,8 @@ use crate::engine::{
 };
 use crate::resources::storage_account::AccountRole;
 use crate::resources::storage_container::Container;
-use crate::resources::{Action, Key};
+use crate::resources::{global_names, registration, Action, Key};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// What the environment looks like and what would change.
@@ -28,6 +29,13 @@ pub async fn observe_and_plan(s: &Session) -> Result<Planned, CliError> {
         });
     }
     let plan = engine::plan(&s.ctx, &stack, &observed);
+    let creates: Vec<Key> = plan
+        .items
+        .iter()
+        .filter(|p| p.action == Action::Create)
+        .map(|p| p.key)
+        .collect();
+    global_names::check_free(&s.ctx, &creates).await?;
     Ok(Planned {
         stack,
         observed,
@@ -61,6 +69,17 @@ pub async fn apply_locked(
         plan,
     } = planned;
     let ctx = &s.ctx;
+    let namespaces: BTreeSet<&'static str> = plan
+        .items
+        .iter()
+        .filter(|p| p.action.is_change())
+        .flat_map(|p| p.key.namespaces().iter().copied())
+        .collect();
+    for ns in registration::ensure_registered(ctx, &namespaces).await? {
+        s.reporter.event(Event::Note {
+            message: format!("resource provider {ns} is registered on the subscription"),
+        });
+    }
     let mut progress = Progress::new(observed);
     let home_changes = LOCK_HOME
         .iter()

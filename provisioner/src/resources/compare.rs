@@ -7,6 +7,9 @@ use super::{Action, Change, Live, Result};
 use serde_json::{json, Value};
 
 /// Compares only the properties we set: a property Azure adds or defaults never shows as drift.
+/// ARM answers in its own spelling: enum values come back in another case (a Log Analytics sku
+/// `PerGB2018` reads back as `pergb2018`) and a property at its default may be left out
+/// (`isHnsEnabled` on a non-HNS account), so those compare equal.
 pub fn diff_owned(desired: &Value, live: &Value, path: &str, out: &mut Vec<Change>) {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => {
@@ -18,6 +21,7 @@ pub fn diff_owned(desired: &Value, live: &Value, path: &str, out: &mut Vec<Chang
                 };
                 match l.get(k) {
                     Some(lv) => diff_owned(dv, lv, &p, out),
+                    None if omitted_at_default(&p, dv) => {}
                     None => out.push(Change {
                         property: p,
                         live: Value::Null,
@@ -27,8 +31,7 @@ pub fn diff_owned(desired: &Value, live: &Value, path: &str, out: &mut Vec<Chang
             }
         }
         (Value::String(d), Value::String(l))
-            if d.eq_ignore_ascii_case(l)
-                && (path.ends_with("location") || path.ends_with("Id")) => {}
+            if d.eq_ignore_ascii_case(l) && case_insensitive(path) => {}
         (d, l) if d == l => {}
         (d, l) => out.push(Change {
             property: path.to_string(),
@@ -36,6 +39,37 @@ pub fn diff_owned(desired: &Value, live: &Value, path: &str, out: &mut Vec<Chang
             desired: d.clone(),
         }),
     }
+}
+
+/// Properties ARM compares without regard to case: locations, resource ids and enum values.
+/// Tag values and settings stay case-sensitive.
+fn case_insensitive(path: &str) -> bool {
+    const ENUMS: &[&str] = &[
+        "kind",
+        "tier",
+        "minimumTlsVersion",
+        "accessTier",
+        "publicNetworkAccess",
+        "publicNetworkAccessForIngestion",
+        "publicNetworkAccessForQuery",
+        "Application_Type",
+        "IngestionMode",
+        "principalType",
+    ];
+    let last = path.rsplit('.').next().unwrap_or(path);
+    path.ends_with("location")
+        || path.ends_with("Id")
+        || path == "sku.name"
+        || path.ends_with(".sku.name")
+        || ENUMS.contains(&last)
+}
+
+/// Properties ARM leaves out of a read when they hold their default.
+fn omitted_at_default(path: &str, desired: &Value) -> bool {
+    const DEFAULTS: &[(&str, bool)] = &[("properties.isHnsEnabled", false)];
+    DEFAULTS
+        .iter()
+        .any(|(p, default)| *p == path && *desired == Value::Bool(*default))
 }
 
 /// A resource whose last operation ended Failed is not in sync, whatever its properties say; the
@@ -129,6 +163,35 @@ mod tests {
             other => panic!("expected an update, got {other:?}"),
         }
         assert_eq!(action_for(&desired, &Live::Absent), Action::Create);
+    }
+
+    #[test]
+    fn arm_spellings_of_the_same_value_are_not_drift() {
+        let desired = json!({"location": "westeurope", "sku": {"name": "Standard_LRS"},
+            "properties": {"sku": {"name": "PerGB2018"}, "isHnsEnabled": false, "minimumTlsVersion": "TLS1_2"},
+            "tags": {"owner": "Team"}});
+        let live = json!({"location": "westeurope", "sku": {"name": "Standard_lrs"},
+            "properties": {"sku": {"name": "pergb2018"}, "minimumTlsVersion": "tls1_2"},
+            "tags": {"owner": "Team"}});
+        assert_eq!(
+            action_for(&desired, &Live::Present(live.clone())),
+            Action::Noop
+        );
+        // A tag value is case-sensitive, and absent is the default only for false.
+        let mut other_case = live.clone();
+        other_case["tags"]["owner"] = json!("team");
+        assert!(action_for(&desired, &Live::Present(other_case)).is_change());
+        let mut hns = desired.clone();
+        hns["properties"]["isHnsEnabled"] = json!(true);
+        match action_for(&hns, &Live::Present(live.clone())) {
+            Action::Update { changes } => {
+                assert_eq!(changes[0].property, "properties.isHnsEnabled");
+            }
+            other => panic!("an HNS account read without isHnsEnabled differs: {other:?}"),
+        }
+        let mut sku = live;
+        sku["properties"]["sku"]["name"] = json!("standalone");
+        assert!(action_for(&desired, &Live::Present(sku)).is_change());
     }
 
     #[test]

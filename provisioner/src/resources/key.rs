@@ -57,6 +57,22 @@ impl fmt::Display for Key {
     }
 }
 
+impl Key {
+    /// The resource provider namespaces a write of this resource needs registered on the
+    /// subscription. Microsoft.Resources and Microsoft.Authorization are registered everywhere;
+    /// Application Insights also makes a Failure Anomalies rule in Microsoft.AlertsManagement.
+    pub fn namespaces(self) -> &'static [&'static str] {
+        match self {
+            Key::ResourceGroup | Key::SecurityGroup | Key::Role { .. } => &[],
+            Key::LogAnalytics => &["Microsoft.OperationalInsights"],
+            Key::AppInsights => &["Microsoft.Insights", "Microsoft.AlertsManagement"],
+            Key::Storage(_) | Key::Container(_) => &["Microsoft.Storage"],
+            Key::ServicePlan | Key::FunctionApp | Key::FunctionPackage => &["Microsoft.Web"],
+            Key::EventTopic | Key::EventSubscription => &["Microsoft.EventGrid"],
+        }
+    }
+}
+
 impl Serialize for Key {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

@@ -1,6 +1,9 @@
-//! Role assignments. Names are UUIDv5 of (scope, role, principal), so a re-run never meets
-//! RoleAssignmentExists. A new principal may be unknown to ARM for a while: principalType is always
-//! sent, and PrincipalNotFound is retried only while Graph confirms the principal exists.
+//! Role assignments. Names are UUIDv5 of (scope, role, principal), so a re-run of ours never meets
+//! RoleAssignmentExists. An equivalent assignment made by hand, by the portal or by the Terraform
+//! original (same scope, role and principal, another name) is adopted: the read finds it when ours
+//! is absent, so the next run sends no write and `drift` is clean. A new principal may be unknown
+//! to ARM for a while: principalType is always sent, and PrincipalNotFound is retried only while
+//! Graph confirms the principal exists.
 
 use super::compare::read_arm;
 use super::storage_account::AccountRole;
@@ -132,6 +135,34 @@ impl RoleAssignment {
             })
     }
 
+    /// An assignment at exactly this scope of this role to this principal, whatever its name.
+    async fn equivalent(&self, ctx: &Ctx, principal: &str) -> Result<Option<Value>> {
+        let scope = self.account.id(ctx);
+        let filter = format!("principalId eq '{principal}'");
+        let filter: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+        let listing = ctx
+            .azure
+            .get(&format!(
+                "{scope}/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHORIZATION}&$filter={filter}"
+            ))
+            .await?
+            .unwrap_or(Value::Null);
+        let role = self.role.guid();
+        Ok(listing["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| {
+                let text = |p: &str| a.pointer(p).and_then(Value::as_str).unwrap_or_default();
+                text("/properties/scope").eq_ignore_ascii_case(&scope)
+                    && text("/properties/principalId").eq_ignore_ascii_case(principal)
+                    && text("/properties/roleDefinitionId")
+                        .to_ascii_lowercase()
+                        .ends_with(role)
+            })
+            .cloned())
+    }
+
     async fn principal_exists(&self, ctx: &Ctx, principal: &str) -> Result<bool> {
         match ctx
             .azure
@@ -181,8 +212,15 @@ impl Resource for RoleAssignment {
             let Some(principal) = self.principal.object_id(inputs) else {
                 return Ok(Read::absent());
             };
+            let live = match read_arm(ctx, &self.path(ctx, principal)).await? {
+                Live::Absent => match self.equivalent(ctx, principal).await? {
+                    Some(adopted) => Live::Present(adopted),
+                    None => Live::Absent,
+                },
+                present => present,
+            };
             Ok(Read {
-                live: read_arm(ctx, &self.path(ctx, principal)).await?,
+                live,
                 outputs: Outputs::default(),
             })
         })
@@ -224,12 +262,11 @@ impl Resource for RoleAssignment {
             let path = self.path(ctx, &principal);
             match ctx.azure.put(&path, &body).await {
                 Ok(_) => Ok(Applied::default()),
+                // Granted already under another name (made by hand, by the portal or by
+                // Terraform): the same grant, so it is adopted, and the next read finds it.
                 Err(e) if e.is(409, "RoleAssignmentExists") => Ok(Applied {
                     outputs: Outputs::default(),
-                    notices: vec![format!(
-                        "{}: already granted under another assignment name; adopted as is",
-                        self.key()
-                    )],
+                    notices: vec![adopted_notice(self, &e.message)],
                 }),
                 Err(e) if e.code == PRINCIPAL_NOT_FOUND => {
                     if !self.principal_exists(ctx, &principal).await? {
@@ -258,10 +295,23 @@ impl Resource for RoleAssignment {
             let Some(principal) = self.principal.object_id(inputs) else {
                 return Ok(Deletion::Deleted);
             };
-            ctx.azure.delete(&self.path(ctx, principal)).await?;
+            // An adopted assignment goes by its own id.
+            let path = match live.body().and_then(|b| b["id"].as_str()) {
+                Some(id) => format!("{id}?api-version={AUTHORIZATION}"),
+                None => self.path(ctx, principal),
+            };
+            ctx.azure.delete(&path).await?;
             Ok(Deletion::Deleted)
         })
     }
+}
+
+fn adopted_notice(assignment: &RoleAssignment, azure_message: &str) -> String {
+    format!(
+        "{}: already granted by an assignment made outside provision ({}); adopted, it counts as this grant from now on",
+        assignment.key(),
+        azure_message.trim_end_matches('.')
+    )
 }
 
 #[cfg(test)]

@@ -107,6 +107,27 @@ pub fn with_async_operation(
     response
 }
 
+/// A body whose `provisioningState` is not terminal, with only a `Retry-After` to say when to
+/// read the resource again (in emulated seconds, scaled, so fractions appear at small scales).
+pub fn with_provisioning_state(state: &Shared, status: StatusCode, body: Value) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    let seconds = state.cfg().scaled(10.0).as_secs_f64();
+    let value = if seconds >= 1.0 {
+        format!("{}", seconds.ceil() as u64)
+    } else {
+        format!("{seconds:.3}")
+    };
+    set_header(&mut response, "retry-after", &value);
+    response
+}
+
+/// Whether a stored body is still being provisioned.
+pub fn in_progress(body: &Value) -> bool {
+    body.pointer("/properties/provisioningState")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !["Succeeded", "Failed", "Canceled"].contains(&s))
+}
+
 fn set_header(response: &mut Response, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         response.headers_mut().insert(name, v);

@@ -52,9 +52,10 @@ fn supported_versions(namespace: &str) -> &'static [&'static str] {
         "microsoft.storage" => &["2023-01-01", "2023-05-01", "2025-01-01", "2025-06-01"],
         "microsoft.authorization" => &["2022-04-01"],
         "microsoft.web" => &["2023-12-01", "2024-04-01", "2024-11-01"],
-        "microsoft.insights" => &["2020-02-02"],
+        "microsoft.insights" => &["2020-02-02", "2023-01-01"],
         "microsoft.operationalinsights" => &["2023-09-01", "2025-02-01"],
         "microsoft.eventgrid" => &["2025-02-15"],
+        "microsoft.alertsmanagement" => &["2019-06-01", "2021-04-01"],
         _ => &[],
     }
 }
@@ -111,7 +112,12 @@ impl ArmRequest {
 /// namespace serves, and this emulator's subscription.
 pub fn admit(state: &Shared, req: &ArmRequest) -> Result<ResourcePath, ArmError> {
     let parsed = ResourcePath::parse(&req.segments)?;
-    check_api_version(req, parsed.namespace())?;
+    // `GET /providers/{ns}` and `POST .../register` belong to Microsoft.Resources, whatever `ns` is.
+    let versions_of = match parsed.target {
+        path::Target::Provider { .. } => "Microsoft.Resources",
+        _ => parsed.namespace(),
+    };
+    check_api_version(req, versions_of)?;
     let subscription = state.cfg().subscription_id;
     if !parsed.subscription.eq_ignore_ascii_case(&subscription) {
         return Err(ArmError::not_found(

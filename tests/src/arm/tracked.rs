@@ -22,6 +22,20 @@ pub fn put_tracked(
     let mut body = body;
     let namespace = kind.split('/').next().unwrap_or_default().to_string();
     match (exists, create_seconds) {
+        (false, Some(seconds)) if polled_by_state(state, kind) => {
+            body["properties"]["provisioningState"] = Value::from("Creating");
+            lock(&state.cloud).insert(Resource {
+                id: id.into(),
+                kind: kind.into(),
+                body: body.clone(),
+            });
+            lro::start(state, id, OperationAction::Create, seconds, None);
+            Ok(lro::with_provisioning_state(
+                state,
+                StatusCode::CREATED,
+                body,
+            ))
+        }
         (false, Some(seconds)) => {
             body["properties"]["provisioningState"] =
                 Value::from(if namespace.eq_ignore_ascii_case("Microsoft.Web") {
@@ -63,10 +77,22 @@ pub fn put_tracked(
     }
 }
 
-/// The stored body of `id`, or ARM's 404 for it.
+/// Kinds whose create answers with a non-terminal `provisioningState` and `Retry-After` alone, no
+/// operation URL (`provisioning_state_polling`; ARM's async contract allows it, and Log Analytics
+/// workspaces answer so).
+fn polled_by_state(state: &Shared, kind: &str) -> bool {
+    const KINDS: &[&str] = &["Microsoft.OperationalInsights/workspaces"];
+    state.cfg().behaviours.provisioning_state_polling && KINDS.contains(&kind)
+}
+
+/// The stored body of `id`, or ARM's 404 for it. A resource still being created says when to
+/// look again.
 pub fn get_tracked(state: &Shared, id: &str, kind: &str, parsed: &ResourcePath) -> ArmResult {
     let body = lock(&state.cloud).get(id).map(|r| r.body.clone());
     match body {
+        Some(body) if polled_by_state(state, kind) && lro::in_progress(&body) => {
+            Ok(lro::with_provisioning_state(state, StatusCode::OK, body))
+        }
         Some(body) => ok(body),
         None => Err(ArmError::resource_not_found(
             kind,

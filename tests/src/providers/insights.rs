@@ -1,16 +1,26 @@
-//! Microsoft.Insights: workspace-based Application Insights components (synchronous PUT).
+//! Microsoft.Insights: workspace-based Application Insights components (synchronous PUT), and what
+//! creating one adds to the group behind the caller's back: the untagged action group
+//! "Application Insights Smart Detection" and the smart detector alert rule
+//! "Failure Anomalies - <component>" (terraform-provider-azurerm#10563, #18026).
 
 use crate::arm::path::ResourcePath;
 use crate::arm::{self, ArmRequest, ArmResult};
 use crate::error::ArmError;
-use crate::state::{lock, Shared};
+use crate::state::{lock, Resource, Shared};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 const KIND: &str = "Microsoft.Insights/components";
 
+const ACTION_GROUP: &str = "microsoft.insights/actiongroups";
+const ACTION_GROUP_NAME: &str = "Application Insights Smart Detection";
+const ALERT_RULE: &str = "microsoft.alertsmanagement/smartDetectorAlertRules";
+
 pub fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
     let (types, action) = parsed.shape();
+    if types == ["actiongroups"] && action.is_none() {
+        return side_resource(state, req, parsed, ACTION_GROUP);
+    }
     if types != ["components"] || action.is_some() {
         return Err(ArmError::not_found(
             "NotFound",
@@ -41,6 +51,80 @@ pub fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRes
         Method::PUT => put(state, req, &id, &name),
         _ => Err(arm::method_not_allowed(req)),
     }
+}
+
+/// `microsoft.alertsmanagement/smartDetectorAlertRules/{name}`: read and delete.
+pub fn smart_detector_rule(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
+    let (types, action) = parsed.shape();
+    if types != ["smartdetectoralertrules"] || action.is_some() {
+        return Err(ArmError::not_found(
+            "NotFound",
+            format!("No route for {}.", req.path),
+        ));
+    }
+    side_resource(state, req, parsed, ALERT_RULE)
+}
+
+/// What the smart detection setup made: readable and deletable like any resource.
+fn side_resource(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, kind: &str) -> ArmResult {
+    let id = side_id(parsed.rg(), &parsed.subscription, kind, &parsed.names()[0]);
+    match req.method {
+        Method::GET => arm::get_tracked(state, &id, kind, parsed),
+        Method::DELETE => {
+            let existed = lock(&state.cloud).remove(&id).is_some();
+            arm::empty(if existed {
+                StatusCode::OK
+            } else {
+                StatusCode::NO_CONTENT
+            })
+        }
+        _ => Err(arm::method_not_allowed(req)),
+    }
+}
+
+fn side_id(rg: &str, subscription: &str, kind: &str, name: &str) -> String {
+    format!("/subscriptions/{subscription}/resourceGroups/{rg}/providers/{kind}/{name}")
+}
+
+/// What Azure adds when a component is created: the shared action group (once per group) and
+/// the component's Failure Anomalies rule, which needs Microsoft.AlertsManagement registered.
+fn add_smart_detection(state: &Shared, component_id: &str, name: &str) {
+    let parts: Vec<&str> = component_id.trim_matches('/').split('/').collect();
+    let (subscription, rg) = (parts[1], parts[3]);
+    let group_id = side_id(rg, subscription, ACTION_GROUP, ACTION_GROUP_NAME);
+    let mut cloud = lock(&state.cloud);
+    if cloud.get(&group_id).is_none() {
+        cloud.insert(Resource {
+            id: group_id.clone(),
+            kind: ACTION_GROUP.into(),
+            body: json!({
+                "id": group_id, "name": ACTION_GROUP_NAME, "type": "Microsoft.Insights/ActionGroups",
+                "location": "Global",
+                "properties": {"groupShortName": "SmartDetect", "enabled": true, "emailReceivers": [],
+                    "armRoleReceivers": [
+                        {"name": "Monitoring Contributor", "roleId": "749f88d5-cbae-40b8-bcfc-e573ddc772fa", "useCommonAlertSchema": true},
+                        {"name": "Monitoring Reader", "roleId": "43d0d8ad-25c7-4714-9337-8ba259a9fe05", "useCommonAlertSchema": true}]},
+            }),
+        });
+    }
+    drop(cloud);
+    if !super::resources::is_registered(state, "Microsoft.AlertsManagement") {
+        return;
+    }
+    let rule_name = format!("Failure Anomalies - {name}");
+    let rule_id = side_id(rg, subscription, ALERT_RULE, &rule_name);
+    lock(&state.cloud).insert(Resource {
+        id: rule_id.clone(),
+        kind: ALERT_RULE.into(),
+        body: json!({
+            "id": rule_id, "name": rule_name, "type": "Microsoft.AlertsManagement/smartDetectorAlertRules",
+            "location": "global",
+            "properties": {"description": "Failure Anomalies notifies you of an unusual rise in the rate of failed HTTP requests or dependency calls.",
+                "state": "Enabled", "severity": "Sev3", "frequency": "PT1M",
+                "detector": {"id": "FailureAnomaliesDetector"}, "scope": [component_id],
+                "actionGroups": {"groupIds": [group_id]}},
+        }),
+    });
 }
 
 fn put(state: &Shared, req: &ArmRequest, id: &str, name: &str) -> ArmResult {
@@ -111,5 +195,9 @@ fn put(state: &Shared, req: &ArmRequest, id: &str, name: &str) -> ArmResult {
     }
     arm::merge(&mut props, &requested);
     let resource = json!({"id": id, "name": name, "type": KIND, "location": location, "tags": tags, "kind": kind, "properties": props});
-    arm::put_tracked(state, req, id, KIND, resource, None)
+    let response = arm::put_tracked(state, req, id, KIND, resource, None)?;
+    if existing.is_none() && state.cfg().behaviours.insights_smart_detection {
+        add_smart_detection(state, id, name);
+    }
+    Ok(response)
 }

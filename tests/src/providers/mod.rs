@@ -26,8 +26,19 @@ pub async fn route(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> A
         Target::RoleAssignment { .. }
         | Target::RoleAssignmentList { .. }
         | Target::RoleDefinition { .. } => authorization::handle(state, req, parsed),
+        Target::SubscriptionAction { namespace, .. }
+            if namespace.eq_ignore_ascii_case("Microsoft.Web") =>
+        {
+            web::check_name_availability(state, req, parsed)
+        }
         Target::SubscriptionAction { .. } => storage::subscription_action(state, req, parsed),
         Target::Resource { namespace, .. } => {
+            // ARM refuses a write to an unregistered namespace before it looks any further.
+            if matches!(req.method, Method::PUT | Method::PATCH) {
+                if let Some(refused) = resources::unregistered_write(state, namespace) {
+                    return Ok(refused);
+                }
+            }
             require_resource_group(state, parsed)?;
             if matches!(req.method, Method::PUT | Method::PATCH | Method::DELETE) {
                 let depth = parsed.names().len();
@@ -37,6 +48,7 @@ pub async fn route(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> A
                 "microsoft.storage" => storage::handle(state, req, parsed).await,
                 "microsoft.operationalinsights" => operational_insights::handle(state, req, parsed),
                 "microsoft.insights" => insights::handle(state, req, parsed),
+                "microsoft.alertsmanagement" => insights::smart_detector_rule(state, req, parsed),
                 "microsoft.web" => web::handle(state, req, parsed).await,
                 "microsoft.eventgrid" => event_grid::handle(state, req, parsed).await,
                 other => Err(ArmError::bad_request(
@@ -46,6 +58,17 @@ pub async fn route(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> A
             }
         }
     }
+}
+
+/// A globally unique name someone outside this subscription holds (`global_names`, `taken_names`):
+/// name checks report it unavailable and a create of it is refused.
+pub fn name_taken_elsewhere(state: &Shared, name: &str) -> bool {
+    let behaviours = state.cfg().behaviours;
+    behaviours.global_names
+        && behaviours
+            .taken_names
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(name))
 }
 
 fn require_resource_group(state: &Shared, parsed: &ResourcePath) -> Result<(), ArmError> {

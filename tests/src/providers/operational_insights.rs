@@ -94,7 +94,8 @@ fn put(state: &Shared, req: &ArmRequest, id: &str, name: &str) -> ArmResult {
     let tags = arm::validate_tags(body)?;
     let requested = body.get("properties").cloned().unwrap_or_else(|| json!({}));
     if let Some(sku) = requested.pointer("/sku/name").and_then(Value::as_str) {
-        if !SKUS.contains(&sku) {
+        // ARM takes enum values in any case.
+        if !SKUS.iter().any(|s| s.eq_ignore_ascii_case(sku)) {
             return Err(ArmError::bad_request(
                 "InvalidParameter",
                 format!("The SKU '{sku}' is not valid."),
@@ -134,6 +135,12 @@ fn put(state: &Shared, req: &ArmRequest, id: &str, name: &str) -> ArmResult {
         })
     });
     arm::merge(&mut props, &requested);
+    if state.cfg().behaviours.arm_spelling {
+        // The service keeps and echoes its own spelling: `PerGB2018` reads back as `pergb2018`.
+        if let Some(sku) = props.pointer("/sku/name").and_then(Value::as_str) {
+            props["sku"]["name"] = json!(sku.to_ascii_lowercase());
+        }
+    }
     props["customerId"] = customer_id;
     props["modifiedDate"] = json!(chrono::Utc::now().to_rfc3339());
     lock(&state.cloud).deleted_workspaces.remove(&key(id));

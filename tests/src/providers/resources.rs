@@ -14,9 +14,97 @@ const NAMESPACES: &[&str] = &[
     "Microsoft.Insights",
     "Microsoft.OperationalInsights",
     "Microsoft.EventGrid",
+    "Microsoft.AlertsManagement",
     "Microsoft.Authorization",
     "Microsoft.Resources",
 ];
+
+/// What a fresh subscription has registered: only the namespaces ARM registers by default
+/// ("Azure resource providers and types", learn.microsoft.com); the rest wait for
+/// `POST providers/{ns}/register` when `provider_registration` is on.
+const REGISTERED_BY_DEFAULT: &[&str] = &["Microsoft.Authorization", "Microsoft.Resources"];
+
+fn provider_id(subscription: &str, namespace: &str) -> String {
+    format!("/subscriptions/{subscription}/providers/{namespace}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Registration {
+    NotRegistered,
+    Registering,
+    Registered,
+}
+
+impl Registration {
+    fn as_str(self) -> &'static str {
+        match self {
+            Registration::NotRegistered => "NotRegistered",
+            Registration::Registering => "Registering",
+            Registration::Registered => "Registered",
+        }
+    }
+}
+
+/// A namespace's state: a registration runs as an operation on the provider's id and, once
+/// finished, is remembered as registered.
+fn registration(state: &Shared, namespace: &str) -> Registration {
+    let Some(canonical) = NAMESPACES
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(namespace))
+    else {
+        return Registration::Registered;
+    };
+    let id = provider_id(&state.cfg().subscription_id, canonical);
+    let fresh_default =
+        !state.cfg().behaviours.provider_registration || REGISTERED_BY_DEFAULT.contains(canonical);
+    let mut cloud = lock(&state.cloud);
+    let running = cloud
+        .operations
+        .values()
+        .filter(|op| op.resource_id.eq_ignore_ascii_case(&id))
+        .map(|op| op.finished)
+        .collect::<Vec<_>>();
+    if running.iter().any(|finished| *finished) {
+        cloud
+            .registered_providers
+            .insert(canonical.to_string(), true);
+        cloud
+            .operations
+            .retain(|_, op| !op.resource_id.eq_ignore_ascii_case(&id));
+        return Registration::Registered;
+    }
+    if cloud
+        .registered_providers
+        .get(*canonical)
+        .copied()
+        .unwrap_or(fresh_default)
+    {
+        Registration::Registered
+    } else if running.is_empty() {
+        Registration::NotRegistered
+    } else {
+        Registration::Registering
+    }
+}
+
+/// Whether the subscription may use `namespace` now.
+pub fn is_registered(state: &Shared, namespace: &str) -> bool {
+    registration(state, namespace) == Registration::Registered
+}
+
+/// ARM's 409 for a write to a namespace the subscription has not registered, in its own shape:
+/// the namespace is `details[0].target` (azure-sdk-for-node#2305).
+pub fn unregistered_write(state: &Shared, namespace: &str) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if is_registered(state, namespace) {
+        return None;
+    }
+    let canonical = crate::arm::path::canonical(namespace);
+    let message = format!("The subscription is not registered to use namespace '{canonical}'. See https://aka.ms/rps-not-found for how to register subscriptions.");
+    let body = json!({"error": {"code": "MissingSubscriptionRegistration", "message": message,
+        "details": [{"code": "MissingSubscriptionRegistration", "target": canonical, "message": message}]}});
+    Some((StatusCode::CONFLICT, axum::Json(body)).into_response())
+}
 
 pub fn provider(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
     let Target::Provider {
@@ -35,23 +123,22 @@ pub fn provider(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmR
             format!("The resource namespace '{namespace}' is invalid."),
         ));
     };
-    let registered = {
-        let mut cloud = lock(&state.cloud);
-        if *register {
-            cloud
-                .registered_providers
-                .insert(canonical.to_string(), true);
-        }
-        // Everything we serve is usable, as on a subscription where it was registered long ago.
-        *cloud
-            .registered_providers
-            .entry(canonical.to_string())
-            .or_insert(true)
-    };
+    match (*register, &req.method) {
+        (false, &Method::GET) | (true, &Method::POST) => {}
+        _ => return Err(arm::method_not_allowed(req)),
+    }
+    let id = provider_id(&parsed.subscription, canonical);
+    let mut now = registration(state, canonical);
+    if *register && now == Registration::NotRegistered {
+        let secs = state.cfg().behaviours.provider_register_s;
+        lro::start(state, &id, OperationAction::Create, secs, None);
+        now = Registration::Registering;
+    }
     arm::ok(json!({
-        "id": format!("/subscriptions/{}/providers/{canonical}", parsed.subscription),
+        "id": id,
         "namespace": canonical,
-        "registrationState": if registered { "Registered" } else { "NotRegistered" },
+        "registrationState": now.as_str(),
+        "registrationPolicy": "RegistrationRequired",
     }))
 }
 

@@ -72,7 +72,8 @@ pub fn subscription_action(state: &Shared, req: &ArmRequest, parsed: &ResourcePa
             json!({"nameAvailable": false, "reason": "AccountNameInvalid", "message": name_invalid(&name).message}),
         );
     }
-    if lock(&state.cloud).accounts.contains_key(&name) {
+    if lock(&state.cloud).accounts.contains_key(&name) || super::name_taken_elsewhere(state, &name)
+    {
         return arm::ok(
             json!({"nameAvailable": false, "reason": "AlreadyExists", "message": format!("The storage account named {name} is already taken.")}),
         );
@@ -172,6 +173,17 @@ fn account_properties(requested: &Value, data: &AccountData, existing: Option<&V
     props
 }
 
+/// With `arm_spelling`, a property at its default is left out, as ARM leaves `isHnsEnabled` out
+/// of a non-HNS account.
+fn as_arm_echoes(state: &Shared, mut props: Value) -> Value {
+    if state.cfg().behaviours.arm_spelling && props.get("isHnsEnabled") == Some(&json!(false)) {
+        if let Some(p) = props.as_object_mut() {
+            p.remove("isHnsEnabled");
+        }
+    }
+    props
+}
+
 async fn account(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
     let name = account_name(parsed);
     let id = parsed.resource_id(1);
@@ -248,7 +260,9 @@ async fn put_account(
     validate_properties(&requested)?;
     arm::ensure_no_conflict(state, id)?;
     let existing = lock(&state.cloud).get(id).cloned();
-    let taken_elsewhere = existing.is_none() && lock(&state.cloud).accounts.contains_key(name);
+    let taken_elsewhere = existing.is_none()
+        && (lock(&state.cloud).accounts.contains_key(name)
+            || super::name_taken_elsewhere(state, name));
     if taken_elsewhere {
         return Err(ArmError::conflict(
             "StorageAccountAlreadyTaken",
@@ -281,7 +295,7 @@ async fn put_account(
             ));
         };
         let props = account_properties(&requested, &data, existing.body.get("properties"));
-        existing.body["properties"] = props;
+        existing.body["properties"] = as_arm_echoes(state, props);
         existing.body["tags"] = tags;
         existing.body["sku"] = json!({"name": sku, "tier": tier});
         existing.body["properties"]["provisioningState"] = json!("Succeeded");
@@ -302,7 +316,7 @@ async fn put_account(
         key2: new_account_key(),
         ready: false,
     };
-    let mut props = account_properties(&requested, &data, None);
+    let mut props = as_arm_echoes(state, account_properties(&requested, &data, None));
     props["primaryLocation"] = json!(location);
     let resource = Resource {
         id: id.to_string(),

@@ -191,10 +191,10 @@ fn put_site(
             format!("The server farm '{farm}' was not found."),
         ));
     };
-    let taken = lock(&state.cloud)
-        .resources
-        .values()
-        .any(|r| r.kind == SITE && r.body["name"] == json!(name) && !r.id.eq_ignore_ascii_case(id));
+    let taken =
+        lock(&state.cloud).resources.values().any(|r| {
+            r.kind == SITE && r.body["name"] == json!(name) && !r.id.eq_ignore_ascii_case(id)
+        }) || (super::name_taken_elsewhere(state, name) && lock(&state.cloud).get(id).is_none());
     if taken {
         return Err(ArmError::conflict(
             "Conflict",
@@ -425,4 +425,45 @@ fn host_keys(state: &Shared, parsed: &ResourcePath) -> ArmResult {
     let site = require_site(state, parsed)?;
     let keys = crate::functions_host::host_keys(state, &site.id);
     arm::ok(keys)
+}
+
+/// `POST /subscriptions/{sub}/providers/Microsoft.Web/checknameavailability`: a site name is
+/// global (it becomes `{name}.azurewebsites.net`).
+pub fn check_name_availability(
+    state: &Shared,
+    req: &ArmRequest,
+    parsed: &ResourcePath,
+) -> ArmResult {
+    let crate::arm::path::Target::SubscriptionAction { action, .. } = &parsed.target else {
+        return Err(arm::method_not_allowed(req));
+    };
+    if !action.eq_ignore_ascii_case("checknameavailability") || req.method != Method::POST {
+        return Err(ArmError::not_found(
+            "NotFound",
+            format!("No route for {}.", req.path),
+        ));
+    }
+    let name = req
+        .body()?
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if !valid_site_name(&name) {
+        return arm::ok(
+            json!({"nameAvailable": false, "reason": "Invalid", "message": format!("The site name '{name}' is invalid: 2-60 letters, digits and hyphens.")}),
+        );
+    }
+    let exists = lock(&state.cloud).resources.values().any(|r| {
+        r.kind == SITE
+            && r.body["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+    });
+    if exists || super::name_taken_elsewhere(state, &name) {
+        return arm::ok(
+            json!({"nameAvailable": false, "reason": "AlreadyExists", "message": format!("Hostname '{name}' already exists. Please select a different name.")}),
+        );
+    }
+    arm::ok(json!({"nameAvailable": true}))
 }
