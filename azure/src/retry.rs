@@ -163,14 +163,21 @@ pub mod eventual {
     }
 
     /// Event Grid could not complete the webhook handshake (the function's host not ready):
-    /// the subscription's operation fails with `Url validation` (azure-cli#21006).
+    /// the subscription PUT is long-running (EventGrid spec, `x-ms-long-running-operation`) and
+    /// its async operation ends Failed, outer code `ResourceOperationFailure`, inner
+    /// `Url validation` "Webhook validation handshake failed for …" (azure-cli#21006,
+    /// MicrosoftDocs/azure-docs#107285). A synchronous 400 with that code is accepted too.
     pub fn webhook_not_ready(e: &Error) -> bool {
         e.origin == Origin::Operation && e.code.eq_ignore_ascii_case("Url validation")
             || e.status() == Some(400) && e.code.eq_ignore_ascii_case("Url validation")
     }
 
-    /// Microsoft Graph has not replicated an object we just created: a `$ref` to it answers 404
-    /// `Request_ResourceNotFound` for a few seconds.
+    /// Microsoft Graph has not replicated an object we just created: a `$ref` to it (or a bind
+    /// of it) answers 404 `Request_ResourceNotFound` for seconds
+    /// (hashicorp/terraform-provider-azuread#220, whose fix #290 waits for replication before
+    /// adding owners and members; #283 retries member adds; pulumi/pulumi-azuread#2014). Only
+    /// the calls that can meet lag use it; a wrong member id is caught by a read before them,
+    /// so this does not hide typos.
     pub fn graph_object_not_replicated(e: &Error) -> bool {
         e.is(404, "Request_ResourceNotFound")
     }

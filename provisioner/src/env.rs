@@ -75,6 +75,9 @@ pub struct Environment {
     pub group_display_name: String,
     pub group_unique_name: String,
     pub group_members: Vec<String>,
+    /// `[security_group] adopt = true`: a group with this uniqueName that provision did not
+    /// create for this environment is taken over (and `down` then deletes it) instead of refused.
+    pub group_adopt: bool,
     pub tags: BTreeMap<String, String>,
     pub package_access: PackageAccess,
     pub sas_lifetime_days: i64,
@@ -231,7 +234,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
     c.unknown_keys(
         &group,
         "security_group",
-        &["display_name", "unique_name", "members"],
+        &["display_name", "unique_name", "members", "adopt"],
     );
     let group_display_name = c
         .string(&group, "display_name", "security_group")
@@ -269,6 +272,18 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
             ),
         }
     }
+
+    let group_adopt = match group.get("adopt") {
+        None => false,
+        Some(Value::Boolean(b)) => *b,
+        Some(_) => {
+            c.problem(
+                "security_group.adopt",
+                "must be true or false (true takes over an existing group with this unique_name that provision did not create)",
+            );
+            false
+        }
+    };
 
     let mut tags = BTreeMap::new();
     for (k, v) in c.table(&table, "tags") {
@@ -420,6 +435,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
         group_display_name,
         group_unique_name,
         group_members,
+        group_adopt,
         tags,
         package_access,
         sas_lifetime_days,
@@ -613,6 +629,30 @@ client_secret = "hunter2"
         let text = err.to_string();
         assert!(!text.contains("hunter2"), "the secret is not echoed");
         assert!(text.contains("nothing was sent to Azure"));
+    }
+
+    #[test]
+    fn adopting_an_existing_group_is_off_unless_the_file_says_true() {
+        let env = parse(GOOD, Path::new("dev.toml")).expect("valid");
+        assert!(!env.group_adopt, "never taken over by default");
+        let adopt = format!("{GOOD}[security_group]\nadopt = true\n");
+        assert!(
+            parse(&adopt, Path::new("dev.toml"))
+                .expect("valid")
+                .group_adopt
+        );
+        let bad = format!("{GOOD}[security_group]\nadopt = \"yes\"\n");
+        let err = parse(&bad, Path::new("dev.toml")).expect_err("not a boolean");
+        let EnvError::Invalid { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.place.starts_with("security_group.adopt")
+                    && p.message.contains("true or false")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -34,6 +34,13 @@ fn watched(state: &Shared) -> Vec<Watched> {
         .resources
         .values()
         .filter(|r| r.kind == SUBSCRIPTION)
+        // A subscription whose handshake failed (or has not finished) delivers nothing.
+        .filter(|r| {
+            r.body
+                .pointer("/properties/provisioningState")
+                .and_then(Value::as_str)
+                .is_none_or(|s| s == "Succeeded")
+        })
         .filter_map(|sub| {
             let topic_id = sub.body.pointer("/properties/topic")?.as_str()?;
             let source = cloud

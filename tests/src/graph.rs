@@ -1,9 +1,14 @@
-//! Microsoft Graph v1.0, the part we need: security groups (upsert by uniqueName with
+//! Microsoft Graph v1.0, the part we need: security groups (create, upsert by uniqueName with
 //! `Prefer: create-if-missing`), members and owners by `$ref`, and directory objects.
+//!
+//! Three of Azure's behaviours live here (see `behaviours`): replication lag after a group is
+//! created (`graph_lag`), a tenant-wide unique `uniqueName` (`unique_group_names`), and 403s for
+//! the permissions the deploying identity lacks (`graph_permissions`).
 
 use crate::error::graph_error;
 use crate::state::DirectoryObject;
 use crate::state::{lock, Shared};
+use crate::token::Claims;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -63,8 +68,106 @@ pub async fn dispatch(State(state): State<Shared>, request: Request) -> Response
     let path = parts.uri.path().trim_start_matches("/v1.0/").to_string();
     let path = percent_decode(&path);
     let segments: Vec<&str> = path.split('/').collect();
+    let caller = parts
+        .extensions
+        .get::<Claims>()
+        .map(|c| c.oid.clone())
+        .unwrap_or_default();
+    let call = Call {
+        method: &parts.method,
+        segments: &segments,
+        body: body.as_ref(),
+        prefer_create,
+        caller: &caller,
+    };
+    if let Err(denied) = permitted(&state, &call) {
+        return denied.into_response();
+    }
     let result = route(&state, &parts.method, &segments, body, prefer_create);
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// One Graph call, as far as its permission check needs to know it.
+struct Call<'a> {
+    method: &'a Method,
+    segments: &'a [&'a str],
+    body: Option<&'a Value>,
+    prefer_create: bool,
+    caller: &'a str,
+}
+
+/// The least application permission each call we serve needs (Graph's permissions reference):
+/// creating a group `Group.Create`; changing or deleting one `Group.ReadWrite.All`; `$ref` on
+/// members or owners `GroupMember.ReadWrite.All`; reading groups and their members
+/// `GroupMember.Read.All`; reading other directory objects, or binding them as owners or members
+/// of a new group, `Directory.Read.All` (an app may bind itself without it).
+fn needed_permissions(state: &Shared, call: &Call) -> Vec<&'static str> {
+    let group_exists = |segment: &str| -> bool {
+        let unique = segment
+            .trim_start_matches("groups(uniqueName=")
+            .trim_end_matches(')')
+            .trim_matches('\'');
+        find_by_unique(state, unique).is_some()
+    };
+    let binds_others = || {
+        call.body.is_some_and(|b| {
+            ["owners@odata.bind", "members@odata.bind"].iter().any(|k| {
+                b.get(*k).and_then(Value::as_array).is_some_and(|urls| {
+                    urls.iter().any(|u| {
+                        !u.as_str()
+                            .unwrap_or_default()
+                            .ends_with(&format!("/{}", call.caller))
+                    })
+                })
+            })
+        })
+    };
+    let create = || {
+        let mut needs = vec!["Group.Create"];
+        if binds_others() {
+            needs.push("Directory.Read.All");
+        }
+        needs
+    };
+    let first = call.segments.first().copied().unwrap_or_default();
+    let is_ref = call.segments.last() == Some(&"$ref");
+    match *call.method {
+        Method::GET if first.starts_with("groups") => vec!["GroupMember.Read.All"],
+        Method::GET => vec!["Directory.Read.All"],
+        _ if is_ref => vec!["GroupMember.ReadWrite.All"],
+        Method::POST if call.segments == ["groups"] => create(),
+        Method::PATCH
+            if first.starts_with("groups(uniqueName=")
+                && call.prefer_create
+                && !group_exists(first) =>
+        {
+            create()
+        }
+        _ => vec!["Group.ReadWrite.All"],
+    }
+}
+
+/// 403 `Authorization_RequestDenied` when the call needs a permission listed in `graph_denied`.
+/// Graph does not name the permission; the caller has to know what its call needs.
+fn permitted(state: &Shared, call: &Call) -> Result<(), GraphError> {
+    let behaviours = state.cfg().behaviours;
+    if !behaviours.graph_permissions || behaviours.graph_denied.is_empty() {
+        return Ok(());
+    }
+    let needed = needed_permissions(state, call);
+    if needed.iter().any(|p| {
+        behaviours
+            .graph_denied
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(p))
+    }) {
+        return Err(GraphError(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.".to_string(),
+        ));
+    }
+    Ok(())
 }
 
 fn percent_decode(s: &str) -> String {
@@ -215,6 +318,18 @@ fn create_group(
             "Invalid value specified for property 'mailNickname' of resource 'Group'.",
         ));
     }
+    let unique_name = unique.map(str::to_string).or_else(|| {
+        body.get("uniqueName")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    if let Some(name) = &unique_name {
+        if state.cfg().behaviours.unique_group_names && find_by_unique(state, name).is_some() {
+            return Err(bad_request(
+                "Another object with the same value for property uniqueName already exists.",
+            ));
+        }
+    }
     let owners = bind_ids(state, &body, "owners@odata.bind")?;
     let members = bind_ids(state, &body, "members@odata.bind")?;
     if owners.len() + members.len() > 20 {
@@ -228,7 +343,7 @@ fn create_group(
         "id": id, "displayName": body["displayName"], "description": body.get("description").cloned().unwrap_or(Value::Null),
         "mailEnabled": body["mailEnabled"], "mailNickname": nick, "securityEnabled": body["securityEnabled"],
         "groupTypes": body.get("groupTypes").cloned().unwrap_or(json!([])),
-        "uniqueName": unique.map(Value::from).or_else(|| body.get("uniqueName").cloned()).unwrap_or(Value::Null),
+        "uniqueName": unique_name.map(Value::from).unwrap_or(Value::Null),
         "createdDateTime": chrono::Utc::now().to_rfc3339(),
     });
     lock(&state.cloud).directory.insert(
@@ -339,6 +454,7 @@ fn add_ref(state: &Shared, id: &str, rel: &str, body: Value) -> GraphResult {
         .and_then(|u| u.rsplit('/').next())
         .unwrap_or_default()
         .to_string();
+    let cfg = state.cfg();
     let mut cloud = lock(&state.cloud);
     if !cloud.directory.contains_key(&member) {
         return Err(not_found(&member));
@@ -346,6 +462,14 @@ fn add_ref(state: &Shared, id: &str, rel: &str, body: Value) -> GraphResult {
     let Some(group) = cloud.directory.get_mut(id) else {
         return Err(not_found(id));
     };
+    // Replication lag: the replica answering `$ref` has not seen a group this young yet.
+    if cfg.behaviours.graph_lag
+        && group
+            .created
+            .is_some_and(|at| at.elapsed() < cfg.scaled(cfg.behaviours.graph_lag_s))
+    {
+        return Err(not_found(id));
+    }
     let list = if rel == "members" {
         &mut group.members
     } else {

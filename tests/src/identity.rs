@@ -89,12 +89,23 @@ pub async fn token_endpoint(
                 "JWT token is invalid or malformed.",
             );
         };
-        if external.exp <= chrono::Utc::now().timestamp() {
+        // GitHub's OIDC tokens live about five minutes; Entra refuses one past its `exp`.
+        let now = chrono::Utc::now().timestamp();
+        if cfg.behaviours.assertion_expiry && external.exp <= now {
+            let at = |t: i64| {
+                chrono::DateTime::from_timestamp(t, 0)
+                    .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+                    .unwrap_or_default()
+            };
             return aad_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_client",
                 700024,
-                "Client assertion is not within its valid time range.",
+                &format!(
+                    "Client assertion is not within its valid time range. Current time: {}, expiry time of assertion {}.",
+                    at(now),
+                    at(external.exp)
+                ),
             );
         }
         let audiences: Vec<String> = match &external.aud {

@@ -130,13 +130,27 @@ async fn fetch(
         .map_err(|e| AuthError::Token {
             method,
             scope: scope.to_string(),
-            message: redact(&e.to_string()),
+            message: redact(&with_causes(&e)),
         })?;
     let expires = token.expires_on.unix_timestamp().max(0) as u64;
     Ok(Token {
         secret: token.token.secret().to_string(),
         expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(expires),
     })
+}
+
+/// An error and its causes: azure_identity puts the HTTP status under a generic context.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 #[async_trait]
@@ -169,16 +183,64 @@ impl TokenSource for WorkloadIdentity {
                 self.file.display()
             ),
         })?;
+        let assertion = assertion.trim().to_string();
+        let expires = expiry_of(&assertion);
         let credential = WorkloadIdentityCredential::new(
             azure_core::new_http_client(),
             self.authority.clone(),
             self.tenant.clone(),
             self.client_id.clone(),
-            assertion.trim().to_string(),
+            assertion,
         );
-        fetch("workload-identity", &credential, scope).await
+        fetch("workload-identity", &credential, scope)
+            .await
+            .map_err(|e| match (e, expires) {
+                (AuthError::Token { method, scope, message }, Some(exp)) if exp <= SystemTime::now() => {
+                    AuthError::Token {
+                        method,
+                        scope,
+                        message: format!(
+                            "{message}. The client assertion in AZURE_FEDERATED_TOKEN_FILE ({}) expired {}s ago, and Entra refuses an expired assertion (AADSTS700024). GitHub's OIDC tokens live about five minutes: renew the file while a long job runs (request a new token from ACTIONS_ID_TOKEN_REQUEST_URL), or fetch it right before provision runs",
+                            self.file.display(),
+                            SystemTime::now().duration_since(exp).unwrap_or_default().as_secs()
+                        ),
+                    }
+                }
+                (e, _) => e,
+            })
     }
     fn method(&self) -> &'static str {
         "workload-identity"
+    }
+}
+
+/// The `exp` of a JWT, read without checking it (only to explain a refusal).
+fn expiry_of(jwt: &str) -> Option<SystemTime> {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let exp = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()?
+        .get("exp")?
+        .as_u64()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(exp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expiry_of_an_assertion_is_read_without_checking_it() {
+        use base64::Engine;
+        let payload =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"exp":1700000000}"#);
+        assert_eq!(
+            expiry_of(&format!("h.{payload}.s")),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(expiry_of("not-a-jwt"), None);
     }
 }

@@ -7,8 +7,8 @@ use super::{
     Action, Applied, Change, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource,
     ResourceError, Result,
 };
-use crate::arm::versions::{EVENT_GRID, WEB};
-use crate::arm::{ArmError, Class};
+use crate::arm::versions::EVENT_GRID;
+use azure::retry::{eventual, propagating};
 use futures::future::BoxFuture;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -51,16 +51,8 @@ async fn blobs_key(ctx: &Ctx) -> Result<String> {
     let started = Instant::now();
     let mut wait = Duration::from_millis(200);
     loop {
-        let keys = ctx
-            .azure
-            .post(
-                &format!(
-                    "{}/host/default/listkeys?api-version={WEB}",
-                    super::function_app::id(ctx)
-                ),
-                None,
-            )
-            .await?;
+        // The host answers 400 "... from host runtime" while it restarts: waited out there.
+        let keys = super::function_package::host_post(ctx, "/host/default/listkeys").await?;
         if let Some(k) = keys
             .pointer("/systemKeys/blobs_extension")
             .and_then(Value::as_str)
@@ -76,12 +68,6 @@ async fn blobs_key(ctx: &Ctx) -> Result<String> {
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(10));
     }
-}
-
-/// The webhook handshake fails while the host is still starting: Azure has not caught up yet.
-fn handshake_pending(e: &ArmError) -> Option<Class> {
-    (e.status() == Some(400) && e.code.to_ascii_lowercase().contains("validation"))
-        .then_some(Class::Propagating)
 }
 
 impl Resource for EventSubscription {
@@ -154,9 +140,18 @@ impl Resource for EventSubscription {
                 "eventDeliverySchema": "EventGridSchema",
                 "retryPolicy": {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440},
             }});
+            // The handshake fails while the host is still starting: the PUT's operation ends
+            // Failed with `Url validation`, and the PUT is sent again.
+            let handshake_pending = propagating(eventual::webhook_not_ready);
             ctx.azure
                 .write(Method::PUT, &path(ctx, ""), &body, &handshake_pending)
-                .await?;
+                .await
+                .map_err(|mut e| {
+                    if eventual::webhook_not_ready(&e) {
+                        e.message = format!("{} Event Grid could not complete the webhook handshake with the function app {} while waiting for its host to start; check that the app runs (`provision verify`, the app's logs) and run `provision up` again.", e.message, ctx.names.function_app);
+                    }
+                    e
+                })?;
             Ok(Applied::default())
         })
     }

@@ -268,7 +268,7 @@ pub fn poll(state: &Shared, _req: &ArmRequest, parsed: &ResourcePath) -> ArmResu
         };
         let mut body = json!({"id": parsed_op_id(parsed, id), "name": id, "status": status});
         if op.finished && op.fails {
-            body["error"] = json!({"code": "ProvisioningFailed", "message": format!("The operation on '{}' failed (injected fault). Retry the request.", op.resource_id)});
+            body["error"] = failure(state, id, &op);
         }
         let mut response = (StatusCode::OK, Json(body)).into_response();
         if !op.finished {
@@ -289,12 +289,15 @@ pub fn poll(state: &Shared, _req: &ArmRequest, parsed: &ResourcePath) -> ArmResu
         ));
     }
     if op.fails {
+        let error = failure(state, id, &op);
+        let text = |p: &str| error.pointer(p).and_then(Value::as_str).map(str::to_string);
         return Err(ArmError::bad_request(
-            "ProvisioningFailed",
-            format!(
-                "The operation on '{}' failed (injected fault). Retry the request.",
-                op.resource_id
-            ),
+            &text("/details/0/code")
+                .or_else(|| text("/code"))
+                .unwrap_or_default(),
+            text("/details/0/message")
+                .or_else(|| text("/message"))
+                .unwrap_or_default(),
         ));
     }
     match op.action {
@@ -309,6 +312,15 @@ pub fn poll(state: &Shared, _req: &ArmRequest, parsed: &ResourcePath) -> ArmResu
             }
         }
     }
+}
+
+/// Why a failed operation failed: what its provider recorded, else an injected fault.
+fn failure(state: &Shared, id: &str, op: &crate::state::Operation) -> Value {
+    lock(&state.cloud)
+        .operation_errors
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| json!({"code": "ProvisioningFailed", "message": format!("The operation on '{}' failed (injected fault). Retry the request.", op.resource_id)}))
 }
 
 fn parsed_op_id(parsed: &ResourcePath, id: &str) -> String {

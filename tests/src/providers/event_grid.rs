@@ -1,13 +1,17 @@
 //! Microsoft.EventGrid: a system topic on a storage account and its event subscriptions. Creating a
 //! webhook subscription runs the validation handshake; blob events are then delivered by the
 //! emulated pump (see `event_pump`), and only through subscriptions that exist — as in Azure.
+//! A subscription PUT is long-running (`event_subscription_create_s`); with `async_url_validation`
+//! a failed handshake ends its operation Failed with inner code `Url validation`, and a Functions
+//! host that is still starting fails the handshake (azure-cli#21006).
 
 use crate::arm::path::ResourcePath;
 use crate::arm::{self, ArmRequest, ArmResult};
 use crate::error::ArmError;
-use crate::state::{lock, Shared};
+use crate::state::{lock, OperationAction, Shared};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
+use tokio::time::Instant;
 
 const TOPIC: &str = "Microsoft.EventGrid/systemTopics";
 const SUBSCRIPTION: &str = "Microsoft.EventGrid/systemTopics/eventSubscriptions";
@@ -160,36 +164,103 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
                     "Only WebHook destinations with an https endpoint are supported here.",
                 ));
             }
-            if let Err(reason) = crate::event_pump::validate_webhook(state, &endpoint).await {
-                return Err(ArmError::bad_request(
-                    "Url validation",
-                    format!(
-                        "Webhook validation handshake failed for {}. {reason}",
-                        azure::redact::redact(&endpoint)
-                    ),
-                ));
+            let cfg = state.cfg();
+            let handshake =
+                if cfg.behaviours.async_url_validation && host_still_starting(state, &endpoint) {
+                    Err("Http POST request failed with response code Unknown.".to_string())
+                } else {
+                    crate::event_pump::validate_webhook(state, &endpoint).await
+                };
+            let failure = handshake.err().map(|reason| {
+                format!(
+                    "Webhook validation handshake failed for {}. {reason} For troublehooting, visit https://aka.ms/esvalidation. Activity id:{}, timestamp: {} (UTC).",
+                    endpoint.split('?').next().unwrap_or_default(),
+                    uuid::Uuid::new_v4(),
+                    chrono::Utc::now().format("%-m/%-d/%Y %-I:%M:%S %p"),
+                )
+            });
+            if let (Some(message), false) = (&failure, cfg.behaviours.async_url_validation) {
+                return Err(ArmError::bad_request("Url validation", message.clone()));
             }
-            props["provisioningState"] = json!("Succeeded");
+            let existed = lock(&state.cloud).get(&id).is_some();
+            props["provisioningState"] = json!(if existed { "Updating" } else { "Creating" });
             props["topic"] = json!(topic_id);
             let body = json!({"id": id, "name": name, "type": SUBSCRIPTION, "properties": props});
-            let existed = lock(&state.cloud).get(&id).is_some();
-            crate::event_pump::baseline(state, &id, &topic_id).await;
+            if failure.is_none() {
+                crate::event_pump::baseline(state, &id, &topic_id).await;
+            }
             lock(&state.cloud).insert(crate::state::Resource {
                 id: id.clone(),
                 kind: SUBSCRIPTION.into(),
                 body: body.clone(),
             });
-            arm::status_json(
+            // Long-running (the spec marks the PUT `x-ms-long-running-operation`); a failed
+            // handshake is the operation ending Failed, not an answer to the PUT (azure-cli#21006).
+            let op = arm::lro::start(
+                state,
+                &id,
+                OperationAction::Create,
+                cfg.latency.event_subscription_create_s,
+                None,
+            );
+            if let Some(message) = failure {
+                let mut cloud = lock(&state.cloud);
+                if let Some(operation) = cloud.operations.get_mut(&op) {
+                    operation.fails = true;
+                }
+                cloud.operation_errors.insert(op.clone(), json!({
+                    "code": "ResourceOperationFailure",
+                    "message": "The resource operation completed with terminal provisioning state 'Failed'.",
+                    "details": [{"code": "Url validation", "message": message}],
+                }));
+            }
+            Ok(arm::lro::with_async_operation(
+                state,
                 if existed {
                     StatusCode::OK
                 } else {
                     StatusCode::CREATED
                 },
                 public_view(&body),
-            )
+                "Microsoft.EventGrid",
+                &op,
+                req.api_version(),
+            ))
         }
         _ => Err(arm::method_not_allowed(req)),
     }
+}
+
+/// A Functions host is cold after its site is written: Event Grid's first handshake wakes it, and
+/// until it has started (`host_restart_s`) handshakes get no answer in time. Other endpoints
+/// answer at once.
+fn host_still_starting(state: &Shared, endpoint: &str) -> bool {
+    let Some(host) = url::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .filter(|h| h.ends_with(".azurewebsites.net"))
+    else {
+        return false;
+    };
+    let app = host.trim_end_matches(".azurewebsites.net");
+    let cfg = state.cfg();
+    let mut cloud = lock(&state.cloud);
+    let written = cloud
+        .resources
+        .values()
+        .find(|r| {
+            r.kind == "Microsoft.Web/sites"
+                && r.body["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(app))
+        })
+        .and_then(|r| r.body.pointer("/properties/lastModifiedTimeUtc").cloned())
+        .unwrap_or_default();
+    let first = *cloud
+        .webhook_first_contact
+        .entry(format!("{host}@{written}"))
+        .or_insert_with(Instant::now);
+    first.elapsed() < cfg.scaled(cfg.behaviours.host_restart_s)
 }
 
 /// GET never shows the webhook's query string (it holds the function key): only endpointBaseUrl.

@@ -85,6 +85,14 @@ pub struct Cloud {
     pub accounts: BTreeMap<String, AccountData>,
     pub deleted_workspaces: BTreeMap<String, DeletedWorkspace>,
     pub registered_providers: BTreeMap<String, bool>,
+    /// Why an operation that ends Failed failed (`{"code","message","details"}`), by operation
+    /// id; operations without an entry fail as an injected fault.
+    #[serde(skip)]
+    pub operation_errors: HashMap<String, Value>,
+    /// When Event Grid first reached a Functions host since its site was last written (keyed by
+    /// host name and `lastModifiedTimeUtc`): until it has started, handshakes to it fail.
+    #[serde(skip)]
+    pub webhook_first_contact: HashMap<String, Instant>,
     /// IDENTITY_HEADER secret handed to a hosted site -> the principal it stands for.
     pub msi_secrets: BTreeMap<String, String>,
 }
