@@ -25,8 +25,10 @@ async fn seeded_runs(seeds: std::ops::Range<u64>) {
             "the local cloud starts with Azure's behaviours on: {behaviours}"
         );
         world
-            .set_faults(json!({"seed": seed, "throttle_rate": 0.03, "retry_after_s": 0,
-                "server_error_rate": 0.03, "drop_rate": 0.01, "lro_failure_rate": 0.05}))
+            .set_faults(
+                json!({"seed": seed, "throttle_rate": 0.03, "retry_after_s": 0,
+                "server_error_rate": 0.03, "drop_rate": 0.01, "lro_failure_rate": 0.05}),
+            )
             .await;
         let (_, after_up) = world
             .up_converges_and_down_leaves_nothing_seen(&format!("all behaviours, seed {seed}"))

@@ -254,7 +254,10 @@ fn relay_tail(stderr: Option<std::process::ChildStderr>) -> String {
     const KEEP: usize = 60;
     let mut tail = std::collections::VecDeque::with_capacity(KEEP);
     if let Some(stderr) = stderr {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             eprintln!("  | {line}");
             if tail.len() == KEEP {
                 tail.pop_front();

@@ -426,12 +426,18 @@ impl World {
             .assert_code(0, &format!("{what}: down"));
         let state = self.state().await;
         let left = Self::resource_ids(&state);
-        assert!(left.is_empty(), "{what}: down leaves nothing, left {left:?}");
+        assert!(
+            left.is_empty(),
+            "{what}: down leaves nothing, left {left:?}"
+        );
         let groups: Vec<&Value> = state["directory"]
             .as_array()
             .map(|d| d.iter().filter(|o| o["principalType"] == "Group").collect())
             .unwrap_or_default();
-        assert!(groups.is_empty(), "{what}: the group is gone, left {groups:?}");
+        assert!(
+            groups.is_empty(),
+            "{what}: the group is gone, left {groups:?}"
+        );
         (up, after_up)
     }
 
