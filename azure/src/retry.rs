@@ -198,6 +198,16 @@ pub mod eventual {
             && matches!(e.origin, Origin::Operation | Origin::Http(409))
     }
 
+    /// Our own label for a Functions host that is up but never registered its blob trigger: it
+    /// started before its identity's data roles took effect and does not retry its storage until
+    /// restarted (a data role takes minutes: terraform-provider-azurerm#6934).
+    pub const HOST_WITHOUT_DATA_ROLES: &str = "HostStartedWithoutDataRoles";
+
+    /// See [`HOST_WITHOUT_DATA_ROLES`]: waited out (with a restart per attempt) like a data role.
+    pub fn host_without_data_roles(e: &Error) -> bool {
+        e.origin == Origin::Operation && e.code == HOST_WITHOUT_DATA_ROLES
+    }
+
     /// A SAS bound to a stored access policy set less than 30 s ago (Set Container ACL:
     /// "may take up to 30 seconds to take effect"): 403 `AuthenticationFailed`.
     pub fn access_policy_not_effective(e: &Error) -> bool {

@@ -47,18 +47,14 @@ impl BlobAccount {
         Self::build(ctx, role, BlobAuth::SharedKey(key))
     }
 
-    /// As the deploying identity: an Entra token where Azure checks one (https endpoints), the
-    /// key where the local cloud's Azurite can only check keys.
+    /// As the deploying identity: an Entra token, checked against its data roles (the local
+    /// cloud's account endpoints check them too).
     pub async fn open_as_identity(ctx: &Ctx, role: AccountRole) -> Result<Self> {
-        let endpoint = ctx.blob_endpoint(role);
-        if endpoint.starts_with("https://") {
-            let auth = BlobAuth::Bearer {
-                tokens: ctx.azure.tokens().clone(),
-                key: None,
-            };
-            return Self::build(ctx, role, auth);
-        }
-        Self::open(ctx, role).await
+        let auth = BlobAuth::Bearer {
+            tokens: ctx.azure.tokens().clone(),
+            key: None,
+        };
+        Self::build(ctx, role, auth)
     }
 
     fn build(ctx: &Ctx, role: AccountRole, auth: BlobAuth) -> Result<Self> {

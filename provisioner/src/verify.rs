@@ -2,12 +2,18 @@
 //! a small canary batch under `_canary/` in raw as the deploying identity, waits for the function to
 //! write the matching Parquet in standard, reads it back, checks its rows and removes both files.
 //! A failure names the stage: write refused, trigger never fired, function failed, output wrong.
+//!
+//! Right after `up` the deploying identity's data roles (through the group) may not have taken
+//! effect: storage answers 403 `AuthorizationPermissionMismatch` for minutes
+//! (terraform-provider-azurerm#6934). Each canary call waits that out for the retry policy's
+//! propagation window, saying so, before it counts as refused.
 
 use crate::blob::BlobAccount;
 use crate::cli::exit_code;
 use crate::names::{RAW_CONTAINER, STANDARD_CONTAINER};
 use crate::resources::storage_account::AccountRole;
 use crate::resources::{Ctx, Resource};
+use azure::retry::{eventual, propagating, Attempting};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -36,6 +42,31 @@ fn failure(stage: Stage, message: impl Into<String>) -> Failure {
 }
 
 const ROWS: usize = 3;
+
+/// `call` on `account`, with a 403 from a data role not yet in effect waited out.
+async fn as_identity<T, F, Fut>(
+    account: &BlobAccount,
+    what: &str,
+    call: F,
+) -> Result<T, azure::Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, azure::Error>>,
+{
+    let classify = propagating(eventual::data_role_not_effective);
+    let what = format!("{what} (the deploying identity's data role may take minutes to apply)");
+    account
+        .retry
+        .run(
+            Attempting {
+                what: &what,
+                classify: &classify,
+                notify: &account.notify,
+            },
+            call,
+        )
+        .await
+}
 
 /// A log_meta batch in the original worker's format, small and recognisable.
 fn canary_batch(id: &str) -> (Vec<u8>, Vec<String>) {
@@ -122,22 +153,25 @@ pub async fn check(ctx: &Ctx, timeout: Duration) -> Result<Duration, Failure> {
     // The ETL quarantines under the raw blob's whole name: `_quarantine/<raw name>.jsonl`.
     let quarantine_name = format!("_quarantine/{raw_name}.jsonl");
     let (batch, msg_ids) = canary_batch(&id);
-    raw.put(RAW_CONTAINER, &raw_name, batch, "application/gzip")
-        .await
-        .map_err(|e| {
-            failure(
-                Stage::WriteRaw,
-                format!("writing the canary to raw was refused: {e}"),
-            )
-        })?;
+    as_identity(&raw, "writing the canary to raw", || {
+        raw.put_blob(RAW_CONTAINER, &raw_name, batch.clone(), "application/gzip")
+    })
+    .await
+    .map_err(|e| {
+        failure(
+            Stage::WriteRaw,
+            format!("writing the canary to raw was refused: {e}"),
+        )
+    })?;
     let result = async {
         loop {
-            if let Some(bytes) = standard
-                .get(STANDARD_CONTAINER, &parquet_name)
-                .await
-                .map_err(|e| failure(Stage::Output, e.to_string()))?
+            if let Some(bytes) = as_identity(&standard, "reading the canary's output", || {
+                standard.get_blob(STANDARD_CONTAINER, &parquet_name)
+            })
+            .await
+            .map_err(|e| failure(Stage::Output, e.to_string()))?
             {
-                let rows = parquet_rows(bytes).map_err(|e| {
+                let rows = parquet_rows(bytes.to_vec()).map_err(|e| {
                     failure(
                         Stage::Output,
                         format!("the canary's Parquet is unreadable: {e}"),

@@ -1,17 +1,65 @@
-//! The storage data plane: one Azurite blob instance per storage account, so each account created
+//! The storage data plane: one Azurite instance per storage account, so each account created
 //! through ARM has its own endpoint and keys, and deleting it removes its data. The processes are
 //! started by the shared test kit.
+//!
+//! Azurite answers on a private port; the account's advertised endpoint is a small proxy in front
+//! of it. The proxy asks a [`Gate`] about each request first, because Azurite cannot do what Azure
+//! does there: check an Entra token against data-plane role assignments (Azurite takes OAuth only
+//! over HTTPS), and refuse a SAS bound to a stored access policy set moments ago. Requests the gate
+//! lets through go to Azurite unchanged; a token the gate accepts is replaced by a Shared Key
+//! signature of the same request.
 
-use std::collections::HashMap;
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use test_kit::{Azurite, Service};
+
+/// What the gate sees of a data-plane request.
+pub struct GateRequest<'a> {
+    pub method: &'a str,
+    /// `/{account}/{container}/{blob}` (path style, as Azurite takes it).
+    pub path: &'a str,
+    pub query: &'a str,
+    pub authorization: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// The gate's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// To Azurite as sent (Shared Key, SAS, anonymous).
+    Forward,
+    /// An accepted Entra token: signed with the account key instead.
+    ForwardSigned,
+    /// Answered here in storage's error shape (XML body and `x-ms-error-code`).
+    Refuse {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+pub trait Gate: Send + Sync {
+    fn admit(&self, account: &str, request: &GateRequest<'_>) -> Verdict;
+}
+
+struct Running {
+    service: Service,
+    proxy: tokio::task::JoinHandle<()>,
+}
 
 pub struct AzuriteFleet {
     bin: PathBuf,
     root: PathBuf,
-    running: Mutex<HashMap<String, Service>>,
+    running: Mutex<HashMap<String, Running>>,
+    gate: OnceLock<Arc<dyn Gate>>,
+    http: reqwest::Client,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +74,17 @@ impl AzuriteFleet {
             bin,
             root,
             running: Mutex::new(HashMap::new()),
+            gate: OnceLock::new(),
+            http: reqwest::Client::new(),
         }
     }
 
-    /// Starts Azurite for `account` with `key` on `port` and waits until it listens.
+    /// The checks Azurite cannot make; set once, when the emulator starts.
+    pub fn set_gate(&self, gate: Arc<dyn Gate>) {
+        let _ = self.gate.set(gate);
+    }
+
+    /// Starts Azurite for `account` with `key`, its endpoint on `port`, and waits until it listens.
     pub async fn start(&self, account: &str, key: &str, port: u16) -> Result<(), AzuriteError> {
         let _ = std::fs::remove_dir_all(self.root.join(account));
         self.start_keeping_data(account, key, port).await
@@ -42,48 +97,209 @@ impl AzuriteFleet {
         key: &str,
         port: u16,
     ) -> Result<(), AzuriteError> {
+        let not_started = |reason: String| AzuriteError::NotStarted {
+            account: account.into(),
+            reason,
+        };
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| not_started(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+        let private_port = private_port()
+            .ok_or_else(|| not_started("no free port for Azurite below 32768".into()))?;
+        let signer = azure::storage::AccountKey::new(account, key)
+            .map_err(|e| not_started(format!("the account key is not usable: {e}")))?;
         let azurite = Azurite::new(&self.bin)
             .account(account, key)
             .location(&self.root.join(account))
-            .port(port);
-        let started = tokio::task::spawn_blocking(move || azurite.start())
+            .port(private_port);
+        let service = tokio::task::spawn_blocking(move || azurite.start())
             .await
             .map_err(anyhow::Error::from)
             .and_then(|started| started)
-            .map_err(|e| AzuriteError::NotStarted {
-                account: account.into(),
-                reason: format!("{e:#}"),
-            })?;
-        let replaced = crate::sync::lock(&self.running).insert(account.to_string(), started);
+            .map_err(|e| not_started(format!("{e:#}")))?;
+        let proxy = Arc::new(Proxy {
+            account: account.to_string(),
+            signer,
+            upstream: private_port,
+            gate: self.gate.get().cloned(),
+            http: self.http.clone(),
+        });
+        let app = Router::new().fallback(forward).with_state(proxy);
+        let proxy = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let replaced = crate::sync::lock(&self.running)
+            .insert(account.to_string(), Running { service, proxy });
         drop_off_thread(replaced);
         Ok(())
     }
 
     /// Kills the account's instance and removes its data.
     pub async fn stop(&self, account: &str) {
-        let service = crate::sync::lock(&self.running).remove(account);
-        let _ = tokio::task::spawn_blocking(move || drop(service)).await;
+        let running = crate::sync::lock(&self.running).remove(account);
+        if let Some(r) = &running {
+            r.proxy.abort();
+        }
+        let _ = tokio::task::spawn_blocking(move || drop(running)).await;
         let _ = std::fs::remove_dir_all(self.root.join(account));
     }
 
     /// Stops every instance gracefully, so Azurite writes its metadata before it exits.
     pub async fn stop_all(&self) {
-        let services: Vec<Service> = crate::sync::lock(&self.running)
+        let services: Vec<Running> = crate::sync::lock(&self.running)
             .drain()
             .map(|(_, s)| s)
             .collect();
         let _ = tokio::task::spawn_blocking(move || {
-            for service in services {
-                service.stop(Duration::from_secs(5));
+            for running in services {
+                running.proxy.abort();
+                running.service.stop(Duration::from_secs(5));
             }
         })
         .await;
     }
 }
 
+/// A port for Azurite behind its proxy. Not from the kernel's ephemeral range (where port 0
+/// binds land): an endpoint port chosen there but not bound yet must never go to Azurite.
+fn private_port() -> Option<u16> {
+    (0..200).find_map(|_| {
+        let port = rand::Rng::gen_range(&mut rand::thread_rng(), 20_000..32_000);
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .ok()
+            .map(|_| port)
+    })
+}
+
 /// Killing and reaping a process blocks briefly: not on a runtime thread.
-fn drop_off_thread(service: Option<Service>) {
-    if service.is_some() {
-        tokio::task::spawn_blocking(move || drop(service));
+fn drop_off_thread(running: Option<Running>) {
+    if let Some(r) = running {
+        r.proxy.abort();
+        tokio::task::spawn_blocking(move || drop(r));
     }
+}
+
+struct Proxy {
+    account: String,
+    signer: azure::storage::AccountKey,
+    upstream: u16,
+    gate: Option<Arc<dyn Gate>>,
+    http: reqwest::Client,
+}
+
+/// Headers that belong to one connection, not to the request.
+const HOP_BY_HOP: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
+
+/// Storage's own error shape.
+pub fn storage_error(status: u16, code: &str, message: &str) -> Response {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{message}\nRequestId:{}\nTime:{}</Message></Error>",
+        uuid::Uuid::new_v4(),
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    );
+    let mut response = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+        body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(code) {
+        headers.insert("x-ms-error-code", v);
+    }
+    headers.insert("content-type", HeaderValue::from_static("application/xml"));
+    response
+}
+
+async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = to_bytes(body, 1 << 30).await else {
+        return storage_error(400, "InvalidInput", "The request body could not be read.");
+    };
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or_default().to_string();
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let verdict = proxy.gate.as_ref().map_or(Verdict::Forward, |gate| {
+        gate.admit(
+            &proxy.account,
+            &GateRequest {
+                method: parts.method.as_str(),
+                path: &path,
+                query: &query,
+                authorization,
+                body: &bytes,
+            },
+        )
+    });
+    if let Verdict::Refuse {
+        status,
+        code,
+        message,
+    } = &verdict
+    {
+        return storage_error(*status, code, message);
+    }
+    let url = if query.is_empty() {
+        format!("http://127.0.0.1:{}{path}", proxy.upstream)
+    } else {
+        format!("http://127.0.0.1:{}{path}?{query}", proxy.upstream)
+    };
+    let mut upstream = proxy.http.request(parts.method.clone(), &url);
+    let mut signed: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        let name = name.as_str().to_ascii_lowercase();
+        if HOP_BY_HOP.contains(&name.as_str())
+            || (verdict == Verdict::ForwardSigned && name == "authorization")
+        {
+            continue;
+        }
+        if let Ok(text) = value.to_str() {
+            signed.insert(name.clone(), text.to_string());
+        }
+        upstream = upstream.header(name, value.clone());
+    }
+    if verdict == Verdict::ForwardSigned {
+        signed.insert("content-length".into(), bytes.len().to_string());
+        if let Ok(parsed) = url::Url::parse(&url) {
+            let signature =
+                proxy
+                    .signer
+                    .shared_key_authorization(parts.method.as_str(), &parsed, &signed);
+            upstream = upstream.header("authorization", signature);
+        }
+    }
+    let answer = match upstream.body(bytes).send().await {
+        Ok(answer) => answer,
+        Err(e) => {
+            return storage_error(
+                503,
+                "ServerBusy",
+                &format!("The account's data plane did not answer: {e}"),
+            )
+        }
+    };
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let body = answer.bytes().await.unwrap_or_default();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    for (name, value) in &headers {
+        if name == "transfer-encoding" || name == "connection" {
+            continue;
+        }
+        response.headers_mut().append(name.clone(), value.clone());
+    }
+    response
 }

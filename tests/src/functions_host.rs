@@ -18,15 +18,7 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
-const READ_ROLES: &[&str] = &[
-    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", // Storage Blob Data Reader
-    "ba92f5b4-2d11-453d-a403-e96b0029c9fe", // Storage Blob Data Contributor
-    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b", // Storage Blob Data Owner
-];
-const WRITE_ROLES: &[&str] = &[
-    "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
-    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
-];
+use crate::data_plane::{account_scope, role_effective, READ_ROLES, WRITE_ROLES};
 const MAX_ATTEMPTS: usize = 5;
 
 fn key(site_id: &str) -> String {
@@ -110,6 +102,15 @@ async fn reconcile(state: &Shared, site_id: &str) {
         return;
     };
     entry.package_url = package_url.clone();
+    let missing = roles_missing_at_start(state, &settings, principal.as_deref());
+    if !missing.is_empty() {
+        // Azure's host does not retry its storage after a failed start: it stays down until restarted.
+        entry.status = format!(
+            "Error: the host started before its data roles took effect ({}): 403 AuthorizationPermissionMismatch; restart the app once they are effective",
+            missing.join(", ")
+        );
+        return;
+    }
     let dir = state.cfg().data_dir.join("sites").join(&app);
     let result = async {
         let zip = fetch_package(state, &package_url, principal.as_deref()).await?;
@@ -134,29 +135,59 @@ async fn reconcile(state: &Shared, site_id: &str) {
     }
 }
 
-fn has_role(state: &Shared, principal: Option<&str>, scope: &str, roles: &[&str]) -> bool {
-    let Some(principal) = principal else {
-        return false;
-    };
-    let scope = scope.to_ascii_lowercase();
-    lock(&state.cloud).resources.values().any(|r| {
-        r.kind == "Microsoft.Authorization/roleAssignments"
-            && r.body
-                .pointer("/properties/principalId")
-                .and_then(Value::as_str)
-                == Some(principal)
-            && r.body
-                .pointer("/properties/roleDefinitionId")
-                .and_then(Value::as_str)
-                .is_some_and(|d| roles.iter().any(|g| d.ends_with(g)))
-            && r.body
-                .pointer("/properties/scope")
-                .and_then(Value::as_str)
-                .is_some_and(|s| {
-                    let s = s.to_ascii_lowercase();
-                    scope == s || scope.starts_with(&format!("{s}/"))
-                })
-    })
+/// The account a connection setting's URL names: `https://{account}.blob...` or path style
+/// `http://127.0.0.1:{port}/{account}/`.
+fn account_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let host = url.host_str()?;
+    if host.contains(".blob.") {
+        return host.split('.').next().map(str::to_string);
+    }
+    url.path()
+        .trim_matches('/')
+        .split('/')
+        .next()
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+}
+
+/// The data roles the host's settings need at start (its own storage, the trigger's account, the
+/// handler's output) that the site's identity does not hold yet, as "what on account".
+fn roles_missing_at_start(
+    state: &Shared,
+    settings: &serde_json::Map<String, Value>,
+    principal: Option<&str>,
+) -> Vec<String> {
+    if principal.is_none() {
+        return Vec::new();
+    }
+    let text = |k: &str| settings.get(k).and_then(Value::as_str).map(str::to_string);
+    let needs = [
+        (
+            text("AzureWebJobsStorage__accountName"),
+            WRITE_ROLES,
+            "AzureWebJobsStorage",
+        ),
+        (
+            text("RawStorage__blobServiceUri").and_then(|u| account_of(&u)),
+            READ_ROLES,
+            "the blob trigger",
+        ),
+        (
+            text("STANDARD_ACCOUNT_URL").and_then(|u| account_of(&u)),
+            WRITE_ROLES,
+            "the handler's output",
+        ),
+    ];
+    needs
+        .into_iter()
+        .filter_map(|(account, roles, what)| {
+            let account = account?;
+            let scope = account_scope(state, &account)?;
+            (!role_effective(state, principal, &scope, roles))
+                .then(|| format!("{what} on {account}"))
+        })
+        .collect()
 }
 
 /// `http://127.0.0.1:{port}/{account}/{container}/{blob}` -> (account, container, blob).
@@ -169,14 +200,6 @@ fn split_blob_url(url: &url::Url) -> Option<(String, String, String)> {
         .1
         .into_owned();
     Some((account, container, blob))
-}
-
-fn account_scope(state: &Shared, account: &str) -> Option<String> {
-    lock(&state.cloud)
-        .resources
-        .values()
-        .find(|r| r.kind == "Microsoft.Storage/storageAccounts" && r.body["name"] == json!(account))
-        .map(|r| r.id.clone())
 }
 
 async fn fetch_package(
@@ -201,7 +224,7 @@ async fn fetch_package(
     let scope = account_scope(state, &account)
         .ok_or_else(|| anyhow::anyhow!("package account {account} does not exist"))?;
     let container_scope = format!("{scope}/blobServices/default/containers/{container}");
-    if !has_role(state, principal, &container_scope, READ_ROLES) {
+    if !role_effective(state, principal, &container_scope, READ_ROLES) {
         anyhow::bail!("package download refused: 403 AuthorizationPermissionMismatch (the site identity has no blob read role on {account}/{container})");
     }
     let data = lock(&state.cloud)
@@ -360,7 +383,7 @@ fn storage_bridge_key(
     let url = url::Url::parse(settings.get("STANDARD_ACCOUNT_URL")?.as_str()?).ok()?;
     let account = url.path().trim_matches('/').split('/').next()?.to_string();
     let scope = account_scope(state, &account)?;
-    if !has_role(state, principal, &scope, WRITE_ROLES) {
+    if !role_effective(state, principal, &scope, WRITE_ROLES) {
         return None;
     }
     lock(&state.cloud)
@@ -500,7 +523,7 @@ async fn invoke_once(
             .map(str::to_string)
     });
     let scope = account_scope(state, &account).ok_or("trigger account does not exist")?;
-    if !has_role(state, principal.as_deref(), &scope, READ_ROLES) {
+    if !role_effective(state, principal.as_deref(), &scope, READ_ROLES) {
         return Err(format!(
             "the trigger connection cannot read {account}: 403 AuthorizationPermissionMismatch"
         ));

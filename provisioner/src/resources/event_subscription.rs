@@ -7,7 +7,7 @@ use super::{
     Action, Applied, Change, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource,
     ResourceError, Result,
 };
-use crate::arm::versions::{EVENT_GRID, WEB};
+use crate::arm::versions::EVENT_GRID;
 use azure::retry::{eventual, propagating};
 use futures::future::BoxFuture;
 use reqwest::Method;
@@ -51,16 +51,8 @@ async fn blobs_key(ctx: &Ctx) -> Result<String> {
     let started = Instant::now();
     let mut wait = Duration::from_millis(200);
     loop {
-        let keys = ctx
-            .azure
-            .post(
-                &format!(
-                    "{}/host/default/listkeys?api-version={WEB}",
-                    super::function_app::id(ctx)
-                ),
-                None,
-            )
-            .await?;
+        // The host answers 400 "... from host runtime" while it restarts: waited out there.
+        let keys = super::function_package::host_post(ctx, "/host/default/listkeys").await?;
         if let Some(k) = keys
             .pointer("/systemKeys/blobs_extension")
             .and_then(Value::as_str)

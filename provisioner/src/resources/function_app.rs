@@ -2,6 +2,10 @@
 //! App settings are merged, never replaced: keys others set are reported and kept, and the package
 //! setting belongs to `function_package`, which gets the settings this file read through outputs.
 //! Bodies come from azure_mgmt_web's `Site`/`SiteConfig`/`NameValuePair` (see `web_body`).
+//!
+//! The site is PUT whole only to create it. A PUT whose `siteConfig` lacks `appSettings` drops
+//! every setting (azure-cli#11718, azure-functions-host#8189), so an existing site is PATCHed, its
+//! config PATCHed through `config/web`, and the settings written through `config/appsettings` only.
 
 use super::compare::{diff_owned, failed_state, is_ours, merged_tags};
 use super::storage_account::AccountRole;
@@ -235,9 +239,20 @@ fn settings_changes(
 
 /// Site and config changes (not settings).
 fn site_changes(ctx: &Ctx, body: &Value) -> Vec<Change> {
+    let mut changes = site_only_changes(ctx, body);
+    changes.extend(config_changes(ctx, body));
+    changes
+}
+
+fn site_only_changes(ctx: &Ctx, body: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
     diff_owned(&desired_site(ctx), &body["site"], "", &mut changes);
     changes.extend(failed_state(&body["site"]));
+    changes
+}
+
+fn config_changes(ctx: &Ctx, body: &Value) -> Vec<Change> {
+    let mut changes = Vec::new();
     diff_owned(
         &desired_config(ctx),
         &body["config"],
@@ -354,17 +369,33 @@ impl Resource for FunctionApp {
                 Some(b) => Live::Present(b["site"].clone()),
                 None => Live::Absent,
             };
-            let site_drifted = live
-                .body()
-                .is_none_or(|body| !site_changes(ctx, body).is_empty());
             let mut outputs = Outputs::default();
-            if site_drifted {
+            if let Some(body) = live.body() {
+                if !site_only_changes(ctx, body).is_empty() {
+                    let patch = web_body::site(web_body::SiteSpec {
+                        location: &ctx.env.location,
+                        tags: Some(merged_tags(ctx, &live_site)),
+                        server_farm_id: super::service_plan::id(ctx),
+                        config: None,
+                    });
+                    let patched = ctx.azure.patch(&path(ctx, ""), &patch).await?;
+                    outputs.site_principal_id = patched
+                        .pointer("/identity/principalId")
+                        .or_else(|| body.pointer("/site/identity/principalId"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                }
+                if !config_changes(ctx, body).is_empty() {
+                    ctx.azure
+                        .patch(
+                            &path(ctx, "/config/web"),
+                            &json!({"properties": desired_config(ctx)}),
+                        )
+                        .await?;
+                }
+            } else {
                 // A new site has no settings to lose: they go in with the create.
-                let create_settings: Vec<(String, String)> = if live.body().is_none() {
-                    owned.clone().into_iter().collect()
-                } else {
-                    Vec::new()
-                };
+                let create_settings: Vec<(String, String)> = owned.clone().into_iter().collect();
                 let body = web_body::site(web_body::SiteSpec {
                     location: &ctx.env.location,
                     tags: Some(merged_tags(ctx, &live_site)),

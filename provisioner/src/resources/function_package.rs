@@ -5,6 +5,13 @@
 //! Reading it costs no ARM request: the app settings come from the function app's read. In SAS mode
 //! the URL the app uses is tried once (HEAD): a revoked or expired policy, or a rotated key, shows
 //! as drift without listing the account's keys. The policy's expiry is part of its id.
+//!
+//! Azure is slow in three places here, and each is waited out by the one retry policy: a new
+//! stored access policy takes up to 30 s to apply (Set Container ACL), so the SAS is tried until
+//! storage honours it before the site gets it; the Functions host answers 400 "... from host
+//! runtime" while it restarts after the settings write; and a host that started before its
+//! identity's data roles took effect never registers its blob trigger until restarted, so it is
+//! restarted until it does.
 
 use super::function_app::{self, settings_map, PACKAGE_SETTINGS};
 use super::storage_account::AccountRole;
@@ -13,11 +20,15 @@ use super::{
     Action, Applied, Change, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource,
     ResourceError, Result,
 };
+use crate::arm::versions::WEB;
+use crate::arm::{Api, ArmError};
 use crate::blob::{AccessPolicy, BlobAccount};
 use crate::env::PackageAccess;
 use crate::names::PACKAGE_CONTAINER;
+use azure::retry::{eventual, propagating, Attempting};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::future::BoxFuture;
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -105,6 +116,126 @@ async fn url_serves(url: &str) -> Result<bool> {
         }
         tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
     }
+}
+
+/// Tries a new SAS until storage honours it: a stored access policy takes up to 30 s to apply,
+/// and a site handed a URL that storage refuses fails to load its package.
+async fn wait_until_sas_works(ctx: &Ctx, url: &str) -> Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| ResourceError::Other(format!("cannot make an HTTP client: {e}")))?;
+    let notify = ctx.azure.notify.clone();
+    let classify = propagating(eventual::access_policy_not_effective);
+    ctx.azure
+        .retry
+        .run(
+            Attempting {
+                what: "the package URL's new stored access policy",
+                classify: &classify,
+                notify: &notify,
+            },
+            || async {
+                let reply = http
+                    .head(url)
+                    .send()
+                    .await
+                    .map_err(|e| ArmError::connection(Method::HEAD, url, &e))?;
+                let status = reply.status().as_u16();
+                if reply.status().is_success() {
+                    return Ok(());
+                }
+                let code = reply
+                    .headers()
+                    .get("x-ms-error-code")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                Err(ArmError::http(
+                    Method::HEAD,
+                    url,
+                    status,
+                    &format!("storage refused the package URL (HTTP {status})"),
+                    code.as_deref(),
+                    azure::retry::retry_after(reply.headers()),
+                ))
+            },
+        )
+        .await
+        .map_err(|e| {
+            ResourceError::Other(format!(
+                "function package: storage never honoured the new SAS for the package: {e}. A new stored access policy takes up to 30 s to apply; if the key was rotated meanwhile run `provision up` again"
+            ))
+        })
+}
+
+/// A POST to the site that the Functions host answers: its 400 "... from host runtime" while it
+/// restarts after a write is waited out.
+pub(super) async fn host_post(ctx: &Ctx, suffix: &str) -> Result<Value> {
+    let classify = propagating(eventual::host_starting);
+    match ctx
+        .azure
+        .call_with(
+            Api::Arm,
+            Method::POST,
+            &format!("{}{suffix}?api-version={WEB}", function_app::id(ctx)),
+            None,
+            &[],
+            &classify,
+        )
+        .await
+    {
+        Ok(reply) => Ok(reply.body),
+        Err(e) if eventual::host_starting(&e) => Err(ResourceError::Other(format!(
+            "function app {}: its Functions host never came back after the settings write: {e}. Look at the app's logs (Diagnose and solve problems in the portal), then run `provision up` again",
+            ctx.names.function_app
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Waits until the host runs the package with its blob trigger registered. A host that started
+/// before its identity's data roles took effect stays without them until restarted: each attempt
+/// that finds it so restarts the app, until the roles have landed.
+async fn wait_for_host(ctx: &Ctx) -> Result<()> {
+    let notify = ctx.azure.notify.clone();
+    let classify = propagating(eventual::host_without_data_roles);
+    let listkeys = format!("{}/host/default/listkeys", function_app::id(ctx));
+    ctx.azure
+        .retry
+        .run(
+            Attempting {
+                what: "the function host to start with its data roles",
+                classify: &classify,
+                notify: &notify,
+            },
+            || async {
+                let keys = host_post(ctx, "/host/default/listkeys")
+                    .await
+                    .map_err(|e| match e {
+                        ResourceError::Azure(e) => e,
+                        other => ArmError::operation(Method::POST, &listkeys, "", &other.to_string()),
+                    })?;
+                if keys.pointer("/systemKeys/blobs_extension").is_some() {
+                    return Ok(());
+                }
+                ctx.azure
+                    .call(Api::Arm, Method::POST, &function_app::path(ctx, "/restart"), None, &[])
+                    .await?;
+                Err(ArmError::operation(
+                    Method::POST,
+                    &listkeys,
+                    eventual::HOST_WITHOUT_DATA_ROLES,
+                    "the function host is up but has not registered its blob trigger: it started before the site identity's data roles took effect (Azure applies new roles within minutes) and does not retry until restarted; restarted it",
+                ))
+            },
+        )
+        .await
+        .map_err(|e| {
+            ResourceError::Other(format!(
+                "function app {}: {e}. Check the app's role assignments on its storage accounts (`provision drift`) and its logs, then run `provision up` again",
+                ctx.names.function_app
+            ))
+        })
 }
 
 /// The app settings as the function app reported them, or listed when it could not.
@@ -303,10 +434,9 @@ impl Resource for FunctionPackage {
                     account
                         .set_access_policies(PACKAGE_CONTAINER, &policies)
                         .await?;
-                    wanted.insert(
-                        "WEBSITE_RUN_FROM_PACKAGE",
-                        account.sas_url(PACKAGE_CONTAINER, &blob, &id)?,
-                    );
+                    let url = account.sas_url(PACKAGE_CONTAINER, &blob, &id)?;
+                    wait_until_sas_works(ctx, &url).await?;
+                    wanted.insert("WEBSITE_RUN_FROM_PACKAGE", url);
                 }
                 PackageAccess::Identity => {
                     wanted.insert(
@@ -335,9 +465,8 @@ impl Resource for FunctionPackage {
                     &crate::arm::models::app_settings(&merged),
                 )
                 .await?;
-            ctx.azure
-                .post(&function_app::path(ctx, "/syncfunctiontriggers"), None)
-                .await?;
+            host_post(ctx, "/syncfunctiontriggers").await?;
+            wait_for_host(ctx).await?;
             Ok(Applied::default())
         })
     }

@@ -1,6 +1,14 @@
 //! Microsoft.Web: App Service plans and Linux function apps — system-assigned identity (a new
 //! principal), app settings (PUT replaces, POST list reads), site config, host keys, trigger sync.
 //! Whatever changes what a site runs is handed to the emulated Functions host.
+//!
+//! App Service's own awkwardness, each behind its switch: a write leaves the site or plan busy
+//! for a while (409 `Conflict` "another operation is in progress"), restarts the Functions host
+//! (`listkeys` and `syncfunctiontriggers` answer 400 "Encountered an error (ServiceUnavailable)
+//! from host runtime." until it is up: azure-functions-core-tools#3008, azure-cli#20892), and a
+//! site PUT whose `siteConfig` lacks `appSettings` drops the settings (azure-cli#11718,
+//! azure-functions-host#8189). App Service answers errors in its own shape: top-level
+//! `Code`/`Message`.
 
 use crate::arm::path::ResourcePath;
 use crate::arm::{self, lro, ArmRequest, ArmResult};
@@ -8,6 +16,8 @@ use crate::error::ArmError;
 use crate::state::{lock, Shared};
 use crate::state::{DirectoryObject, Resource};
 use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
@@ -33,14 +43,22 @@ pub async fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> 
     match (types.as_slice(), action.as_deref()) {
         (["serverfarms"], None) => plan(state, req, parsed),
         (["sites"], None) => site(state, req, parsed).await,
-        (["sites"], Some("syncfunctiontriggers")) | (["sites"], Some("restart")) => {
-            require_site(state, parsed)?;
-            crate::functions_host::site_changed(state, &parsed.resource_id(1));
-            arm::empty(if action.as_deref() == Some("restart") {
-                StatusCode::OK
-            } else {
-                StatusCode::NO_CONTENT
-            })
+        (["sites"], Some("syncfunctiontriggers")) => {
+            let site = require_site(state, parsed)?;
+            if let Some(refused) = host_starting(state, &site.id) {
+                return Ok(refused);
+            }
+            crate::functions_host::site_changed(state, &site.id);
+            arm::empty(StatusCode::NO_CONTENT)
+        }
+        (["sites"], Some("restart")) => {
+            let site = require_site(state, parsed)?;
+            if let Some(refused) = busy(state, &site.id, "site") {
+                return Ok(refused);
+            }
+            written(state, &site.id, true);
+            crate::functions_host::site_changed(state, &site.id);
+            arm::empty(StatusCode::OK)
         }
         (["sites", "config"], list)
             if names
@@ -54,7 +72,13 @@ pub async fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> 
         {
             site_config(state, req, parsed)
         }
-        (["sites", "host"], Some("listkeys")) => host_keys(state, parsed),
+        (["sites", "host"], Some("listkeys")) => {
+            let site = require_site(state, parsed)?;
+            if let Some(refused) = host_starting(state, &site.id) {
+                return Ok(refused);
+            }
+            host_keys(state, parsed)
+        }
         (["sites", "basicpublishingcredentialspolicies"], None) => {
             publishing_policy(state, req, parsed)
         }
@@ -71,6 +95,9 @@ fn plan(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
     match req.method {
         Method::GET => arm::get_tracked(state, &id, PLAN, parsed),
         Method::DELETE => {
+            if let Some(refused) = busy(state, &id, "web hosting plan") {
+                return Ok(refused);
+            }
             let in_use = lock(&state.cloud).resources.values().any(|r| {
                 r.kind == SITE
                     && r.body
@@ -90,6 +117,9 @@ fn plan(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
         }
         Method::PUT => {
             arm::ensure_no_conflict(state, &id)?;
+            if let Some(refused) = busy(state, &id, "web hosting plan") {
+                return Ok(refused);
+            }
             let body = req.body()?;
             let location = arm::require_location(body)?;
             let tags = arm::validate_tags(body)?;
@@ -121,7 +151,9 @@ fn plan(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
                 "properties": {"reserved": reserved, "status": "Ready", "numberOfSites": 0, "maximumNumberOfWorkers": 3, "geoRegion": location, "perSiteScaling": false, "zoneRedundant": false},
             });
             let secs = state.cfg().latency.plan_create_s;
-            arm::put_tracked(state, req, &id, PLAN, resource, Some(secs))
+            let response = arm::put_tracked(state, req, &id, PLAN, resource, Some(secs));
+            written(state, &id, false);
+            response
         }
         _ => Err(arm::method_not_allowed(req)),
     }
@@ -155,10 +187,14 @@ async fn site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRes
                 return arm::empty(StatusCode::NOT_FOUND);
             }
             arm::ensure_no_conflict(state, &id)?;
+            if let Some(refused) = busy(state, &id, "site") {
+                return Ok(refused);
+            }
             lro::cascade_delete(state, &id, false).await;
             arm::empty(StatusCode::OK)
         }
         Method::PUT => put_site(state, req, parsed, &id, &name),
+        Method::PATCH => patch_site(state, req, parsed, &id),
         _ => Err(arm::method_not_allowed(req)),
     }
 }
@@ -177,6 +213,9 @@ fn put_site(
         ));
     }
     arm::ensure_no_conflict(state, id)?;
+    if let Some(refused) = busy(state, id, "site") {
+        return Ok(refused);
+    }
     let body = req.body()?;
     let location = arm::require_location(body)?;
     let tags = arm::validate_tags(body)?;
@@ -247,6 +286,12 @@ fn put_site(
             json!({"type": "SystemAssigned", "principalId": principal_id, "tenantId": tenant});
     }
     store_site_config(state, id, &site_config, existing.is_none());
+    let drops_settings = state.cfg().behaviours.site_put_drops_settings;
+    let app_settings = match app_settings {
+        // A whole-site PUT replaces siteConfig, settings included (azure-cli#11718).
+        None if existing.is_some() && drops_settings => Some(json!([])),
+        other => other,
+    };
     if let Some(settings) = app_settings {
         let map: Map<String, Value> = settings
             .as_array()
@@ -266,9 +311,121 @@ fn put_site(
     }
     let secs = state.cfg().latency.site_create_s;
     let response = arm::put_tracked(state, req, id, SITE, resource, Some(secs));
+    written(state, id, true);
     crate::functions_host::site_changed(state, id);
     let _ = parsed;
     response
+}
+
+/// PATCH: what the body names changes; siteConfig merges; app settings are left alone.
+fn patch_site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, id: &str) -> ArmResult {
+    let existing = require_site(state, parsed)?;
+    arm::ensure_no_conflict(state, id)?;
+    if let Some(refused) = busy(state, id, "site") {
+        return Ok(refused);
+    }
+    let body = req.body()?;
+    let mut resource = existing.body.clone();
+    if body.get("tags").is_some() {
+        resource["tags"] = arm::validate_tags(body)?;
+    }
+    if body.get("identity").is_some() {
+        match identity_for(state, body, Some(&existing)) {
+            Some((principal_id, tenant)) => {
+                resource["identity"] = json!({"type": "SystemAssigned", "principalId": principal_id, "tenantId": tenant})
+            }
+            None => {
+                if let Some(obj) = resource.as_object_mut() {
+                    obj.remove("identity");
+                }
+            }
+        }
+    }
+    let mut requested = body.get("properties").cloned().unwrap_or_else(|| json!({}));
+    let site_config = requested
+        .as_object_mut()
+        .and_then(|p| p.remove("siteConfig"))
+        .map(|mut c| {
+            if let Some(obj) = c.as_object_mut() {
+                obj.remove("appSettings");
+            }
+            c
+        });
+    arm::merge(&mut resource["properties"], &requested);
+    resource["properties"]["lastModifiedTimeUtc"] = json!(chrono::Utc::now().to_rfc3339());
+    if let Some(config) = site_config {
+        store_site_config(state, id, &config, false);
+    }
+    lock(&state.cloud).insert(Resource {
+        id: existing.id.clone(),
+        kind: SITE.into(),
+        body: resource.clone(),
+    });
+    written(state, id, true);
+    crate::functions_host::site_changed(state, id);
+    arm::ok(resource)
+}
+
+/// App Service's error shape (not ARM's `error` object).
+fn app_service_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({
+        "Code": code, "Message": message, "Target": null,
+        "Details": [{"Message": message}, {"Code": code}, {"ErrorEntity": {"Code": code, "Message": message}}],
+        "Innererror": null,
+    });
+    (status, Json(body)).into_response()
+}
+
+fn until(map: &std::sync::Mutex<std::collections::HashMap<String, Instant>>, id: &str) -> bool {
+    crate::sync::lock(map)
+        .get(&crate::state::key(id))
+        .is_some_and(|t| *t > Instant::now())
+}
+
+/// 409 while an earlier write to this site or plan is still being applied.
+fn busy(state: &Shared, id: &str, what: &str) -> Option<Response> {
+    until(&state.sites.busy_until, id).then(|| {
+        app_service_error(
+            StatusCode::CONFLICT,
+            "Conflict",
+            &format!(
+                "Cannot modify this {what} because another operation is in progress. Details: Id: {}, OperationName: Update, RequestId: {}",
+                uuid::Uuid::new_v4(),
+                uuid::Uuid::new_v4()
+            ),
+        )
+    })
+}
+
+/// 400 from the host runtime while the Functions host restarts after a write.
+fn host_starting(state: &Shared, site_id: &str) -> Option<Response> {
+    // The emulated host holds its table while it (re)starts a handler.
+    let reconciling =
+        state.cfg().behaviours.host_not_ready && state.sites.sites.try_lock().is_err();
+    (reconciling || until(&state.sites.restarting_until, site_id)).then(|| {
+        app_service_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Encountered an error (ServiceUnavailable) from host runtime.",
+        )
+    })
+}
+
+/// A write was accepted: the resource stays busy, and a site's host restarts.
+fn written(state: &Shared, id: &str, site: bool) {
+    let cfg = state.cfg();
+    let b = &cfg.behaviours;
+    let now = Instant::now();
+    if b.app_service_busy {
+        crate::sync::lock(&state.sites.busy_until).insert(
+            crate::state::key(id),
+            now + cfg.scaled(b.app_service_busy_s),
+        );
+    }
+    if site && b.host_not_ready {
+        crate::sync::lock(&state.sites.restarting_until)
+            .insert(crate::state::key(id), now + cfg.scaled(b.host_restart_s));
+    }
 }
 
 /// A system-assigned identity is a new service principal, created with the site.
@@ -345,6 +502,9 @@ fn app_settings(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, list: b
         }
         (Method::PUT, false) => {
             arm::ensure_no_conflict(state, &site.id)?;
+            if let Some(refused) = busy(state, &site.id, "site") {
+                return Ok(refused);
+            }
             let props = req
                 .body()?
                 .get("properties")
@@ -360,6 +520,7 @@ fn app_settings(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, list: b
                 ));
             }
             store_app_settings(state, &site.id, props.clone());
+            written(state, &site.id, true);
             crate::functions_host::site_changed(state, &site.id);
             arm::ok(
                 json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": props}),
@@ -375,6 +536,9 @@ fn site_config(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRe
     match req.method {
         Method::GET => arm::get_tracked(state, &id, "Microsoft.Web/sites/config", parsed),
         Method::PUT | Method::PATCH => {
+            if let Some(refused) = busy(state, &site.id, "site") {
+                return Ok(refused);
+            }
             let mut requested = req
                 .body()?
                 .get("properties")
@@ -384,6 +548,8 @@ fn site_config(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRe
                 obj.remove("appSettings");
             }
             store_site_config(state, &site.id, &requested, false);
+            written(state, &site.id, true);
+            crate::functions_host::site_changed(state, &site.id);
             arm::get_tracked(state, &id, "Microsoft.Web/sites/config", parsed)
         }
         _ => Err(arm::method_not_allowed(req)),

@@ -11,6 +11,10 @@ pub struct SiteHosts {
     pub(crate) sites: tokio::sync::Mutex<HashMap<String, HostedSite>>,
     /// Event Grid deliveries already made, per event subscription id.
     pub delivered: std::sync::Mutex<HashMap<String, HashSet<String>>>,
+    /// App Service resources (sites, plans) still applying a write, until when (lower-cased id).
+    pub busy_until: std::sync::Mutex<HashMap<String, tokio::time::Instant>>,
+    /// Sites whose Functions host is restarting after a write, until when (lower-cased id).
+    pub restarting_until: std::sync::Mutex<HashMap<String, tokio::time::Instant>>,
 }
 
 /// A function a package declares in its `function.json`.
