@@ -60,9 +60,39 @@ fn outputs(id: String) -> Outputs {
     }
 }
 
-/// Made by provision for this environment (its description says so).
+/// Made by provision for this environment: its description says so or, when someone edited the
+/// description, the deploying principal (bound as owner at create) is one of its owners.
 fn is_ours(ctx: &Ctx, group: &Value) -> bool {
+    marked(ctx, group)
+        || ctx.caller_object_id.as_ref().is_some_and(|me| {
+            group["ownerIds"]
+                .as_array()
+                .is_some_and(|o| o.iter().any(|id| id.as_str() == Some(me)))
+        })
+}
+
+fn marked(ctx: &Ctx, group: &Value) -> bool {
     group["description"] == json!(marker(ctx))
+}
+
+async fn ids_of(ctx: &Ctx, id: &str, relation: &str) -> Result<Value> {
+    let list = graph(
+        ctx,
+        needs::READ,
+        Method::GET,
+        &format!("/groups/{id}/{relation}?$select=id"),
+        None,
+        false,
+    )
+    .await?
+    .body;
+    Ok(json!(list["value"]
+        .as_array()
+        .map(|m| m
+            .iter()
+            .filter_map(|x| x["id"].as_str())
+            .collect::<Vec<_>>())
+        .unwrap_or_default()))
 }
 
 /// Ours, or someone else's that the environment file says to take over.
@@ -72,7 +102,7 @@ fn managed(ctx: &Ctx, group: &Value) -> bool {
 
 fn refuse_foreign(ctx: &Ctx, group: &Value) -> ResourceError {
     ResourceError::Other(format!(
-        "entra security group {unique}: a group with this uniqueName already exists in the tenant (id {id}, display name {display}) and was not created by provision for environment {env}; provision does not take it over. Choose another [security_group] unique_name in {file}, or set `adopt = true` under [security_group] to manage that group from now on (provision then sets its description and members, and `down` deletes it)",
+        "entra security group {unique}: a group with this uniqueName already exists in the tenant (id {id}, display name {display}) and was not created by provision for environment {env} (its description does not say so and the deploying identity is not among its owners); provision does not take it over. Choose another [security_group] unique_name in {file}, or set `adopt = true` under [security_group] to manage that group from now on (provision then sets its description and members, and `down` deletes it)",
         unique = ctx.env.group_unique_name,
         id = group["id"].as_str().unwrap_or("unknown"),
         display = group["displayName"],
@@ -288,23 +318,11 @@ impl Resource for SecurityGroup {
                     Err(e) => return Err(e.into()),
                 };
             let id = group["id"].as_str().unwrap_or_default().to_string();
-            let members = graph(
-                ctx,
-                needs::READ,
-                Method::GET,
-                &format!("/groups/{id}/members?$select=id"),
-                None,
-                false,
-            )
-            .await?
-            .body;
-            group["memberIds"] = json!(members["value"]
-                .as_array()
-                .map(|m| m
-                    .iter()
-                    .filter_map(|x| x["id"].as_str())
-                    .collect::<Vec<_>>())
-                .unwrap_or_default());
+            group["memberIds"] = ids_of(ctx, &id, "members").await?;
+            // Owners only matter when the description no longer says whose it is.
+            if !marked(ctx, &group) {
+                group["ownerIds"] = ids_of(ctx, &id, "owners").await?;
+            }
             Ok(Read {
                 live: Live::Present(group),
                 outputs: outputs(id),
@@ -400,7 +418,7 @@ impl Resource for SecurityGroup {
             };
             if !is_ours(ctx, group) {
                 return Ok(Deletion::Kept(
-                    "its description does not mark it as provision's for this environment".into(),
+                    "neither its description nor its owners mark it as provision's for this environment".into(),
                 ));
             }
             match graph(
