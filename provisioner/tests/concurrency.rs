@@ -79,11 +79,16 @@ async fn two_ups_at_once_take_turns_and_a_held_lock_names_its_holder() {
             w.user_agent
         );
     }
-    // The lock's own home (resource group, functions account, locks container) is made sure of
-    // before the lock can be taken, by both runs; everything else happens under the lock, so the
-    // two runs' writes to it form two blocks, never interleaved.
+    // The lock's own home (resource group, functions account, locks container, and registering
+    // Microsoft.Storage for it on a fresh subscription) is made sure of before the lock can be
+    // taken, by both runs; everything else happens under the lock, so the two runs' writes to it
+    // form two blocks, never interleaved.
     let names = world.names();
     let bootstrap = [
+        format!(
+            "/subscriptions/{}/providers/Microsoft.Storage/register",
+            local_cloud::DEFAULT_SUBSCRIPTION
+        ),
         world.rg_id(),
         world.account_id(&names.functions_account),
         format!(

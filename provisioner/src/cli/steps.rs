@@ -69,23 +69,13 @@ pub async fn apply_locked(
         plan,
     } = planned;
     let ctx = &s.ctx;
-    let namespaces: BTreeSet<&'static str> = plan
-        .items
-        .iter()
-        .filter(|p| p.action.is_change())
-        .flat_map(|p| p.key.namespaces().iter().copied())
-        .collect();
-    for ns in registration::ensure_registered(ctx, &namespaces).await? {
-        s.reporter.event(Event::Note {
-            message: format!("resource provider {ns} is registered on the subscription"),
-        });
-    }
     let mut progress = Progress::new(observed);
     let home_changes = LOCK_HOME
         .iter()
         .any(|k| plan.action(*k).is_some_and(Action::is_change));
     let mut lock_home = None;
     if home_changes {
+        register_namespaces(s, &plan, &|k| LOCK_HOME.contains(&k)).await?;
         let options = ApplyOptions {
             parallelism: s.global.parallelism,
             reread_planned: false,
@@ -112,6 +102,11 @@ pub async fn apply_locked(
         Duration::from_secs(s.global.lock_timeout),
     )
     .await?;
+    // Under the lock, so a run that waited finds them registered and sends nothing.
+    if let Err(e) = register_namespaces(s, &plan, &|_| true).await {
+        lock.release().await;
+        return Err(e);
+    }
     let options = ApplyOptions {
         parallelism: s.global.parallelism,
         reread_planned: true,
@@ -121,6 +116,26 @@ pub async fn apply_locked(
         .await;
     lock.release().await;
     Ok(Applied { lock_home, locked })
+}
+
+/// Registers the resource provider namespaces the planned changes `in_step` selects need.
+async fn register_namespaces(
+    s: &Session,
+    plan: &Plan,
+    in_step: &dyn Fn(Key) -> bool,
+) -> Result<(), CliError> {
+    let namespaces: BTreeSet<&'static str> = plan
+        .items
+        .iter()
+        .filter(|p| p.action.is_change() && in_step(p.key))
+        .flat_map(|p| p.key.namespaces().iter().copied())
+        .collect();
+    for ns in registration::ensure_registered(&s.ctx, &namespaces).await? {
+        s.reporter.event(Event::Note {
+            message: format!("resource provider {ns} is registered on the subscription"),
+        });
+    }
+    Ok(())
 }
 
 pub fn failed(command: &str, summary: &ApplySummary) -> CliError {

@@ -45,17 +45,21 @@ async fn ensure_one(ctx: &Ctx, namespace: &'static str) -> Result<Option<String>
         ))
     };
     let current = ctx.azure.get(&path).await.map_err(what_to_do)?;
-    if current.as_ref().map(state_of) == Some("Registered") {
-        return Ok(None);
+    match current.as_ref().map(state_of) {
+        Some("Registered") => return Ok(None),
+        // Someone (another run) registered it a moment ago: only the wait is left.
+        Some("Registering") => {}
+        _ => {
+            (ctx.azure.notify)(format!(
+                "registering resource provider {namespace} on the subscription (its first use there; this takes a minute or two)"
+            ));
+            let register = format!(
+                "{}/providers/{namespace}/register?api-version={RESOURCES}",
+                ctx.subscription_path()
+            );
+            ctx.azure.post(&register, None).await.map_err(what_to_do)?;
+        }
     }
-    (ctx.azure.notify)(format!(
-        "registering resource provider {namespace} on the subscription (its first use there; this takes a minute or two)"
-    ));
-    let register = format!(
-        "{}/providers/{namespace}/register?api-version={RESOURCES}",
-        ctx.subscription_path()
-    );
-    ctx.azure.post(&register, None).await.map_err(what_to_do)?;
     let registering = |e: &ArmError| eventual::provider_registering(e).then_some(Class::Busy);
     ctx.azure
         .retry
