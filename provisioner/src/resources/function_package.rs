@@ -94,37 +94,68 @@ fn query_value(url: &str, name: &str) -> Option<String> {
     })
 }
 
-/// Whether storage serves the package through `url` (a HEAD, as the app's first read would be).
-async fn url_serves(url: &str) -> Result<bool> {
-    let http = reqwest::Client::builder()
+fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| ResourceError::Other(format!("cannot make an HTTP client: {e}")))?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let failure = match http.head(url).send().await {
-            Ok(r) if r.status().is_success() => return Ok(true),
-            Ok(r) if matches!(r.status().as_u16(), 403 | 404) => return Ok(false),
-            Ok(r) => format!("storage answered HTTP {}", r.status().as_u16()),
-            Err(e) => format!("no answer: {}", azure::redact::redact(&e.to_string())),
-        };
-        if attempt >= 3 {
-            return Err(ResourceError::Other(format!(
-                "checking the package URL: {failure}"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+        .map_err(|e| ResourceError::Other(format!("cannot make an HTTP client: {e}")))
+}
+
+/// One HEAD of the package URL, as the app's first read would be; a refusal keeps storage's code.
+async fn head_package(http: &reqwest::Client, url: &str) -> std::result::Result<(), ArmError> {
+    let reply = http
+        .head(url)
+        .send()
+        .await
+        .map_err(|e| ArmError::connection(Method::HEAD, url, &e))?;
+    let status = reply.status().as_u16();
+    if reply.status().is_success() {
+        return Ok(());
+    }
+    let code = reply
+        .headers()
+        .get("x-ms-error-code")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Err(ArmError::http(
+        Method::HEAD,
+        url,
+        status,
+        &format!("storage refused the package URL (HTTP {status})"),
+        code.as_deref(),
+        azure::retry::retry_after(reply.headers()),
+    ))
+}
+
+/// Whether storage serves the package through `url`.
+async fn url_serves(ctx: &Ctx, url: &str) -> Result<bool> {
+    let http = http_client()?;
+    let notify = ctx.azure.notify.clone();
+    let answer = ctx
+        .azure
+        .retry
+        .run(
+            Attempting {
+                what: "HEAD the package URL",
+                classify: &azure::retry::no_override,
+                notify: &notify,
+            },
+            || head_package(&http, url),
+        )
+        .await;
+    match answer {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.status(), Some(403 | 404)) => Ok(false),
+        Err(e) => Err(ResourceError::Other(format!(
+            "checking the package URL: {e}"
+        ))),
     }
 }
 
 /// Tries a new SAS until storage honours it: a stored access policy takes up to 30 s to apply,
 /// and a site handed a URL that storage refuses fails to load its package.
 async fn wait_until_sas_works(ctx: &Ctx, url: &str) -> Result<()> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| ResourceError::Other(format!("cannot make an HTTP client: {e}")))?;
+    let http = http_client()?;
     let notify = ctx.azure.notify.clone();
     let classify = propagating(eventual::access_policy_not_effective);
     ctx.azure
@@ -135,30 +166,7 @@ async fn wait_until_sas_works(ctx: &Ctx, url: &str) -> Result<()> {
                 classify: &classify,
                 notify: &notify,
             },
-            || async {
-                let reply = http
-                    .head(url)
-                    .send()
-                    .await
-                    .map_err(|e| ArmError::connection(Method::HEAD, url, &e))?;
-                let status = reply.status().as_u16();
-                if reply.status().is_success() {
-                    return Ok(());
-                }
-                let code = reply
-                    .headers()
-                    .get("x-ms-error-code")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                Err(ArmError::http(
-                    Method::HEAD,
-                    url,
-                    status,
-                    &format!("storage refused the package URL (HTTP {status})"),
-                    code.as_deref(),
-                    azure::retry::retry_after(reply.headers()),
-                ))
-            },
+            || head_package(&http, url),
         )
         .await
         .map_err(|e| {
@@ -342,7 +350,7 @@ impl Resource for FunctionPackage {
                 live["policy"] = json!(query_value(&setting, "si"));
                 // Only our own package blob is tried; any other URL is drift by its name alone.
                 if setting.starts_with(&package_prefix(ctx, inputs)) && setting.contains("sig=") {
-                    live["urlServes"] = json!(url_serves(&setting).await?);
+                    live["urlServes"] = json!(url_serves(ctx, &setting).await?);
                 }
             }
             Ok(Read {
