@@ -146,6 +146,9 @@ async fn throttling_answers_429_with_retry_after_from_a_seeded_fault() {
 #[tokio::test]
 async fn an_injected_lro_failure_ends_failed_and_a_retry_succeeds() {
     let cloud = TestCloud::start().await;
+    // Focused on a failed operation and its retry: the plan is not left busy by the failed write
+    // (App Service's 409 has its own tests).
+    cloud.without(&["app_service_busy"]).await;
     cloud.resource_group("rg").await;
     cloud.admin("POST", "/faults", Some(json!({"seed": 3, "throttle_rate": 0.0, "retry_after_s": 0, "server_error_rate": 0.0, "drop_rate": 0.0, "lro_failure_rate": 1.0}))).await;
     let path = format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Web/serverfarms/plan1?api-version=2024-04-01");
@@ -392,4 +395,46 @@ async fn resource_groups_are_listed_as_arm_lists_them() {
         .arm("GET", &format!("{list}?api-version=2021-04-01"), None)
         .await;
     assert_eq!(names(after), vec!["rg-list-b"]);
+}
+
+#[tokio::test]
+async fn a_fresh_subscription_registers_a_namespace_before_writing_to_it() {
+    let cloud = TestCloud::fresh().await;
+    cloud.resource_group("rgreg").await;
+    let provider = format!("/subscriptions/{SUB}/providers/Microsoft.OperationalInsights");
+    let state = |reply: common::Reply| reply.json()["registrationState"].clone();
+    let read = format!("{provider}?api-version=2021-04-01");
+    assert_eq!(state(cloud.arm("GET", &read, None).await), "NotRegistered");
+    let path = format!("/subscriptions/{SUB}/resourceGroups/rgreg/providers/Microsoft.OperationalInsights/workspaces/log-reg?api-version=2025-02-01");
+    let body = json!({"location": "westeurope", "properties": {"sku": {"name": "PerGB2018"}}});
+    let refused = cloud.arm("PUT", &path, Some(body.clone())).await;
+    assert_eq!(refused.status, 409);
+    assert_eq!(refused.code(), "MissingSubscriptionRegistration");
+    assert_eq!(
+        refused.json()["error"]["details"][0]["target"],
+        "Microsoft.OperationalInsights"
+    );
+    let register = cloud
+        .arm(
+            "POST",
+            &format!("{provider}/register?api-version=2021-04-01"),
+            None,
+        )
+        .await;
+    assert_eq!(state(register), "Registering");
+    assert_eq!(
+        cloud.arm("PUT", &path, Some(body.clone())).await.status,
+        409,
+        "still refused while registering"
+    );
+    let mut now = serde_json::Value::Null;
+    for _ in 0..200 {
+        now = state(cloud.arm("GET", &read, None).await);
+        if now == "Registered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(now, "Registered");
+    assert_eq!(cloud.arm("PUT", &path, Some(body)).await.status, 201);
 }

@@ -48,7 +48,52 @@ impl TestCloud {
         Self::with(emulator).await
     }
 
+    /// A fresh subscription: only the namespaces ARM registers by default.
+    pub async fn fresh() -> Self {
+        let emulator = Emulator::start_for_tests()
+            .await
+            .expect("emulator starts (is Azurite installed? run tests/local-cloud.sh install)");
+        Self::connect(emulator).await
+    }
+
+    /// A subscription that has used every namespace the emulator serves before.
     pub async fn with(emulator: Emulator) -> Self {
+        let cloud = Self::connect(emulator).await;
+        for namespace in [
+            "Microsoft.Storage",
+            "Microsoft.Web",
+            "Microsoft.Insights",
+            "Microsoft.OperationalInsights",
+            "Microsoft.EventGrid",
+            "Microsoft.AlertsManagement",
+        ] {
+            cloud.register(namespace).await;
+        }
+        cloud
+    }
+
+    /// Registers a resource provider namespace and waits until it is `Registered`.
+    pub async fn register(&self, namespace: &str) {
+        let provider = format!("/subscriptions/{SUB}/providers/{namespace}");
+        self.arm(
+            "POST",
+            &format!("{provider}/register?api-version=2021-04-01"),
+            None,
+        )
+        .await;
+        for _ in 0..500 {
+            let reply = self
+                .arm("GET", &format!("{provider}?api-version=2021-04-01"), None)
+                .await;
+            if reply.json()["registrationState"] == "Registered" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{namespace} did not register");
+    }
+
+    async fn connect(emulator: Emulator) -> Self {
         let http = reqwest::Client::new();
         let mut cloud = Self {
             emulator,
@@ -139,6 +184,18 @@ impl TestCloud {
             extra,
         )
         .await
+    }
+
+    /// Turns these Azure behaviours off, for a test focused on something else.
+    pub async fn without(&self, switches: &[&str]) {
+        let off: serde_json::Map<String, Value> = switches
+            .iter()
+            .map(|s| (s.to_string(), json!(false)))
+            .collect();
+        let reply = self
+            .admin("POST", "/behaviours", Some(Value::Object(off)))
+            .await;
+        assert!(reply.status < 300, "behaviours: {}", reply.text);
     }
 
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
