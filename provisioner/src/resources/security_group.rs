@@ -240,13 +240,19 @@ async fn create(ctx: &Ctx) -> Result<Applied> {
     };
     let reply = match graph(ctx, permission, Method::POST, "/groups", Some(&body), true).await {
         Ok(reply) => reply,
-        // Made by someone else since we looked: the same refusal as when it was there before.
+        // The uniqueName is taken: by our own create whose answer was lost (the POST was sent
+        // again after a dropped connection or a 5xx), or by someone else since we looked.
         Err(e) if e.status() == Some(400) && e.message.contains("uniqueName") => {
-            let group = graph(ctx, needs::READ, Method::GET, &by_name(ctx), None, false)
-                .await
-                .map(|r| r.body)
-                .unwrap_or_else(|_| json!({}));
-            return Err(refuse_foreign(ctx, &group));
+            let mut group = graph(ctx, needs::READ, Method::GET, &by_name(ctx), None, false)
+                .await?
+                .body;
+            let id = group["id"].as_str().unwrap_or_default().to_string();
+            group["memberIds"] = ids_of(ctx, &id, "members").await?;
+            group["ownerIds"] = ids_of(ctx, &id, "owners").await?;
+            if !managed(ctx, &group) {
+                return Err(refuse_foreign(ctx, &group));
+            }
+            return update(ctx, &group).await;
         }
         Err(e) => return Err(e.into()),
     };
