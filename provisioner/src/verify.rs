@@ -158,9 +158,14 @@ pub async fn check(ctx: &Ctx, timeout: Duration) -> Result<Duration, Failure> {
     })
     .await
     .map_err(|e| {
+        let hint = if eventual::data_role_not_effective(&e) {
+            ". The deploying identity needs Storage Blob Data Contributor on raw: it is a member of the environment's group, which `provision up` grants it; if it was just added, wait a few minutes and run `provision verify` again"
+        } else {
+            ""
+        };
         failure(
             Stage::WriteRaw,
-            format!("writing the canary to raw was refused: {e}"),
+            format!("writing the canary to raw was refused: {e}{hint}"),
         )
     })?;
     let result = async {
