@@ -24,18 +24,23 @@ pub struct Behaviours {
     pub graph_lag_s: f64,
     /// 4. Creating an Application Insights component adds an untagged action group "Application
     ///    Insights Smart Detection" and a smart detector alert rule "Failure Anomalies - <name>"
-    ///    to the group (terraform-provider-azurerm#10563).
+    ///    to the group (terraform-provider-azurerm#10563, #18026); the rule only when
+    ///    Microsoft.AlertsManagement is registered.
     pub insights_smart_detection: bool,
-    /// 5. A fresh subscription has the namespaces we use unregistered: a PUT answers 409
-    ///    `MissingSubscriptionRegistration` until `POST providers/{ns}/register` finishes
-    ///    (`registrationState` Registering → Registered after `provider_register_s`).
+    /// 5. A fresh subscription has only Microsoft.Resources and Microsoft.Authorization
+    ///    registered: a PUT or PATCH to any other namespace answers 409
+    ///    `MissingSubscriptionRegistration` with the namespace in `details[0].target`
+    ///    (azure-sdk-for-node#2305) until `POST providers/{ns}/register` finishes
+    ///    (`registrationState` NotRegistered → Registering → Registered after
+    ///    `provider_register_s`; "Azure resource providers and types", learn.microsoft.com).
     pub provider_registration: bool,
     pub provider_register_s: f64,
     /// 6. A role assignment for the same scope, role and principal under another name answers 409
-    ///    `RoleAssignmentExists` naming the existing one.
+    ///    `RoleAssignmentExists` naming the existing one (off: the duplicate is stored).
     pub role_assignment_exists: bool,
-    /// 7. ARM echoes enum values in its own case (Log Analytics sku `pergb2018`, `Standard_lrs`
-    ///    spellings) and omits properties at their default (`isHnsEnabled` on a non-HNS account).
+    /// 7. ARM echoes enum values in its own case (a Log Analytics sku `PerGB2018` reads back as
+    ///    `pergb2018`, and any case is accepted) and omits properties at their default
+    ///    (`isHnsEnabled` on a non-HNS storage account).
     pub arm_spelling: bool,
     /// 8. A site PUT without `siteConfig.appSettings` drops the app settings (azure-cli#11718,
     ///    azure-functions-host#8189).
@@ -58,11 +63,15 @@ pub struct Behaviours {
     pub assertion_expiry: bool,
     /// 13. Globally unique names can be taken by someone else: `checkNameAvailability` (storage
     ///     and Microsoft.Web) reports names in `taken_names` as unavailable, and a PUT of one
-    ///     answers 409 (`StorageAccountAlreadyTaken`, `WebsiteAlreadyExists`).
+    ///     answers 409 (`StorageAccountAlreadyTaken`; App Service's `Conflict` "Website with
+    ///     given name … already exists.").
     pub global_names: bool,
     pub taken_names: Vec<String>,
     /// 14. Long-running operations answer with `provisioningState` polling and `Retry-After` on
-    ///     the resource itself, besides `Azure-AsyncOperation` and `Location`.
+    ///     the resource itself, besides `Azure-AsyncOperation` and `Location`: a Log Analytics
+    ///     workspace create answers 201 `Creating` with `Retry-After` (10 emulated s) and no
+    ///     operation URL, and a GET says `Retry-After` again until it is `Succeeded`. Dropped
+    ///     connections while polling come from the seeded faults (`drop_rate`, `methods`).
     pub provisioning_state_polling: bool,
     /// 16. A group with the same uniqueName may already exist in the tenant, made by someone else.
     ///     (Seeded through `POST /_admin/directory`; the switch keeps Graph's uniqueName 400.)
@@ -194,20 +203,23 @@ mod tests {
     fn every_switch_is_on_by_default_and_can_be_turned_off_alone() {
         for name in SWITCHES {
             let mut b = Behaviours::default();
-            let before = serde_json::to_value(&b).unwrap();
+            let before = serde_json::to_value(&b).expect("behaviours serialise");
             assert_eq!(before[name], true, "{name} is on by default");
-            b.set(name, false).unwrap();
-            let after = serde_json::to_value(&b).unwrap();
+            b.set(name, false).expect("a listed switch");
+            let after = serde_json::to_value(&b).expect("behaviours serialise");
             assert_eq!(after[name], false, "{name} turns off");
             let changed: Vec<_> = before
                 .as_object()
-                .unwrap()
+                .expect("an object")
                 .keys()
                 .filter(|k| before[k.as_str()] != after[k.as_str()])
                 .collect();
             assert_eq!(changed, vec![name], "only {name} changed");
         }
         assert!(Behaviours::without("graph_lag, nope").is_err());
-        assert_eq!(Behaviours::without("all").unwrap(), Behaviours::none());
+        assert_eq!(
+            Behaviours::without("all").expect("all is a switch"),
+            Behaviours::none()
+        );
     }
 }
