@@ -183,7 +183,9 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
                 return Err(ArmError::bad_request("Url validation", message.clone()));
             }
             let existed = lock(&state.cloud).get(&id).is_some();
-            props["provisioningState"] = json!(if existed { "Updating" } else { "Creating" });
+            // As for tracked resources: an update that needs no new handshake answers at once.
+            let at_once = existed && failure.is_none();
+            props["provisioningState"] = json!(if at_once { "Succeeded" } else { "Creating" });
             props["topic"] = json!(topic_id);
             let body = json!({"id": id, "name": name, "type": SUBSCRIPTION, "properties": props});
             if failure.is_none() {
@@ -194,6 +196,9 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
                 kind: SUBSCRIPTION.into(),
                 body: body.clone(),
             });
+            if at_once {
+                return arm::status_json(StatusCode::OK, public_view(&body));
+            }
             // Long-running (the spec marks the PUT `x-ms-long-running-operation`); a failed
             // handshake is the operation ending Failed, not an answer to the PUT (azure-cli#21006).
             let op = arm::lro::start(
