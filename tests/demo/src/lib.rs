@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use summary::{gunzip_json, summarise};
 use test_kit::{Service, Tool};
-use tools::{run_tool, Progress};
+use tools::{run_tool, run_tool_streaming, Progress};
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -123,7 +123,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     if let Some(pkg) = &opts.package {
         up_args.extend(["--package".to_string(), pkg.display().to_string()]);
     }
-    let (code, out, err) = run_tool(&provision, &up_args, &secret, &opts.workspace).await?;
+    let (code, out, err) =
+        run_tool_streaming(&provision, &up_args, &secret, &opts.workspace, &p).await?;
     if code != 0 {
         anyhow::bail!("provision up failed ({code}):\n{out}\n{err}");
     }

@@ -27,6 +27,60 @@ impl Progress {
             eprintln!("[demo] {message}");
         }
     }
+
+    /// A line the running tool printed, passed through as it comes.
+    fn relay(&self, tool: &str, line: &str) {
+        if self.0 {
+            eprintln!("[{tool}] {line}");
+        }
+    }
+}
+
+/// Like [`run_tool`], but the tool's stderr is relayed line by line while it runs, so a long
+/// step (a first `provision up` builds the package for minutes) shows its own progress.
+pub(crate) async fn run_tool_streaming(
+    bin: &Path,
+    args: &[String],
+    envs: &[(&str, String)],
+    cwd: &Path,
+    progress: &Progress,
+) -> anyhow::Result<(i32, String, String)> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", bin.display()))?;
+    let name = bin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let read_stdout = async {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).await.map(|_| text)
+    };
+    let relay_stderr = async {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut text = String::new();
+        while let Some(line) = lines.next_line().await? {
+            progress.relay(&name, &line);
+            text.push_str(&line);
+            text.push('\n');
+        }
+        Ok::<_, std::io::Error>(text)
+    };
+    let (out, err) = tokio::try_join!(read_stdout, relay_stderr)?;
+    let status = child.wait().await?;
+    Ok((status.code().unwrap_or(-1), out, err))
 }
 
 pub(crate) async fn run_tool(
