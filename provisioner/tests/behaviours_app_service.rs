@@ -267,7 +267,9 @@ async fn a_new_stored_access_policy_is_waited_for_before_the_site_gets_its_url()
     // load the package and never registered its blob trigger.
     world
         .set_behaviours(
-            json!({"all": false, "access_policy_delay": true, "access_policy_delay_s": 200}),
+            // host_not_ready too, so that listkeys tells a host still starting (400) from one
+            // that started without its package (200 without the blob trigger's key).
+            json!({"all": false, "access_policy_delay": true, "access_policy_delay_s": 200, "host_not_ready": true}),
         )
         .await;
     let up = world
@@ -276,6 +278,11 @@ async fn a_new_stored_access_policy_is_waited_for_before_the_site_gets_its_url()
     assert!(
         up.stderr.contains("HTTP 403 AuthenticationFailed"),
         "the SAS was refused while its policy was new, and tried until it worked:\n{}",
+        up.stderr
+    );
+    assert!(
+        !up.stderr.contains("HostStartedWithoutDataRoles"),
+        "the site got a URL storage already honoured: its host loaded the package at once:\n{}",
         up.stderr
     );
 }

@@ -233,7 +233,7 @@ async fn wait_for_host(ctx: &Ctx) -> Result<()> {
                     Method::POST,
                     &listkeys,
                     eventual::HOST_WITHOUT_DATA_ROLES,
-                    "the function host is up but has not registered its blob trigger: it started before the site identity's data roles took effect (Azure applies new roles within minutes) and does not retry until restarted; restarted it",
+                    "the function host is up but has not registered its blob trigger: it could not read its package or storage when it started, most often because the site identity's data roles had not taken effect (Azure applies new roles within minutes), and it does not retry until restarted; restarted it",
                 ))
             },
         )
