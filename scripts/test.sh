@@ -9,4 +9,5 @@ export AZURITE_BLOB_BIN="${AZURITE_BLOB_BIN:-$HOME/.cache/superhero-dataflow/azu
 export TANSU_BIN="${TANSU_BIN:-$HOME/.cache/superhero-dataflow/tansu/bin/tansu}"
 export REDIS_SERVER_BIN="${REDIS_SERVER_BIN:-$(command -v redis-server)}"
 # Two cores: service-backed tests run two at a time.
-cargo test --workspace -- --test-threads=2
+# --no-fail-fast: one failing test binary does not hide the results of the others.
+cargo test --workspace --no-fail-fast -- --test-threads=2
