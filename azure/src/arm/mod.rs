@@ -270,15 +270,9 @@ impl ArmClient {
                 Attempting {
                     what: &what,
                     classify: &|e: &Error| match e.origin {
-                        // A failed operation is worth sending again when Azure says it failed
-                        // on its side; answers to the request itself were retried in `call`.
-                        crate::Origin::Operation => classify(e).or(Some(
-                            if RETRYABLE_OPERATION_FAILURES.contains(&e.code.as_str()) {
-                                Class::Transient
-                            } else {
-                                Class::Fatal
-                            },
-                        )),
+                        crate::Origin::Operation => {
+                            classify(e).or(Some(operation_failure_class(e)))
+                        }
                         _ => Some(Class::Fatal),
                     },
                     notify: &notify,
@@ -300,15 +294,29 @@ impl ArmClient {
             .body)
     }
 
-    /// DELETE and wait; an absent resource counts as deleted.
+    /// DELETE and wait; an absent resource counts as deleted. A delete whose operation failed on
+    /// Azure's side is sent again, as a failed create is.
     pub async fn delete(&self, path: &str) -> Result<(), Error> {
-        match self.call(Api::Arm, Method::DELETE, path, None, &[]).await {
-            Ok(reply) => lro::finish(self, Method::DELETE, path, reply)
-                .await
-                .map(|_| ()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        let what = format!("DELETE {}", short(path));
+        let notify = self.notify.clone();
+        self.retry
+            .run(
+                Attempting {
+                    what: &what,
+                    classify: &|e: &Error| Some(operation_failure_class(e)),
+                    notify: &notify,
+                },
+                || async {
+                    match self.call(Api::Arm, Method::DELETE, path, None, &[]).await {
+                        Ok(reply) => lro::finish(self, Method::DELETE, path, reply)
+                            .await
+                            .map(|_| ()),
+                        Err(e) if e.is_not_found() => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                },
+            )
+            .await
     }
 
     pub async fn graph(
@@ -319,6 +327,18 @@ impl ArmClient {
         headers: &[(&str, &str)],
     ) -> Result<Reply, Error> {
         self.call(Api::Graph, method, path, body, headers).await
+    }
+}
+
+/// A failed operation is worth sending again when Azure says it failed on its side; answers to
+/// the request itself were already retried in `call`.
+fn operation_failure_class(e: &Error) -> Class {
+    if e.origin == crate::Origin::Operation
+        && RETRYABLE_OPERATION_FAILURES.contains(&e.code.as_str())
+    {
+        Class::Transient
+    } else {
+        Class::Fatal
     }
 }
 
