@@ -6,7 +6,7 @@ pub mod lro;
 pub mod path;
 mod tracked;
 
-pub use tracked::{get_tracked, put_tracked};
+pub use tracked::{delete_tracked, get_tracked, put_tracked};
 
 use crate::error::ArmError;
 use crate::state::{lock, OperationAction, Shared};

@@ -85,6 +85,16 @@ fn polled_by_state(state: &Shared, kind: &str) -> bool {
     state.cfg().behaviours.provisioning_state_polling && KINDS.contains(&kind)
 }
 
+/// A synchronous delete: 200 when the resource was there, 204 when it was already gone.
+pub fn delete_tracked(state: &Shared, id: &str) -> ArmResult {
+    let existed = lock(&state.cloud).remove(id).is_some();
+    super::empty(if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
 /// The stored body of `id`, or ARM's 404 for it. A resource still being created says when to
 /// look again.
 pub fn get_tracked(state: &Shared, id: &str, kind: &str, parsed: &ResourcePath) -> ArmResult {

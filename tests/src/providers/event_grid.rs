@@ -116,14 +116,7 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
                 ))
             })
         }
-        Method::DELETE => {
-            let existed = lock(&state.cloud).remove(&id).is_some();
-            arm::empty(if existed {
-                StatusCode::OK
-            } else {
-                StatusCode::NO_CONTENT
-            })
-        }
+        Method::DELETE => arm::delete_tracked(state, &id),
         Method::PUT | Method::PATCH => {
             if lock(&state.cloud).get(&topic_id).is_none() {
                 return Err(ArmError::resource_not_found(

@@ -7,7 +7,7 @@ use crate::arm::path::ResourcePath;
 use crate::arm::{self, ArmRequest, ArmResult};
 use crate::error::ArmError;
 use crate::state::{lock, Resource, Shared};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use serde_json::{json, Value};
 
 const KIND: &str = "Microsoft.Insights/components";
@@ -31,14 +31,7 @@ pub fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRes
     let name = parsed.names().first().cloned().unwrap_or_default();
     match req.method {
         Method::GET => arm::get_tracked(state, &id, KIND, parsed),
-        Method::DELETE => {
-            let existed = lock(&state.cloud).remove(&id).is_some();
-            arm::empty(if existed {
-                StatusCode::OK
-            } else {
-                StatusCode::NO_CONTENT
-            })
-        }
+        Method::DELETE => arm::delete_tracked(state, &id),
         Method::PATCH => {
             let mut resource = lock(&state.cloud)
                 .get(&id)
@@ -70,14 +63,7 @@ fn side_resource(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, kind: 
     let id = side_id(parsed.rg(), &parsed.subscription, kind, &parsed.names()[0]);
     match req.method {
         Method::GET => arm::get_tracked(state, &id, kind, parsed),
-        Method::DELETE => {
-            let existed = lock(&state.cloud).remove(&id).is_some();
-            arm::empty(if existed {
-                StatusCode::OK
-            } else {
-                StatusCode::NO_CONTENT
-            })
-        }
+        Method::DELETE => arm::delete_tracked(state, &id),
         _ => Err(arm::method_not_allowed(req)),
     }
 }

@@ -108,12 +108,7 @@ fn plan(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
             if in_use {
                 return Err(ArmError::conflict("Conflict", format!("Server farm '{name}' cannot be deleted because it has web app(s) assigned to it.")));
             }
-            let existed = lock(&state.cloud).remove(&id).is_some();
-            arm::empty(if existed {
-                StatusCode::OK
-            } else {
-                StatusCode::NO_CONTENT
-            })
+            arm::delete_tracked(state, &id)
         }
         Method::PUT => {
             arm::ensure_no_conflict(state, &id)?;
