@@ -148,6 +148,58 @@ pub fn no_override(_: &Error) -> Option<Class> {
 pub mod eventual {
     use crate::error::{Error, Origin};
 
+    /// One kind of answer that means Azure has not caught up: how to recognise it, what it
+    /// waits for, and what the user can do when it outlasts the propagation window.
+    pub struct Eventual {
+        pub matches: fn(&Error) -> bool,
+        pub waiting_for: &'static str,
+        pub remedy: &'static str,
+    }
+
+    /// Every eventual answer, so a give-up message can say what was waited for.
+    pub const ALL: &[Eventual] = &[
+        Eventual {
+            matches: principal_not_replicated,
+            waiting_for: "Entra ID to replicate the new principal to Azure role-based access control",
+            remedy: "replication usually takes seconds but can take minutes in a large tenant: run again later",
+        },
+        Eventual {
+            matches: host_starting,
+            waiting_for: "the Functions host to start again after the change to the site",
+            remedy: "a host that never starts has a failing handler or setting: read the app's log stream or Application Insights, fix it, and run again",
+        },
+        Eventual {
+            matches: webhook_not_ready,
+            waiting_for: "the function's webhook to answer Event Grid's validation handshake",
+            remedy: "check that the function app is running and its blob trigger is registered (`provision verify` names the failing stage), then run again",
+        },
+        Eventual {
+            matches: graph_object_not_replicated,
+            waiting_for: "Microsoft Graph to replicate the new directory object",
+            remedy: "Graph replication usually takes seconds: run again later",
+        },
+        Eventual {
+            matches: data_role_not_effective,
+            waiting_for: "the new storage data role assignment to take effect",
+            remedy: "data roles can take up to 10 minutes to apply; if it lasts longer, check that the identity holds a Storage Blob Data role on the account (`provision drift` shows a missing role assignment), then run again",
+        },
+        Eventual {
+            matches: host_without_data_roles,
+            waiting_for: "the function app's identity to read its storage after a restart",
+            remedy: "check the app's role assignments on the raw and functions accounts (`provision drift`), then run again: each run restarts the app",
+        },
+        Eventual {
+            matches: access_policy_not_effective,
+            waiting_for: "the container's new stored access policy to take effect (up to 30 seconds)",
+            remedy: "if the SAS is still refused, the policy was changed by hand: run `provision drift --fix`",
+        },
+    ];
+
+    /// The eventual answer `e` is, if any.
+    pub fn which(e: &Error) -> Option<&'static Eventual> {
+        ALL.iter().find(|k| (k.matches)(e))
+    }
+
     /// A role assignment for a principal Entra has not replicated to ARM yet (400
     /// `PrincipalNotFound`).
     pub fn principal_not_replicated(e: &Error) -> bool {
@@ -262,7 +314,7 @@ impl RetryPolicy {
                 }
             };
             if give_up || elapsed >= self.deadline {
-                return Err(gave_up(error, class, elapsed, attempt));
+                return Err(self.gave_up(error, class, elapsed, attempt));
             }
             let wait = self.delay(attempt, error.retry_after);
             (call.notify)(format!(
@@ -294,19 +346,31 @@ fn short(error: &Error) -> String {
     }
 }
 
-/// The last error, with what was waited for, so the user knows it was not a first-try failure.
-fn gave_up(mut error: Error, class: Class, elapsed: Duration, attempts: u32) -> Error {
-    error.message = format!(
-        "{} (still failing after {attempts} attempts over {:.0}s: {})",
-        error.message,
-        elapsed.as_secs_f64(),
-        match class {
-            Class::Propagating => "Azure did not catch up within the propagation window",
-            Class::Busy => "the resource stayed busy until the deadline",
-            _ => "retries exhausted",
-        }
-    );
-    error
+impl RetryPolicy {
+    /// The last error, with what was waited for and what to do, so the user knows it was not a
+    /// first-try failure and where to go from here.
+    fn gave_up(&self, mut error: Error, class: Class, elapsed: Duration, attempts: u32) -> Error {
+        let why = match (class, eventual::which(&error)) {
+            (Class::Propagating, Some(kind)) => format!(
+                "waited the propagation window ({:.0}s) for {}; {} (or wait longer: --propagation-window SECONDS)",
+                self.propagation_window.as_secs_f64(),
+                kind.waiting_for,
+                kind.remedy
+            ),
+            (Class::Propagating, None) => format!(
+                "Azure did not catch up within the propagation window ({:.0}s; wait longer: --propagation-window SECONDS)",
+                self.propagation_window.as_secs_f64()
+            ),
+            (Class::Busy, _) => "the resource stayed busy until the deadline".to_string(),
+            _ => "retries exhausted".to_string(),
+        };
+        error.message = format!(
+            "{} (still failing after {attempts} attempts over {:.0}s: {why})",
+            error.message,
+            elapsed.as_secs_f64(),
+        );
+        error
+    }
 }
 
 #[cfg(test)]
@@ -445,8 +509,10 @@ mod tests {
         let error = result.expect_err("gives up");
         assert_eq!(error.code, "PrincipalNotFound", "the Azure code survives");
         assert!(
-            error.message.contains("propagation window"),
-            "{}",
+            error.message.contains("propagation window (60s)")
+                && error.message.contains("Entra ID to replicate the new principal")
+                && error.message.contains("run again later"),
+            "says what it waited for, how long, and what to do: {}",
             error.message
         );
         let waited = started.elapsed();

@@ -60,6 +60,8 @@ impl BlobAccount {
     fn build(ctx: &Ctx, role: AccountRole, auth: BlobAuth) -> Result<Self> {
         let mut client = BlobClient::new(&ctx.blob_endpoint(role), auth)?;
         client.notify = ctx.azure.notify.clone();
+        // One policy per run: the window the user chose applies to storage calls too.
+        client.retry = ctx.azure.retry.clone();
         Ok(Self(client))
     }
 

@@ -55,6 +55,7 @@ pub async fn connect(global: &Global, options: Options) -> Result<Session, CliEr
         OutputFormat::Human => Arc::new(events::Human),
     };
     let mut azure = crate::arm::connect(&environment)?;
+    azure.retry.propagation_window = std::time::Duration::from_secs(global.propagation_window);
     let notify = reporter.clone();
     azure.notify = Arc::new(move |message| notify.event(events::Event::Note { message }));
     let token = azure.arm_token().await?;

@@ -56,6 +56,16 @@ pub struct Global {
     /// Resources worked on at once.
     #[arg(long, global = true, default_value_t = 8)]
     pub parallelism: usize,
+    /// How long to wait for Azure to catch up with a write (a new principal, a data role, a
+    /// restarting host) before giving up.
+    #[arg(
+        long,
+        global = true,
+        default_value = "300",
+        value_name = "SECONDS",
+        env = "PROVISION_PROPAGATION_WINDOW"
+    )]
+    pub propagation_window: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
