@@ -510,7 +510,9 @@ mod tests {
         assert_eq!(error.code, "PrincipalNotFound", "the Azure code survives");
         assert!(
             error.message.contains("propagation window (60s)")
-                && error.message.contains("Entra ID to replicate the new principal")
+                && error
+                    .message
+                    .contains("Entra ID to replicate the new principal")
                 && error.message.contains("run again later"),
             "says what it waited for, how long, and what to do: {}",
             error.message
