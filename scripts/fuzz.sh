@@ -23,11 +23,13 @@ export FUZZ=1
 export FUZZ_FACTOR="${FUZZ_FACTOR:-200}"
 
 declare -A TARGETS=(
-  [etl]="-p superhero-runtime --test etl_prop"
-  [ingest]="-p superhero-runtime --test ingest_prop"
-  [handler]="-p superhero-function --test invocation_prop"
-  [env]="-p provisioner --test env_fuzz"
+  [etl]="--workspace --test etl_prop"
+  [ingest]="--workspace --test ingest_prop"
+  [handler]="--workspace --test invocation_prop"
+  [env]="--workspace --test env_fuzz"
 )
+# --workspace, not -p: a -p selection changes the features the shared target was built with and
+# rebuilds the heavy crates.
 ORDER=(etl ingest handler env)
 if [ $# -gt 0 ]; then ORDER=("$@"); fi
 
