@@ -13,7 +13,10 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/reproducible.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
 echo "[repro] build 1: $ROOT, target ${CARGO_TARGET_DIR:-$ROOT/target}" >&2
-cargo run --quiet -p provisioner --bin provision -- package --out "$WORK/one.zip" --output json >"$WORK/one.json"
+# The whole workspace, as the tests build it: a -p selection would change the shared target's
+# features and rebuild the heavy crates for everyone else.
+cargo build --quiet --workspace --bins
+"${CARGO_TARGET_DIR:-$ROOT/target}/debug/provision" package --out "$WORK/one.zip" --output json >"$WORK/one.json"
 
 mkdir -p "$WORK/elsewhere/checkout"
 git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK/elsewhere/checkout"
