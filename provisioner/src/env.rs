@@ -11,6 +11,8 @@ pub enum PlanSku {
     B1,
     Y1,
     EP1,
+    /// Flex Consumption: scale to zero, deployed from a blob container through One Deploy.
+    FC1,
 }
 
 impl PlanSku {
@@ -19,9 +21,36 @@ impl PlanSku {
             PlanSku::B1 => "B1",
             PlanSku::Y1 => "Y1",
             PlanSku::EP1 => "EP1",
+            PlanSku::FC1 => "FC1",
         }
     }
 }
+
+/// Flex Consumption scale settings (`[plan] maximum_instances`, `instance_memory_mb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FlexScale {
+    pub maximum_instances: u32,
+    pub instance_memory_mb: u32,
+}
+
+/// Allowed values, from learn.microsoft.com/azure/azure-functions/flex-consumption-plan
+/// ("The lowest maximum scale is currently 40. The highest currently supported value is 1000";
+/// instance sizes 512, 2048 and 4096 MB) and the stacks API's FC1 entry (default 100 and 2048).
+pub const FLEX_MAXIMUM_INSTANCES: std::ops::RangeInclusive<i64> = 40..=1000;
+pub const FLEX_INSTANCE_MEMORY_MB: &[i64] = &[512, 2048, 4096];
+
+impl Default for FlexScale {
+    fn default() -> Self {
+        Self {
+            maximum_instances: 100,
+            instance_memory_mb: 2048,
+        }
+    }
+}
+
+/// Linux Consumption (Y1) is retired on this date: no new Y1 apps and no support after it
+/// (learn.microsoft.com/azure/azure-functions/migration/migrate-plan-consumption-to-flex).
+pub const Y1_RETIREMENT: &str = "2028-09-30";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum PackageAccess {
@@ -72,6 +101,10 @@ pub struct Environment {
     pub prefix: String,
     pub suffix: String,
     pub plan: PlanSku,
+    /// Used when `plan` is FC1.
+    pub flex: FlexScale,
+    /// Advice that is not an error (printed by plan, up and drift): a Y1 plan's retirement.
+    pub warnings: Vec<String>,
     pub group_display_name: String,
     pub group_unique_name: String,
     pub group_members: Vec<String>,
@@ -216,19 +249,32 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
     };
 
     let plan_table = c.table(&table, "plan");
-    c.unknown_keys(&plan_table, "plan", &["sku"]);
+    c.unknown_keys(
+        &plan_table,
+        "plan",
+        &["sku", "maximum_instances", "instance_memory_mb"],
+    );
     let plan = match c.string(&plan_table, "sku", "plan").as_deref() {
         None | Some("B1") => PlanSku::B1,
         Some("Y1") => PlanSku::Y1,
         Some("EP1") => PlanSku::EP1,
+        Some("FC1") => PlanSku::FC1,
         Some(other) => {
             c.problem(
                 "plan.sku",
-                &format!("`{other}` is not supported; use B1 (default), Y1 or EP1"),
+                &format!("`{other}` is not supported; use B1 (default), Y1 or EP1, or FC1 for Flex Consumption"),
             );
             PlanSku::B1
         }
     };
+    let flex = flex_scale(&mut c, &plan_table, plan);
+    let mut warnings = Vec::new();
+    if plan == PlanSku::Y1 {
+        warnings.push(format!(
+            "{}: Linux Consumption (Y1) is retired on {Y1_RETIREMENT} (no new Y1 apps, no support after it); move to Flex Consumption with the one-line change `sku = \"FC1\"` in [plan]",
+            c.place("plan.sku")
+        ));
+    }
 
     let group = c.table(&table, "security_group");
     c.unknown_keys(
@@ -432,6 +478,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
         prefix,
         suffix,
         plan,
+        flex,
+        warnings,
         group_display_name,
         group_unique_name,
         group_members,
@@ -444,6 +492,51 @@ pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvError> {
         client_id,
         endpoints,
     })
+}
+
+/// `maximum_instances` and `instance_memory_mb`: checked against what Flex Consumption allows, and
+/// refused on any other plan (they would silently do nothing there).
+fn flex_scale(c: &mut Checker, plan_table: &Table, plan: PlanSku) -> FlexScale {
+    let mut scale = FlexScale::default();
+    let maximum = c.integer(plan_table, "maximum_instances", "plan");
+    let memory = c.integer(plan_table, "instance_memory_mb", "plan");
+    if plan != PlanSku::FC1 {
+        for (key, value) in [
+            ("maximum_instances", maximum),
+            ("instance_memory_mb", memory),
+        ] {
+            if value.is_some() {
+                c.problem(
+                    &format!("plan.{key}"),
+                    &format!("applies to Flex Consumption only; remove it, or set `sku = \"FC1\"` (this plan is {})", plan.name()),
+                );
+            }
+        }
+        return scale;
+    }
+    if let Some(n) = maximum {
+        match u32::try_from(n) {
+            Ok(v) if FLEX_MAXIMUM_INSTANCES.contains(&n) => scale.maximum_instances = v,
+            _ => c.problem(
+                "plan.maximum_instances",
+                &format!(
+                    "{n} is outside what Flex Consumption allows; use a whole number from {} to {} (default 100)",
+                    FLEX_MAXIMUM_INSTANCES.start(),
+                    FLEX_MAXIMUM_INSTANCES.end()
+                ),
+            ),
+        }
+    }
+    if let Some(n) = memory {
+        match u32::try_from(n) {
+            Ok(v) if FLEX_INSTANCE_MEMORY_MB.contains(&n) => scale.instance_memory_mb = v,
+            _ => c.problem(
+                "plan.instance_memory_mb",
+                &format!("{n} MB is not a Flex Consumption instance size; use 512, 2048 (default) or 4096"),
+            ),
+        }
+    }
+    scale
 }
 
 /// Storage names are global: a stable 6-character suffix from subscription and environment.
@@ -666,5 +759,122 @@ client_secret = "hunter2"
             .expect_err("bad")
             .to_string()
             .contains("not valid TOML"));
+    }
+
+    fn problems_of(text: &str) -> Vec<Problem> {
+        match parse(text, Path::new("dev.toml")) {
+            Err(EnvError::Invalid { problems, .. }) => problems,
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fc1_takes_its_scale_settings_and_defaults_them() {
+        let env = parse(
+            &format!("{GOOD}[plan]\nsku = \"FC1\"\n"),
+            Path::new("dev.toml"),
+        )
+        .expect("valid");
+        assert_eq!(env.plan, PlanSku::FC1);
+        assert_eq!(
+            (env.flex.maximum_instances, env.flex.instance_memory_mb),
+            (100, 2048)
+        );
+        assert!(env.warnings.is_empty(), "{:?}", env.warnings);
+        let env = parse(
+            &format!(
+                "{GOOD}[plan]\nsku = \"FC1\"\nmaximum_instances = 40\ninstance_memory_mb = 512\n"
+            ),
+            Path::new("dev.toml"),
+        )
+        .expect("valid");
+        assert_eq!(
+            (env.flex.maximum_instances, env.flex.instance_memory_mb),
+            (40, 512)
+        );
+        let env = parse(
+            &format!("{GOOD}[plan]\nsku = \"FC1\"\nmaximum_instances = 1000\ninstance_memory_mb = 4096\n"),
+            Path::new("dev.toml"),
+        )
+        .expect("valid");
+        assert_eq!(
+            (env.flex.maximum_instances, env.flex.instance_memory_mb),
+            (1000, 4096)
+        );
+    }
+
+    #[test]
+    fn fc1_values_flex_does_not_allow_are_refused_with_line_and_fix() {
+        // GOOD has 7 lines (a leading newline), so [plan] is line 8.
+        for (maximum, memory) in [(39, 1024), (1001, 0), (-5, 8192)] {
+            let text = format!(
+                "{GOOD}[plan]\nsku = \"FC1\"\nmaximum_instances = {maximum}\ninstance_memory_mb = {memory}\n"
+            );
+            let problems = problems_of(&text);
+            let max = problems
+                .iter()
+                .find(|p| p.place == "plan.maximum_instances (line 10)")
+                .unwrap_or_else(|| panic!("{problems:?}"));
+            assert!(
+                max.message.contains("from 40 to 1000")
+                    && max.message.contains(&maximum.to_string()),
+                "{max:?}"
+            );
+            let mem = problems
+                .iter()
+                .find(|p| p.place == "plan.instance_memory_mb (line 11)")
+                .unwrap_or_else(|| panic!("{problems:?}"));
+            assert!(
+                mem.message.contains("512, 2048 (default) or 4096"),
+                "{mem:?}"
+            );
+        }
+        let problems = problems_of(&format!(
+            "{GOOD}[plan]\nsku = \"FC1\"\nmaximum_instances = \"many\"\n"
+        ));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.place.starts_with("plan.maximum_instances")
+                    && p.message.contains("whole number")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn flex_settings_on_another_plan_are_refused() {
+        let problems = problems_of(&format!(
+            "{GOOD}[plan]\nsku = \"B1\"\nmaximum_instances = 100\n"
+        ));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.place == "plan.maximum_instances (line 10)"
+                    && p.message.contains("sku = \"FC1\"")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_y1_environment_is_warned_of_the_retirement_with_the_change_to_make() {
+        let env = parse(
+            &format!("{GOOD}[plan]\nsku = \"Y1\"\n"),
+            Path::new("dev.toml"),
+        )
+        .expect("a warning, not an error");
+        assert_eq!(env.plan, PlanSku::Y1);
+        assert_eq!(env.warnings.len(), 1, "{:?}", env.warnings);
+        let warning = &env.warnings[0];
+        assert!(warning.contains("2028-09-30"), "{warning}");
+        assert!(warning.contains("sku = \"FC1\""), "{warning}");
+        assert!(warning.starts_with("plan.sku (line 9)"), "{warning}");
+        for other in ["B1", "EP1", "FC1"] {
+            let env = parse(
+                &format!("{GOOD}[plan]\nsku = \"{other}\"\n"),
+                Path::new("dev.toml"),
+            )
+            .expect("valid");
+            assert!(env.warnings.is_empty(), "{other}: {:?}", env.warnings);
+        }
     }
 }

@@ -2,6 +2,10 @@
 //! Azurite, or identity access checked against role assignments), unzip it, start the custom
 //! handler as host.json says, and turn blob webhook calls into real invocations.
 //!
+//! A Flex Consumption site has no package setting: it runs `released-package.zip` from the
+//! deployment container its `functionAppConfig` names (put there by One Deploy), read with its
+//! identity; each deployment restarts it.
+//!
 //! Azurite cannot check Entra tokens over plain HTTP, so the data-plane side of the managed identity
 //! is emulated: the host checks the site's role assignments and, where they grant it, hands the
 //! handler the account key (`STANDARD_ACCOUNT_KEY`) in place of a token.
@@ -74,7 +78,19 @@ async fn reconcile(state: &Shared, site_id: &str) {
         .and_then(Value::as_str)
         .map(str::to_string);
     let settings = lock(&state.cloud).app_settings_of(site_id);
-    let hash = hash_settings(&settings);
+    let flex_package = flex_package_url(&site_body);
+    let mut hashed = settings.clone();
+    if flex_package.is_some() {
+        // A new deployment or a new functionAppConfig restarts a Flex host, as a setting does.
+        hashed.insert(
+            "\u{0}flex".into(),
+            json!([
+                crate::providers::web::flex_deployment(state, site_id),
+                site_body.pointer("/properties/functionAppConfig")
+            ]),
+        );
+    }
+    let hash = hash_settings(&hashed);
     let entry = sites.entry(key(site_id)).or_insert_with(|| HostedSite {
         app: app.clone(),
         status: "NoPackage".into(),
@@ -93,11 +109,16 @@ async fn reconcile(state: &Shared, site_id: &str) {
     entry.child = None;
     entry.settings_hash = hash;
     entry.blobs_key = None;
-    let Some(package_url) = settings
-        .get("WEBSITE_RUN_FROM_PACKAGE")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
+    let deployed =
+        flex_package.filter(|_| crate::providers::web::flex_deployment(state, site_id).is_some());
+    let from_setting = || {
+        settings
+            .get("WEBSITE_RUN_FROM_PACKAGE")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let is_flex = site_body.pointer("/properties/functionAppConfig").is_some();
+    let Some(package_url) = (if is_flex { deployed } else { from_setting() }) else {
         entry.status = "NoPackage".into();
         return;
     };
@@ -124,15 +145,46 @@ async fn reconcile(state: &Shared, site_id: &str) {
             entry.child = Some(child);
             entry.port = port;
             entry.functions = functions;
-            entry.blobs_key = has_blob_trigger.then(|| {
-                STANDARD
-                    .encode(rand::random::<[u8; 24]>())
-                    .replace(['+', '/', '='], "x")
-            });
+            entry.blobs_key = has_blob_trigger.then(|| system_key(state, site_id));
             entry.status = "Running".into();
         }
         Err(e) => entry.status = format!("Error: {e}"),
     }
+}
+
+/// The host's `blobs_extension` system key. Azure keeps host keys in the host's secrets store
+/// (`azure-webjobs-secrets` in AzureWebJobsStorage), so a restart or a redeploy does not change
+/// them; here they live beside the site, and go with it.
+fn system_key(state: &Shared, site_id: &str) -> String {
+    let id = format!("{site_id}/host/default/secrets");
+    let mut cloud = lock(&state.cloud);
+    if let Some(k) = cloud
+        .get(&id)
+        .and_then(|r| r.body["blobs_extension"].as_str().map(str::to_string))
+    {
+        return k;
+    }
+    let k = STANDARD
+        .encode(rand::random::<[u8; 24]>())
+        .replace(['+', '/', '='], "x");
+    cloud.insert(crate::state::Resource {
+        id,
+        kind: "Microsoft.Web/sites/host/secrets".into(),
+        body: json!({"blobs_extension": k}),
+    });
+    k
+}
+
+/// A Flex site's package: `released-package.zip` in its deployment container.
+fn flex_package_url(site: &Value) -> Option<String> {
+    let container = site
+        .pointer("/properties/functionAppConfig/deployment/storage/value")
+        .and_then(Value::as_str)?;
+    Some(format!(
+        "{}/{}",
+        container.trim_end_matches('/'),
+        crate::providers::web::RELEASED_PACKAGE
+    ))
 }
 
 /// The account a connection setting's URL names: `https://{account}.blob...` or path style
@@ -202,7 +254,7 @@ fn split_blob_url(url: &url::Url) -> Option<(String, String, String)> {
     Some((account, container, blob))
 }
 
-async fn fetch_package(
+pub(crate) async fn fetch_package(
     state: &Shared,
     package_url: &str,
     principal: Option<&str>,

@@ -7,6 +7,9 @@ use crate::names::Names;
 
 pub fn run(global: &Global) -> Result<(), CliError> {
     let e = load_env(global)?;
+    for warning in &e.warnings {
+        eprintln!("warning: {warning}");
+    }
     let names = Names::derive(&e.prefix, &e.name, &e.suffix);
     if global.output == OutputFormat::Json {
         println!(

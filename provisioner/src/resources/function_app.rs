@@ -6,14 +6,23 @@
 //! The site is PUT whole only to create it. A PUT whose `siteConfig` lacks `appSettings` drops
 //! every setting (azure-cli#11718, azure-functions-host#8189), so an existing site is PATCHed, its
 //! config PATCHed through `config/web`, and the settings written through `config/appsettings` only.
+//!
+//! On Flex Consumption (FC1) the site carries `functionAppConfig` (deployment container, runtime,
+//! scale), which the site PATCH body (`SitePatchResource`) does not have: a Flex site that differs
+//! is PUT whole, its live settings merged with ours inside `siteConfig.appSettings` so none is
+//! lost. Nothing Flex rejects (`flex::REJECTED_SETTINGS`, `flex::REJECTED_SITE_CONFIG`, `reserved`)
+//! is ever sent to it.
 
 use super::compare::{diff_owned, failed_state, is_ours, merged_tags};
+use super::flex;
 use super::storage_account::AccountRole;
+use super::storage_container::Container;
 use super::{
     Action, Applied, Change, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource,
     ResourceError, Result,
 };
 use crate::arm::versions::WEB;
+use crate::env::PlanSku;
 use azure_mgmt_web::package_2024_04::models as web;
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
@@ -44,12 +53,19 @@ fn endpoint(ctx: &Ctx, inputs: &Outputs, role: AccountRole) -> String {
         .to_string()
 }
 
-/// The settings provision owns, with their values: identity-based connections, no keys.
+fn is_flex(ctx: &Ctx) -> bool {
+    ctx.env.plan == PlanSku::FC1
+}
+
+/// The settings provision owns, with their values: identity-based connections, no keys. On Flex
+/// the runtime is `functionAppConfig.runtime`, and the host version is the platform's.
 pub fn owned_settings(ctx: &Ctx, inputs: &Outputs) -> BTreeMap<String, String> {
     let raw = endpoint(ctx, inputs, AccountRole::Raw);
     let mut s = BTreeMap::new();
-    s.insert("FUNCTIONS_EXTENSION_VERSION".into(), "~4".into());
-    s.insert("FUNCTIONS_WORKER_RUNTIME".into(), "custom".into());
+    if !is_flex(ctx) {
+        s.insert("FUNCTIONS_EXTENSION_VERSION".into(), "~4".into());
+        s.insert("FUNCTIONS_WORKER_RUNTIME".into(), "custom".into());
+    }
     s.insert(
         "AzureWebJobsStorage__accountName".into(),
         ctx.names.functions_account.clone(),
@@ -97,6 +113,9 @@ mod web_body {
         pub server_farm_id: String,
         /// Create-time fields: client affinity off, the config and the settings go in with the PUT.
         pub config: Option<Value>,
+        /// Flex Consumption: the site's `functionAppConfig`; then no `reserved` (Flex lists
+        /// `isReserved` as not valid; the plan says Linux).
+        pub flex: Option<Value>,
     }
 
     pub fn site(spec: SiteSpec) -> Value {
@@ -108,7 +127,7 @@ mod web_body {
         site.properties = Some(web::site::Properties {
             server_farm_id: Some(spec.server_farm_id),
             https_only: Some(true),
-            reserved: Some(true),
+            reserved: spec.flex.is_none().then_some(true),
             client_affinity_enabled: spec.config.as_ref().map(|_| false),
             ..Default::default()
         });
@@ -117,15 +136,26 @@ mod web_body {
         if let Some(config) = spec.config {
             body["properties"]["siteConfig"] = config;
         }
+        if let Some(function_app_config) = spec.flex {
+            body["properties"]["functionAppConfig"] = function_app_config;
+        }
         body
     }
 
-    pub fn config(always_on: bool, settings: &[(String, String)]) -> Value {
+    /// How the plan shapes the site config: alwaysOn on dedicated plans; on Flex none of
+    /// `linuxFxVersion`, `ftpsState`, `alwaysOn` (it answers 400 for each).
+    #[derive(Clone, Copy)]
+    pub struct Hosting {
+        pub always_on: bool,
+        pub flex: bool,
+    }
+
+    pub fn config(hosting: Hosting, settings: &[(String, String)]) -> Value {
         use web::site_config::{FtpsState, MinTlsVersion, ScmMinTlsVersion};
         let config = web::SiteConfig {
             http20_enabled: Some(true),
-            linux_fx_version: Some(String::new()),
-            always_on: always_on.then_some(true),
+            linux_fx_version: (!hosting.flex).then(String::new),
+            always_on: (hosting.always_on && !hosting.flex).then_some(true),
             app_settings: settings
                 .iter()
                 .map(|(name, value)| web::NameValuePair {
@@ -136,7 +166,9 @@ mod web_body {
             ..Default::default()
         };
         let mut body = without_nulls(serde_json::to_value(config).unwrap_or_default());
-        body["ftpsState"] = enum_text(FtpsState::Disabled);
+        if !hosting.flex {
+            body["ftpsState"] = enum_text(FtpsState::Disabled);
+        }
         body["minTlsVersion"] = enum_text(MinTlsVersion::N1_2);
         body["scmMinTlsVersion"] = enum_text(ScmMinTlsVersion::N1_2);
         body
@@ -172,7 +204,8 @@ mod web_body {
                 location: "westeurope",
                 tags: Some(json!({"environment": "dev"})),
                 server_farm_id: farm.into(),
-                config: Some(config(true, &[("A".into(), "1".into())])),
+                config: Some(config(DEDICATED, &[("A".into(), "1".into())])),
+                flex: None,
             });
             assert_eq!(
                 created,
@@ -188,27 +221,97 @@ mod web_body {
                     }
                 })
             );
-            let compared = config(false, &[]);
+            let compared = config(
+                Hosting {
+                    always_on: false,
+                    flex: false,
+                },
+                &[],
+            );
             assert_eq!(
                 compared,
                 json!({"linuxFxVersion": "", "http20Enabled": true, "minTlsVersion": "1.2", "scmMinTlsVersion": "1.2", "ftpsState": "Disabled"})
             );
         }
+
+        const DEDICATED: Hosting = Hosting {
+            always_on: true,
+            flex: false,
+        };
+
+        /// A Flex site: functionAppConfig in, and nothing Flex answers 400 for.
+        #[test]
+        fn a_flex_site_sends_function_app_config_and_nothing_flex_rejects() {
+            let farm = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/serverfarms/p";
+            let fac = json!({"runtime": {"name": "custom", "version": "1.0"}});
+            let flex = Hosting {
+                always_on: true,
+                flex: true,
+            };
+            let created = site(SiteSpec {
+                location: "westeurope",
+                tags: None,
+                server_farm_id: farm.into(),
+                config: Some(config(flex, &[("A".into(), "1".into())])),
+                flex: Some(fac.clone()),
+            });
+            assert_eq!(
+                created,
+                json!({
+                    "location": "westeurope", "kind": "functionapp,linux",
+                    "identity": {"type": "SystemAssigned"},
+                    "properties": {
+                        "serverFarmId": farm, "clientAffinityEnabled": false, "httpsOnly": true,
+                        "functionAppConfig": fac,
+                        "siteConfig": {
+                            "appSettings": [{"name": "A", "value": "1"}],
+                            "http20Enabled": true, "minTlsVersion": "1.2", "scmMinTlsVersion": "1.2"
+                        }
+                    }
+                })
+            );
+            for rejected in crate::resources::flex::REJECTED_SITE_CONFIG {
+                assert!(
+                    created["properties"]["siteConfig"].get(*rejected).is_none(),
+                    "{rejected}"
+                );
+            }
+        }
     }
 }
 
+fn hosting(ctx: &Ctx) -> web_body::Hosting {
+    web_body::Hosting {
+        always_on: super::service_plan::always_on(ctx.env.plan),
+        flex: is_flex(ctx),
+    }
+}
+
+fn flex_config(ctx: &Ctx, inputs: &Outputs) -> Option<Value> {
+    is_flex(ctx).then(|| flex::function_app_config(ctx, inputs))
+}
+
 /// The site as compared with what is live (create-time fields left out).
-fn desired_site(ctx: &Ctx) -> Value {
+fn desired_site(ctx: &Ctx, inputs: &Outputs) -> Value {
     web_body::site(web_body::SiteSpec {
         location: &ctx.env.location,
         tags: Some(ctx.tags_json()),
         server_farm_id: super::service_plan::id(ctx),
         config: None,
+        flex: flex_config(ctx, inputs),
     })
 }
 
 fn desired_config(ctx: &Ctx) -> Value {
-    web_body::config(super::service_plan::always_on(ctx.env.plan), &[])
+    web_body::config(hosting(ctx), &[])
+}
+
+/// What is written to the settings: on Flex, never a setting it rejects.
+fn sendable(ctx: &Ctx, mut settings: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    if is_flex(ctx) {
+        settings.retain(|k, _| !flex::REJECTED_SETTINGS.contains(&k.as_str()));
+    }
+    settings
 }
 
 /// Values that are secrets, or close to it, are never printed.
@@ -238,15 +341,15 @@ fn settings_changes(
 }
 
 /// Site and config changes (not settings).
-fn site_changes(ctx: &Ctx, body: &Value) -> Vec<Change> {
-    let mut changes = site_only_changes(ctx, body);
+fn site_changes(ctx: &Ctx, inputs: &Outputs, body: &Value) -> Vec<Change> {
+    let mut changes = site_only_changes(ctx, inputs, body);
     changes.extend(config_changes(ctx, body));
     changes
 }
 
-fn site_only_changes(ctx: &Ctx, body: &Value) -> Vec<Change> {
+fn site_only_changes(ctx: &Ctx, inputs: &Outputs, body: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
-    diff_owned(&desired_site(ctx), &body["site"], "", &mut changes);
+    diff_owned(&desired_site(ctx, inputs), &body["site"], "", &mut changes);
     changes.extend(failed_state(&body["site"]));
     changes
 }
@@ -277,6 +380,38 @@ fn live_settings(body: &Value) -> BTreeMap<String, String> {
     settings_map(&body["settings"])
 }
 
+/// A Flex site that differs is PUT whole: `functionAppConfig` has no PATCH, and a PUT without
+/// `appSettings` would drop them, so the live settings go in, ours over them.
+async fn put_flex_site(
+    ctx: &Ctx,
+    inputs: &Outputs,
+    body: &Value,
+    live_site: &Live,
+) -> Result<Applied> {
+    let mut merged = live_settings(body);
+    merged.extend(owned_settings(ctx, inputs));
+    let merged = sendable(ctx, merged);
+    let settings: Vec<(String, String)> = merged.clone().into_iter().collect();
+    let site = web_body::site(web_body::SiteSpec {
+        location: &ctx.env.location,
+        tags: Some(merged_tags(ctx, live_site)),
+        server_farm_id: super::service_plan::id(ctx),
+        config: Some(web_body::config(hosting(ctx), &settings)),
+        flex: flex_config(ctx, inputs),
+    });
+    let written = ctx.azure.put(&path(ctx, ""), &site).await?;
+    let outputs = Outputs {
+        site_principal_id: written
+            .pointer("/identity/principalId")
+            .or_else(|| body.pointer("/site/identity/principalId"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        app_settings: Some(merged),
+        ..Default::default()
+    };
+    Ok(outputs.into())
+}
+
 impl Resource for FunctionApp {
     fn key(&self) -> Key {
         Key::FunctionApp
@@ -291,6 +426,8 @@ impl Resource for FunctionApp {
         vec![
             Key::ServicePlan,
             Key::AppInsights,
+            // Flex's deployment container must exist when the site is created.
+            Key::Container(Container::Packages),
             AccountRole::Raw.key(),
             AccountRole::Standard.key(),
             AccountRole::Functions.key(),
@@ -334,7 +471,7 @@ impl Resource for FunctionApp {
         let Some(body) = live.body() else {
             return Action::Create.into();
         };
-        let mut changes = site_changes(ctx, body);
+        let mut changes = site_changes(ctx, inputs, body);
         let live_settings = live_settings(body);
         let owned = owned_settings(ctx, inputs);
         changes.extend(settings_changes(&owned, &live_settings));
@@ -371,12 +508,16 @@ impl Resource for FunctionApp {
             };
             let mut outputs = Outputs::default();
             if let Some(body) = live.body() {
-                if !site_only_changes(ctx, body).is_empty() {
+                if is_flex(ctx) && !site_changes(ctx, inputs, body).is_empty() {
+                    return put_flex_site(ctx, inputs, body, &live_site).await;
+                }
+                if !site_only_changes(ctx, inputs, body).is_empty() {
                     let patch = web_body::site(web_body::SiteSpec {
                         location: &ctx.env.location,
                         tags: Some(merged_tags(ctx, &live_site)),
                         server_farm_id: super::service_plan::id(ctx),
                         config: None,
+                        flex: None,
                     });
                     let patched = ctx.azure.patch(&path(ctx, ""), &patch).await?;
                     outputs.site_principal_id = patched
@@ -395,15 +536,14 @@ impl Resource for FunctionApp {
                 }
             } else {
                 // A new site has no settings to lose: they go in with the create.
-                let create_settings: Vec<(String, String)> = owned.clone().into_iter().collect();
+                let create_settings: Vec<(String, String)> =
+                    sendable(ctx, owned.clone()).into_iter().collect();
                 let body = web_body::site(web_body::SiteSpec {
                     location: &ctx.env.location,
                     tags: Some(merged_tags(ctx, &live_site)),
                     server_farm_id: super::service_plan::id(ctx),
-                    config: Some(web_body::config(
-                        super::service_plan::always_on(ctx.env.plan),
-                        &create_settings,
-                    )),
+                    config: Some(web_body::config(hosting(ctx), &create_settings)),
+                    flex: flex_config(ctx, inputs),
                 });
                 let created = ctx.azure.put(&path(ctx, ""), &body).await?;
                 let principal = created
@@ -422,6 +562,7 @@ impl Resource for FunctionApp {
                     return Ok(outputs.into());
                 }
                 merged.extend(owned);
+                let merged = sendable(ctx, merged);
                 let written = ctx
                     .azure
                     .put(

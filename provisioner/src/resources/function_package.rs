@@ -12,6 +12,11 @@
 //! runtime" while it restarts after the settings write; and a host that started before its
 //! identity's data roles took effect never registers its blob trigger until restarted, so it is
 //! restarted until it does.
+//!
+//! On Flex Consumption there is no package setting: the package is uploaded to the deployment
+//! container under its hash (when that changed) and handed to One Deploy (`PUT
+//! sites/{app}/extensions/onedeploy` with its URI), which leaves it there as
+//! `released-package.zip`, where the host runs it from. What is deployed is that blob's SHA-256.
 
 use super::function_app::{self, settings_map, PACKAGE_SETTINGS};
 use super::storage_account::AccountRole;
@@ -23,7 +28,7 @@ use super::{
 use crate::arm::versions::WEB;
 use crate::arm::{Api, ArmError};
 use crate::blob::{AccessPolicy, BlobAccount};
-use crate::env::PackageAccess;
+use crate::env::{PackageAccess, PlanSku};
 use crate::names::PACKAGE_CONTAINER;
 use azure::retry::{eventual, propagating, Attempting};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -59,6 +64,19 @@ pub fn package(ctx: &Ctx) -> Result<(Vec<u8>, String)> {
 
 fn blob_name(sha: &str) -> String {
     format!("pkg-{}.zip", &sha[..16.min(sha.len())])
+}
+
+/// Where One Deploy leaves the package on Flex ("the name of the package file itself must be
+/// `released-package.zip`": learn.microsoft.com/azure/azure-functions/functions-infrastructure-as-code).
+pub const RELEASED_PACKAGE: &str = "released-package.zip";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn is_flex(ctx: &Ctx) -> bool {
+    ctx.env.plan == PlanSku::FC1
 }
 
 const POLICY_PREFIX: &str = "pkg-read-";
@@ -308,6 +326,107 @@ fn sas_changes(ctx: &Ctx, live: &Value, changes: &mut Vec<Change>) {
     }
 }
 
+/// A read SAS for the package blob, bound to a new stored access policy (the newest few kept, so
+/// the previous URL works until the app has restarted on the new one), tried until storage
+/// honours it.
+async fn new_sas_url(ctx: &Ctx, account: &BlobAccount, blob: &str) -> Result<String> {
+    let now = Utc::now();
+    let expires = now + chrono::Duration::days(ctx.env.sas_lifetime_days);
+    let id = policy_id(now, expires);
+    let mut policies: Vec<AccessPolicy> = account
+        .access_policies(PACKAGE_CONTAINER)
+        .await?
+        .into_iter()
+        .filter(|p| DateTime::parse_from_rfc3339(&p.expiry).is_ok_and(|e| e > now))
+        .collect();
+    policies.sort_by(|a, b| b.id.cmp(&a.id));
+    policies.truncate(3);
+    policies.push(AccessPolicy {
+        id: id.clone(),
+        start: fmt_time(now - chrono::Duration::minutes(5)),
+        expiry: fmt_time(expires),
+        permission: "r".into(),
+    });
+    account
+        .set_access_policies(PACKAGE_CONTAINER, &policies)
+        .await?;
+    let url = account.sas_url(PACKAGE_CONTAINER, blob, &id)?;
+    wait_until_sas_works(ctx, &url).await?;
+    Ok(url)
+}
+
+/// Flex: what the deployment container runs, as the SHA-256 of `released-package.zip`.
+async fn read_flex(ctx: &Ctx, inputs: &Outputs) -> Result<Read> {
+    let account = BlobAccount::open(&ctx.with_outputs(inputs), AccountRole::Functions).await?;
+    let Some(released) = account.get(PACKAGE_CONTAINER, RELEASED_PACKAGE).await? else {
+        return Ok(Read::absent());
+    };
+    Ok(Read {
+        live: Live::Present(json!({"deployed": sha256_hex(&released)})),
+        outputs: Outputs::default(),
+    })
+}
+
+fn diff_flex(body: &Value, desired_sha: &str) -> Action {
+    let deployed = body["deployed"].as_str().unwrap_or_default();
+    let short = |sha: &str| sha.chars().take(16).collect::<String>();
+    Action::from_changes(if deployed == desired_sha {
+        Vec::new()
+    } else {
+        vec![Change {
+            property: format!("{PACKAGE_CONTAINER}/{RELEASED_PACKAGE}"),
+            live: json!(format!("sha256 {}", short(deployed))),
+            desired: json!(format!("sha256 {}", short(desired_sha))),
+        }]
+    })
+}
+
+/// One Deploy's storage write refused while the site identity's role on the deployment container
+/// is not effective yet: 400 `BlobUploadFailedException` (a storage 403), retried by the
+/// publishers that meet it (ZeroFailed.Deploy.Azure; azure-dev#4439).
+fn deployment_role_not_effective(e: &ArmError) -> bool {
+    e.status() == Some(400) && e.message.contains("BlobUploadFailedException")
+}
+
+/// Flex: upload under the hash if new, then One Deploy from the container.
+async fn apply_flex(ctx: &Ctx, inputs: &Outputs) -> Result<Applied> {
+    let (zip, sha) = package(ctx)?;
+    let blob = blob_name(&sha);
+    let account = BlobAccount::open(&ctx.with_outputs(inputs), AccountRole::Functions).await?;
+    if !account.exists(PACKAGE_CONTAINER, &blob).await? {
+        account
+            .put(PACKAGE_CONTAINER, &blob, zip, "application/zip")
+            .await?;
+    }
+    let package_uri = match ctx.env.package_access {
+        PackageAccess::Sas => new_sas_url(ctx, &account, &blob).await?,
+        PackageAccess::Identity => account.blob_url(PACKAGE_CONTAINER, &blob),
+    };
+    let body = json!({"properties": {"packageUri": package_uri, "remoteBuild": false}});
+    let onedeploy = function_app::path(ctx, "/extensions/onedeploy");
+    let notify = ctx.azure.notify.clone();
+    let classify = propagating(deployment_role_not_effective);
+    ctx.azure
+        .retry
+        .run(
+            Attempting {
+                what: "One Deploy of the package (the site identity's role on the deployment container)",
+                classify: &classify,
+                notify: &notify,
+            },
+            || ctx.azure.put(&onedeploy, &body),
+        )
+        .await
+        .map_err(|e| {
+            ResourceError::Other(format!(
+                "function app {}: One Deploy failed: {e}. Check the site identity's Storage Blob Data Owner role on {} (`provision drift`), then run `provision up` again",
+                ctx.names.function_app, ctx.names.functions_account
+            ))
+        })?;
+    wait_for_host(ctx).await?;
+    Ok(Applied::default())
+}
+
 impl Resource for FunctionPackage {
     fn key(&self) -> Key {
         Key::FunctionPackage
@@ -335,6 +454,9 @@ impl Resource for FunctionPackage {
     /// The package setting and, in SAS mode, whether storage still serves its URL.
     fn read<'a>(&'a self, ctx: &'a Ctx, inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {
+            if is_flex(ctx) {
+                return read_flex(ctx, inputs).await;
+            }
             let Some(settings) = current_settings(ctx, inputs).await? else {
                 return Ok(Read::absent());
             };
@@ -378,6 +500,10 @@ impl Resource for FunctionPackage {
                 .into()
             }
         };
+        if is_flex(ctx) {
+            let sha = package(ctx).map(|(_, sha)| sha).unwrap_or_default();
+            return diff_flex(body, &sha).into();
+        }
         let mut changes = Vec::new();
         let base = setting.split('?').next().unwrap_or_default();
         if base != format!("{}{desired_blob}", package_prefix(ctx, inputs)) {
@@ -409,6 +535,9 @@ impl Resource for FunctionPackage {
         _live: &'a Live,
     ) -> BoxFuture<'a, Result<Applied>> {
         Box::pin(async move {
+            if is_flex(ctx) {
+                return apply_flex(ctx, inputs).await;
+            }
             let (zip, sha) = package(ctx)?;
             let blob = blob_name(&sha);
             let account =
@@ -421,29 +550,7 @@ impl Resource for FunctionPackage {
             let mut wanted: BTreeMap<&str, String> = BTreeMap::new();
             match ctx.env.package_access {
                 PackageAccess::Sas => {
-                    let now = Utc::now();
-                    let expires = now + chrono::Duration::days(ctx.env.sas_lifetime_days);
-                    let id = policy_id(now, expires);
-                    let mut policies: Vec<AccessPolicy> = account
-                        .access_policies(PACKAGE_CONTAINER)
-                        .await?
-                        .into_iter()
-                        .filter(|p| DateTime::parse_from_rfc3339(&p.expiry).is_ok_and(|e| e > now))
-                        .collect();
-                    // Keep the newest few so the previous URL works until the app has restarted on the new one.
-                    policies.sort_by(|a, b| b.id.cmp(&a.id));
-                    policies.truncate(3);
-                    policies.push(AccessPolicy {
-                        id: id.clone(),
-                        start: fmt_time(now - chrono::Duration::minutes(5)),
-                        expiry: fmt_time(expires),
-                        permission: "r".into(),
-                    });
-                    account
-                        .set_access_policies(PACKAGE_CONTAINER, &policies)
-                        .await?;
-                    let url = account.sas_url(PACKAGE_CONTAINER, &blob, &id)?;
-                    wait_until_sas_works(ctx, &url).await?;
+                    let url = new_sas_url(ctx, &account, &blob).await?;
                     wanted.insert("WEBSITE_RUN_FROM_PACKAGE", url);
                 }
                 PackageAccess::Identity => {
@@ -512,5 +619,18 @@ mod tests {
         assert_eq!(policy_expiry(&id), Some(expires));
         assert_eq!(policy_expiry("pkg-read-20260102030405"), None);
         assert_eq!(policy_expiry("someone-elses"), None);
+    }
+
+    #[test]
+    fn on_flex_the_deployed_package_is_compared_by_its_hash() {
+        let sha = sha256_hex(b"the package");
+        assert_eq!(diff_flex(&json!({"deployed": sha}), &sha), Action::Noop);
+        let other = sha256_hex(b"another package");
+        let Action::Update { changes } = diff_flex(&json!({"deployed": other}), &sha) else {
+            panic!("a different hash is a change");
+        };
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].property, "packages/released-package.zip");
+        assert_eq!(changes[0].desired, json!(format!("sha256 {}", &sha[..16])));
     }
 }

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod context;
 pub mod event_subscription;
 pub mod event_topic;
+pub mod flex;
 pub mod function_app;
 pub mod function_package;
 pub mod global_names;
@@ -213,7 +214,7 @@ pub fn all(_env: &Environment) -> Vec<Box<dyn Resource>> {
         list.push(Box::new(container));
     }
     list.push(Box::new(security_group::SecurityGroup));
-    list.push(Box::new(Tracked(service_plan::ServicePlan)));
+    list.push(Box::new(service_plan::ServicePlan));
     list.push(Box::new(function_app::FunctionApp));
     let grants = [
         (

@@ -1,20 +1,26 @@
-//! The Linux App Service plan (B1 by default, as the original; Y1 and EP1 accepted). What each sku
-//! means on the wire — tier, plan kind, Linux, and whether the site needs alwaysOn — is decided
-//! here and nowhere else; the environment file only names the sku.
+//! The Linux App Service plan (B1 by default, as the original; FC1, Y1 and EP1 accepted). What each
+//! sku means on the wire — tier, plan kind, Linux, and whether the site needs alwaysOn — is decided
+//! here and nowhere else; the environment file only names the sku. An FC1 plan is refused, before
+//! anything is written, in a region that does not offer Flex Consumption; a Y1 plan is reminded of
+//! its retirement on every plan, up and drift.
 
-use super::tracked::{self, TrackedKind};
-use super::{Ctx, Key};
+use super::tracked::{self, Tracked, TrackedKind};
+use super::{Applied, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource, Result};
 use crate::arm::models::without_nulls;
 use crate::arm::versions::WEB;
 use crate::env::PlanSku;
 use azure_mgmt_web::package_2024_04::models as web;
+use futures::future::BoxFuture;
 use serde_json::Value;
 
 pub struct ServicePlan;
 
+/// The ARM side of the plan: one tracked resource like any other.
+struct PlanKind;
+
 /// The plan's ARM id, which the site names as its server farm.
 pub fn id(ctx: &Ctx) -> String {
-    tracked::id(ctx, &ServicePlan)
+    tracked::id(ctx, &PlanKind)
 }
 
 /// The pricing tier ARM pairs with the sku name.
@@ -23,6 +29,7 @@ fn tier(sku: PlanSku) -> &'static str {
         PlanSku::B1 => "Basic",
         PlanSku::Y1 => "Dynamic",
         PlanSku::EP1 => "ElasticPremium",
+        PlanSku::FC1 => "FlexConsumption",
     }
 }
 
@@ -30,11 +37,12 @@ fn tier(sku: PlanSku) -> &'static str {
 fn plan_kind(sku: PlanSku) -> &'static str {
     match sku {
         PlanSku::B1 => "linux",
-        PlanSku::Y1 | PlanSku::EP1 => "functionapp",
+        PlanSku::Y1 | PlanSku::EP1 | PlanSku::FC1 => "functionapp",
     }
 }
 
-/// Dedicated plans need alwaysOn for non-HTTP triggers; Consumption and Premium reject or ignore it.
+/// Dedicated plans need alwaysOn for non-HTTP triggers; Consumption, Flex and Premium reject or
+/// ignore it.
 pub fn always_on(sku: PlanSku) -> bool {
     matches!(sku, PlanSku::B1)
 }
@@ -56,7 +64,7 @@ fn body(location: &str, sku: PlanSku) -> Value {
     without_nulls(serde_json::to_value(plan).unwrap_or_default())
 }
 
-impl TrackedKind for ServicePlan {
+impl TrackedKind for PlanKind {
     fn key(&self) -> Key {
         Key::ServicePlan
     }
@@ -81,6 +89,55 @@ impl TrackedKind for ServicePlan {
     }
 }
 
+impl Resource for ServicePlan {
+    fn key(&self) -> Key {
+        Key::ServicePlan
+    }
+    fn kind(&self) -> &'static str {
+        PlanKind.kind()
+    }
+    fn name(&self, ctx: &Ctx) -> String {
+        PlanKind.name(ctx)
+    }
+    fn depends_on(&self) -> Vec<Key> {
+        PlanKind.depends_on()
+    }
+    /// Read even when the resource group is absent: an FC1 region is checked on the first plan.
+    /// (The plan's GET then answers 404, read as absent.)
+    fn contained_in(&self) -> Option<Key> {
+        None
+    }
+    fn read<'a>(&'a self, ctx: &'a Ctx, inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
+        Box::pin(async move {
+            if ctx.env.plan == PlanSku::FC1 {
+                super::flex::check_region(ctx).await?;
+            }
+            Tracked(PlanKind).read(ctx, inputs).await
+        })
+    }
+    fn diff(&self, ctx: &Ctx, inputs: &Outputs, live: &Live) -> Diff {
+        let mut diff = Tracked(PlanKind).diff(ctx, inputs, live);
+        diff.notices.extend(ctx.env.warnings.iter().cloned());
+        diff
+    }
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Applied>> {
+        Box::pin(async move { Tracked(PlanKind).apply(ctx, inputs, live).await })
+    }
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        inputs: &'a Outputs,
+        live: &'a Live,
+    ) -> BoxFuture<'a, Result<Deletion>> {
+        Box::pin(async move { Tracked(PlanKind).delete(ctx, inputs, live).await })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,7 +157,11 @@ mod tests {
             body("northeurope", PlanSku::EP1),
             json!({"location": "northeurope", "kind": "functionapp", "sku": {"name": "EP1", "tier": "ElasticPremium"}, "properties": {"reserved": true}})
         );
+        assert_eq!(
+            body("westeurope", PlanSku::FC1),
+            json!({"location": "westeurope", "kind": "functionapp", "sku": {"name": "FC1", "tier": "FlexConsumption"}, "properties": {"reserved": true}})
+        );
         assert!(always_on(PlanSku::B1));
-        assert!(!always_on(PlanSku::Y1) && !always_on(PlanSku::EP1));
+        assert!(!always_on(PlanSku::Y1) && !always_on(PlanSku::EP1) && !always_on(PlanSku::FC1));
     }
 }

@@ -73,6 +73,11 @@ async fn start_service(tool: Tool) -> anyhow::Result<Service> {
 }
 
 pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
+    run_on_plan(opts, "B1").await
+}
+
+/// The demo on another App Service plan sku (`demo --plan FC1`); `run` is B1, as environments/local.toml.
+pub async fn run_on_plan(opts: DemoOptions, plan: &str) -> anyhow::Result<DemoReport> {
     let p = Progress(opts.progress);
     let mut report = DemoReport {
         seed: opts.seed,
@@ -98,11 +103,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     stage("local cloud up", t, &mut report);
 
     let provision = sibling_bin("provision")?;
-    let env_args: Vec<String> = if opts.emulator_port == 18080 {
+    let env_args: Vec<String> = if opts.emulator_port == 18080 && plan == "B1" {
         vec!["--env".into(), "local".into()]
     } else {
         let text = std::fs::read_to_string(opts.workspace.join("environments/local.toml"))?
-            .replace("http://127.0.0.1:18080", &emulator.url());
+            .replace("http://127.0.0.1:18080", &emulator.url())
+            .replace("sku = \"B1\"", &format!("sku = \"{plan}\""));
         let file = data.path().join("local.toml");
         std::fs::write(&file, text)?;
         vec!["--env-file".into(), file.display().to_string()]

@@ -1,7 +1,7 @@
 //! `demo`: the whole pipeline on the local cloud (see the README's first command).
 
 use clap::Parser;
-use demo::{print_human, run, DemoOptions};
+use demo::{print_human, run_on_plan, DemoOptions};
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -26,6 +26,10 @@ struct Args {
     batch_size: u64,
     #[arg(long, default_value_t = 600)]
     timeout_s: u64,
+    /// The App Service plan sku to deploy on: B1 (default) or FC1 (Flex Consumption, which has been
+    /// through the local cloud only, not a real subscription yet), Y1, EP1.
+    #[arg(long, default_value = "B1", value_parser = ["B1", "FC1", "Y1", "EP1"])]
+    plan: String,
 }
 
 #[tokio::main]
@@ -43,7 +47,7 @@ async fn main() -> std::process::ExitCode {
         workspace,
         progress: !args.json,
     };
-    match run(opts).await {
+    match run_on_plan(opts, &args.plan).await {
         Ok(report) => {
             if args.json {
                 println!(

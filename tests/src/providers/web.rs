@@ -9,6 +9,12 @@
 //! site PUT whose `siteConfig` lacks `appSettings` drops the settings (azure-cli#11718,
 //! azure-functions-host#8189). App Service answers errors in its own shape: top-level
 //! `Code`/`Message`.
+//!
+//! Flex Consumption (FC1) sites are modelled by default (`flex`): `functionAppConfig`, the
+//! settings and properties Flex refuses, One Deploy, and the regions that offer FC1.
+
+mod flex;
+pub use flex::{deployment_of as flex_deployment, RELEASED_PACKAGE};
 
 use crate::arm::path::ResourcePath;
 use crate::arm::{self, lro, ArmRequest, ArmResult};
@@ -21,7 +27,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
-const PLAN: &str = "Microsoft.Web/serverfarms";
+pub(crate) const PLAN: &str = "Microsoft.Web/serverfarms";
 const SITE: &str = "Microsoft.Web/sites";
 const PLAN_SKUS: &[(&str, &str)] = &[
     ("B1", "Basic"),
@@ -79,6 +85,13 @@ pub async fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> 
             }
             host_keys(state, parsed)
         }
+        (["sites", "extensions"], None)
+            if names
+                .get(1)
+                .is_some_and(|n| n.eq_ignore_ascii_case("onedeploy")) =>
+        {
+            flex::one_deploy(state, req, parsed).await
+        }
         (["sites", "basicpublishingcredentialspolicies"], None) => {
             publishing_policy(state, req, parsed)
         }
@@ -131,6 +144,11 @@ fn plan(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
                     format!("The pricing tier '{sku_name}' is not allowed in this resource group."),
                 ));
             };
+            if let Some(refused) =
+                flex::refuse_plan_region(&json!({"sku": {"tier": tier}}), &location)
+            {
+                return Err(refused);
+            }
             let reserved = body
                 .pointer("/properties/reserved")
                 .and_then(Value::as_bool)
@@ -251,6 +269,27 @@ fn put_site(
             "Always On is not supported on Consumption (Dynamic) plans.",
         ));
     }
+    let flex_site = flex::is_flex_plan(&plan.body);
+    if flex_site {
+        let setting_names: Vec<String> = app_settings
+            .as_ref()
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        if let Some(refused) = flex::refuse_settings(&setting_names) {
+            return Ok(refused);
+        }
+        if let Some(refused) = flex::refuse_site_config(&site_config) {
+            return Ok(refused);
+        }
+        if let Some(refused) =
+            flex::refuse_incomplete(body.pointer("/properties/functionAppConfig"))
+        {
+            return Ok(refused);
+        }
+    }
     let principal = identity_for(state, body, existing.as_ref());
     let mut props = existing.as_ref().and_then(|r| r.body.get("properties").cloned()).unwrap_or_else(|| {
         json!({
@@ -272,6 +311,19 @@ fn put_site(
     arm::merge(&mut props, &requested);
     props["lastModifiedTimeUtc"] = json!(chrono::Utc::now().to_rfc3339());
     props["siteConfig"] = json!({"linuxFxVersion": site_config.get("linuxFxVersion").cloned().unwrap_or(json!("")), "numberOfWorkers": 1});
+    if flex_site {
+        // As Azure reads a Flex site back: Linux, its sku, the service's additions, and the
+        // maximum instance count mirrored into siteConfig.functionAppScaleLimit.
+        props["reserved"] = json!(true);
+        props["sku"] = json!(flex::TIER);
+        flex::as_read(&mut props["functionAppConfig"]);
+        let limit = props
+            .pointer("/functionAppConfig/scaleAndConcurrency/maximumInstanceCount")
+            .cloned()
+            .unwrap_or(json!(100));
+        props["siteConfig"]["functionAppScaleLimit"] = limit.clone();
+        site_config["functionAppScaleLimit"] = limit;
+    }
     let mut resource = json!({
         "id": id, "name": name, "type": SITE, "location": location, "tags": tags,
         "kind": body.get("kind").cloned().unwrap_or(json!("app")), "properties": props,
@@ -337,6 +389,14 @@ fn patch_site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, id: &str)
         }
     }
     let mut requested = body.get("properties").cloned().unwrap_or_else(|| json!({}));
+    if flex::is_flex_site(state, &existing.body) {
+        if let Some(refused) = requested
+            .get("siteConfig")
+            .and_then(flex::refuse_site_config)
+        {
+            return Ok(refused);
+        }
+    }
     let site_config = requested
         .as_object_mut()
         .and_then(|p| p.remove("siteConfig"))
@@ -514,6 +574,13 @@ fn app_settings(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, list: b
                     "App settings must be an object of string values.",
                 ));
             }
+            if flex::is_flex_site(state, &site.body) {
+                if let Some(refused) =
+                    flex::refuse_settings(props.as_object().into_iter().flat_map(Map::keys))
+                {
+                    return Ok(refused);
+                }
+            }
             store_app_settings(state, &site.id, props.clone());
             written(state, &site.id, true);
             crate::functions_host::site_changed(state, &site.id);
@@ -541,6 +608,11 @@ fn site_config(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRe
                 .unwrap_or_else(|| json!({}));
             if let Some(obj) = requested.as_object_mut() {
                 obj.remove("appSettings");
+            }
+            if flex::is_flex_site(state, &site.body) {
+                if let Some(refused) = flex::refuse_site_config(&requested) {
+                    return Ok(refused);
+                }
             }
             store_site_config(state, &site.id, &requested, false);
             written(state, &site.id, true);
@@ -598,6 +670,9 @@ pub fn check_name_availability(
     let crate::arm::path::Target::SubscriptionAction { action, .. } = &parsed.target else {
         return Err(arm::method_not_allowed(req));
     };
+    if action.eq_ignore_ascii_case("geoRegions") {
+        return flex::geo_regions(req);
+    }
     if !action.eq_ignore_ascii_case("checknameavailability") || req.method != Method::POST {
         return Err(ArmError::not_found(
             "NotFound",
