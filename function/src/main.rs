@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 use function::config::HandlerConfig;
 
+// The handler converts raw batches: see runtime::etl::ConvertAllocator.
+#[global_allocator]
+static ALLOCATOR: runtime::etl::ConvertAllocator = runtime::etl::ConvertAllocator;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()

@@ -8,7 +8,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use runtime::etl::{convert, ConvertOptions, ConvertOutcome, Folder, ParquetCodec};
+use runtime::etl::{
+    convert, ConvertAllocator, ConvertOptions, ConvertOutcome, Folder, ParquetCodec,
+};
+
+#[global_allocator]
+static ALLOCATOR: ConvertAllocator = ConvertAllocator;
 
 #[derive(Parser)]
 #[command(about = "Raw batch (gzip JSON array) -> Parquet, as the function does it")]
@@ -33,6 +38,16 @@ enum Command {
         rejects: Option<PathBuf>,
         #[arg(long, default_value = "zstd")]
         codec: ParquetCodec,
+        #[arg(long, default_value_t = ConvertOptions::default().batch_rows)]
+        batch_rows: usize,
+    },
+    /// Time each prefix of the pipeline on one raw batch held in memory (see
+    /// runtime/docs/performance.md).
+    Stages {
+        #[arg(long)]
+        folder: Folder,
+        #[arg(long)]
+        input: PathBuf,
         #[arg(long, default_value_t = ConvertOptions::default().batch_rows)]
         batch_rows: usize,
     },
@@ -94,6 +109,16 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ConvertOutcome::Converted(_) => ExitCode::SUCCESS,
                 ConvertOutcome::Rejected(_) => ExitCode::from(3),
             })
+        }
+        Command::Stages {
+            folder,
+            input,
+            batch_rows,
+        } => {
+            let raw = std::fs::read(&input)?;
+            let seconds = runtime::etl::stages::measure(folder, &raw, batch_rows)?;
+            println!("{}", serde_json::to_string(&seconds)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Generate {
             folder,

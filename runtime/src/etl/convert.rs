@@ -13,13 +13,13 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
-use serde::de::{self, SeqAccess, Visitor};
-use serde::Deserializer as _;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
 
 use super::builders::BatchBuilder;
+use super::elements::ArrayElements;
 use super::quarantine::RejectWriter;
+use super::read_ahead::with_read_ahead;
 use super::record;
 use super::schema::Folder;
 
@@ -139,7 +139,7 @@ pub enum OutputError {
 
 /// Converts one raw batch file (gzip JSON array) of `folder` into Parquet on `parquet_out`, writing
 /// each rejected record as a JSON line to `rejects_out`.
-pub fn convert<R: Read, W: Write + Send, Q: Write>(
+pub fn convert<R: Read + Send, W: Write + Send, Q: Write>(
     folder: Folder,
     input: R,
     parquet_out: W,
@@ -158,8 +158,20 @@ pub fn convert<R: Read, W: Write + Send, Q: Write>(
         }
         Err(e) => return Ok(ConvertOutcome::Rejected(FileRejection::Gzip(e.to_string()))),
     }
-    let json = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(input));
+    with_read_ahead(MultiGzDecoder::new(input), |json| {
+        convert_json(folder, json, parquet_out, rejects_out, options)
+    })
+}
 
+/// Converts the inflated JSON text.
+fn convert_json<R: Read, W: Write + Send, Q: Write>(
+    folder: Folder,
+    json: R,
+    parquet_out: W,
+    rejects_out: Q,
+    options: &ConvertOptions,
+) -> Result<ConvertOutcome, OutputError> {
+    let mut elements = ArrayElements::new(json);
     let batch_rows = options.batch_rows.max(1);
     let properties = WriterProperties::builder()
         .set_compression(options.codec.compression())
@@ -179,23 +191,18 @@ pub fn convert<R: Read, W: Write + Send, Q: Write>(
             rows_rejected: 0,
             row_groups: 0,
         },
-        output_error: None,
     };
 
-    let mut de = serde_json::Deserializer::from_reader(json);
-    let read = de
-        .deserialize_seq(ArrayVisitor { sink: &mut sink })
-        .and_then(|()| de.end());
-    if let Some(e) = sink.output_error.take() {
-        return Err(e);
+    loop {
+        match elements.next_element() {
+            Ok(Some(record)) => sink.push(record)?,
+            Ok(None) => return sink.finish().map(ConvertOutcome::Converted),
+            Err(rejection) => return Ok(ConvertOutcome::Rejected(rejection)),
+        }
     }
-    if let Err(e) = read {
-        return Ok(ConvertOutcome::Rejected(classify(e, sink.next_index)));
-    }
-    sink.finish().map(ConvertOutcome::Converted)
 }
 
-fn classify(e: serde_json::Error, records_seen: u64) -> FileRejection {
+pub(super) fn classify(e: serde_json::Error, records_seen: u64) -> FileRejection {
     let message = e.to_string();
     match e.classify() {
         Category::Io => FileRejection::Gzip(message),
@@ -218,14 +225,13 @@ struct RowSink<W: Write + Send, Q: Write> {
     batch_rows: usize,
     next_index: u64,
     summary: ConvertSummary,
-    output_error: Option<OutputError>,
 }
 
 impl<W: Write + Send, Q: Write> RowSink<W, Q> {
-    fn push(&mut self, raw: &RawValue) -> Result<(), OutputError> {
+    fn push(&mut self, record: &str) -> Result<(), OutputError> {
         let index = self.next_index;
         self.next_index += 1;
-        match record::parse(self.folder.columns(), raw.get()) {
+        match record::parse(self.folder.columns(), record) {
             Ok(row) => {
                 self.batch.append_row(row);
                 self.summary.rows_written += 1;
@@ -234,6 +240,9 @@ impl<W: Write + Send, Q: Write> RowSink<W, Q> {
                 }
             }
             Err(reason) => {
+                // The element reader has checked the syntax: this cannot fail.
+                let raw = serde_json::from_str::<&RawValue>(record)
+                    .map_err(|e| OutputError::Rejects(io::Error::other(e)))?;
                 self.rejects
                     .write(index, &reason, raw)
                     .map_err(OutputError::Rejects)?;
@@ -259,27 +268,5 @@ impl<W: Write + Send, Q: Write> RowSink<W, Q> {
         self.writer.close()?;
         self.rejects.finish().map_err(OutputError::Rejects)?;
         Ok(self.summary)
-    }
-}
-
-struct ArrayVisitor<'s, W: Write + Send, Q: Write> {
-    sink: &'s mut RowSink<W, Q>,
-}
-
-impl<'de, W: Write + Send, Q: Write> Visitor<'de> for ArrayVisitor<'_, W, Q> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON array of records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            if let Err(e) = self.sink.push(&raw) {
-                self.sink.output_error = Some(e);
-                return Err(de::Error::custom("stopped: an output could not be written"));
-            }
-        }
-        Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! - [`path`]: raw names, the standard and quarantine names derived from them.
 //! - [`convert()`]: streaming gzip JSON array -> Parquet with per-record validation.
 //! - [`process_raw_blob`]: one blob end to end against the standard container.
+//! - [`stages`]: where a conversion's time goes (`etl stages`, runtime/docs/performance.md).
 //!
 //! Outcomes are values: a readable file is [`ConvertOutcome::Converted`] with its bad records
 //! written as JSON lines beside it; an unreadable one is [`ConvertOutcome::Rejected`] with a
@@ -15,11 +16,19 @@ mod blob;
 mod builders;
 pub mod contract;
 mod convert;
+mod elements;
 pub mod path;
 mod quarantine;
+mod read_ahead;
 mod record;
 pub mod schema;
+pub mod stages;
 pub mod timestamp;
+
+/// The allocator every process that converts should register (`#[global_allocator]`): with glibc's
+/// malloc the gzip codec's per-page compressor state (aligned allocations) is never reused and peak
+/// memory grows with the file (tests/etl_memory.rs; docs/decisions.md).
+pub use mimalloc::MiMalloc as ConvertAllocator;
 
 pub use blob::{process_raw_blob, BlobOutcome, ProcessError, Unreadable};
 pub use convert::{
