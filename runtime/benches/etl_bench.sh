@@ -3,6 +3,12 @@
 # on the same generated raw batches (buffer_meta and lib_server_game shaped).
 #
 #   runtime/benches/etl_bench.sh            # ~100 MB of JSON per folder (ETL_BENCH_MB to change)
+#   ETL_BENCH_MB=1024 ETL_BENCH_ORIGINAL=0 runtime/benches/etl_bench.sh   # memory at 1 GiB, ours only
+#
+# Each run prints wall seconds, CPU seconds (user + sys) and peak RSS; "rust-*-1cpu" rows are the same
+# conversion pinned to one core (taskset -c 0), as on a one-core Functions instance. The stage
+# profile (`etl stages`, cumulative prefixes of the pipeline, one thread) is printed per folder.
+# On a loaded machine compare the ratio, which is taken within the same run.
 #
 # Needs python3 with pyarrow (pip install pyarrow) and GNU time at /usr/bin/time for peak RSS.
 set -euo pipefail
@@ -11,11 +17,12 @@ MB="${ETL_BENCH_MB:-100}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release -q -p superhero-runtime --bin etl
+# A -p selection would flip features and rebuild the heavy crates for everyone: build the workspace.
+cargo build --release -q --workspace --bins
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 etl="$target_dir/release/etl"
 
-# Runs "$@" under /usr/bin/time -v; prints "<seconds> <peak RSS in MB>".
+# Runs "$@" under /usr/bin/time -v; prints "<seconds> <peak RSS in MB> <CPU seconds>".
 measure() {
   /usr/bin/time -v -o "$work/time.txt" "$@" >"$work/out.txt"
   python3 - "$work/time.txt" <<'PY'
@@ -26,28 +33,34 @@ secs = 0.0
 for part in wall.split(":"):
     secs = secs * 60 + float(part)
 rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
-print(f"{secs:.3f} {rss:.0f}")
+cpu = sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", t).group(1)) for k in ("User", "System"))
+print(f"{secs:.3f} {rss:.0f} {cpu:.2f}")
 PY
 }
 
-printf '%-16s %-10s %9s %9s %10s %12s %9s\n' folder impl seconds "MB/s" "rows/s" "peak RSS MB" ratio
+printf '%-16s %-15s %9s %8s %9s %10s %12s %9s\n' folder impl seconds "CPU s" "MB/s" "rows/s" "peak RSS MB" ratio
 for folder in lib_server_game buffer_meta; do
   raw="$work/$folder.json.gzip"
   rows=$("$etl" generate --folder "$folder" --bytes $((MB * 1024 * 1024)) --output "$raw" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
   json_mb=$(python3 -c "print($MB)")
   gz_mb=$(python3 -c "import os; print(round(os.path.getsize('$raw')/2**20, 1))")
   echo "# $folder: $rows rows, ${json_mb} MB JSON, ${gz_mb} MB gzip"
-  results=()
-  for codec in zstd gzip; do
-    read -r secs rss < <(measure "$etl" convert --folder "$folder" --input "$raw" --output "$work/rust-$codec.parquet" --codec "$codec")
-    results+=("$secs")
-    python3 -c "print(f'%-16s %-10s %9.2f %9.1f %10.0f %12s' % ('$folder', 'rust-$codec', $secs, $json_mb/$secs, $rows/$secs, '$rss'))"
+  declare -A secs_of=()
+  for run in zstd gzip zstd-1cpu gzip-1cpu; do
+    codec=${run%-1cpu}
+    pin=()
+    [ "$run" != "$codec" ] && pin=(taskset -c 0)
+    read -r secs rss cpu < <(measure "${pin[@]}" "$etl" convert --folder "$folder" --input "$raw" --output "$work/rust-$codec.parquet" --codec "$codec")
+    secs_of[$run]=$secs
+    python3 -c "print(f'%-16s %-15s %9.2f %8.2f %9.1f %10.0f %12s' % ('$folder', 'rust-$run', $secs, $cpu, $json_mb/$secs, $rows/$secs, '$rss'))"
   done
-  if python3 -c 'import pyarrow' 2>/dev/null; then
-    read -r secs rss < <(measure python3 runtime/benches/original_transform.py "$folder" "$raw" "$work/python.parquet")
-    python3 -c "print(f'%-16s %-10s %9.2f %9.1f %10.0f %12s %8.1fx' % ('$folder', 'python-gz', $secs, $json_mb/$secs, $rows/$secs, '$rss', $secs/${results[1]}))"
-  else
+  if [ "${ETL_BENCH_ORIGINAL:-1}" = 1 ] && python3 -c 'import pyarrow' 2>/dev/null; then
+    read -r secs rss cpu < <(measure python3 runtime/benches/original_transform.py "$folder" "$raw" "$work/python.parquet")
+    python3 -c "print(f'%-16s %-15s %9.2f %8.2f %9.1f %10.0f %12s %8.1fx' % ('$folder', 'python-gz', $secs, $cpu, $json_mb/$secs, $rows/$secs, '$rss', $secs/${secs_of[gzip]}))"
+    python3 -c "print(f'%-16s %-15s %9s %8s %9s %10s %12s %8.1fx' % ('$folder', '  vs 1 cpu', '', '', '', '', '', $secs/${secs_of[gzip-1cpu]}))"
+  elif [ "${ETL_BENCH_ORIGINAL:-1}" = 1 ]; then
     echo "(pyarrow not installed: python comparison skipped)"
   fi
+  echo "# stages ($folder, one thread, cumulative seconds): $("$etl" stages --folder "$folder" --input "$raw")"
 done
-echo "ratio = python seconds / rust-gzip seconds (same codec as the original)"
+echo "ratio = python seconds / rust-gzip seconds (same codec as the original; second line: ours on one core)"
