@@ -466,6 +466,15 @@ async fn fc1_values_flex_does_not_allow_are_refused_before_anything_is_sent() {
 async fn an_fc1_environment_in_a_region_without_flex_is_refused_with_the_list() {
     let world = World::start_with("flexgeo", FC1).await;
     world.edit_env(|t| t.replace("location = \"westeurope\"", "location = \"germanynorth\""));
+    // validate sends nothing, so it cannot know Azure's list: it says where the check happens.
+    let validate = world.provision(&["validate"]).await;
+    validate.assert_code(0, "the file itself is valid");
+    assert!(
+        validate.stderr.contains("`germanynorth`") && validate.stderr.contains("provision plan"),
+        "validate says plan checks the region: {}",
+        validate.stderr
+    );
+    assert!(world.emulator.requests().is_empty(), "validate sent nothing");
     let plan = world.provision(&["plan"]).await;
     assert_ne!(plan.code, 0, "plan refuses: {}", plan.all());
     let all = plan.all();

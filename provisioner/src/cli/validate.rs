@@ -10,6 +10,13 @@ pub fn run(global: &Global) -> Result<(), CliError> {
     for warning in &e.warnings {
         eprintln!("warning: {warning}");
     }
+    if e.plan == crate::env::PlanSku::FC1 {
+        // Where FC1 is offered is Azure's list for the subscription; validate sends nothing.
+        eprintln!(
+            "note: whether Flex Consumption (FC1) is offered in `{}` is checked by `provision plan` (it asks Azure's region list; nothing is written)",
+            e.location
+        );
+    }
     let names = Names::derive(&e.prefix, &e.name, &e.suffix);
     if global.output == OutputFormat::Json {
         println!(
