@@ -474,7 +474,10 @@ async fn an_fc1_environment_in_a_region_without_flex_is_refused_with_the_list() 
         "validate says plan checks the region: {}",
         validate.stderr
     );
-    assert!(world.emulator.requests().is_empty(), "validate sent nothing");
+    assert!(
+        world.emulator.requests().is_empty(),
+        "validate sent nothing"
+    );
     let plan = world.provision(&["plan"]).await;
     assert_ne!(plan.code, 0, "plan refuses: {}", plan.all());
     let all = plan.all();
