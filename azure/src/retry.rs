@@ -334,7 +334,7 @@ fn describe(class: Class) -> &'static str {
         Class::Throttled => "throttled",
         Class::Transient => "transient failure",
         Class::Busy => "busy",
-        Class::Propagating => "waiting for Azure to catch up",
+        Class::Propagating => "waiting for Azure to catch up with",
         Class::Fatal => "failed",
     }
 }
