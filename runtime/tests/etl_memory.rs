@@ -5,7 +5,10 @@
 //! malloc instead of the binaries' allocator, the gzip codec's peak grows ~10x here (68 -> 613 MiB).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+
+mod etl_support;
+use etl_support::{CountingSink, LazyArray};
 
 use runtime::etl::{
     convert, ConvertAllocator, ConvertOptions, ConvertOutcome, Folder, ParquetCodec,
@@ -15,60 +18,18 @@ use runtime::etl::{
 #[global_allocator]
 static ALLOCATOR: ConvertAllocator = ConvertAllocator;
 
-/// `[rec, rec, ...]` of `total` buffer_meta records, produced lazily with varying values.
-struct Records {
-    next: u64,
-    total: u64,
-    pending: Vec<u8>,
-    at: usize,
-}
-
-impl Read for Records {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at == self.pending.len() {
-            self.pending.clear();
-            self.at = 0;
-            if self.next == 0 {
-                self.pending.push(b'[');
-            }
-            if self.next < self.total {
-                let i = self.next;
-                if i > 0 {
-                    self.pending.extend_from_slice(b", ");
-                }
-                write!(
-                    self.pending,
-                    r#"{{"etl_id": "3febb019-42a1-40ff-8b3f-19e53c6ab6b9", "msg_id": "{:08x}-4e3a-4b1c-9d2e-{:012x}", "checksum": null, "headers": [], "key": "", "offset": {i}, "partition": {}, "serialized_key_size": -1, "serialized_value_size": {}, "timestamp": "2024-01-13T22:25:{:02}.{:06}", "timestamp_type": 0, "topic": "lib.server.game", "_is_protocol": false}}"#,
-                    i as u32,
-                    i.wrapping_mul(2_654_435_761),
-                    i % 4,
-                    490 + i % 40,
-                    i % 60,
-                    i * 997 % 1_000_000,
-                )?;
-            } else if self.next == self.total {
-                self.pending.push(b']');
-            }
-            self.next += 1;
-        }
-        let n = buf.len().min(self.pending.len() - self.at);
-        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
-/// Discards what is written, counting the bytes.
-struct Discard(u64);
-
-impl Write for Discard {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0 += buf.len() as u64;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+/// One buffer_meta record with values varying by `i`.
+fn record(i: u64, out: &mut Vec<u8>) -> io::Result<()> {
+    write!(
+        out,
+        r#"{{"etl_id": "3febb019-42a1-40ff-8b3f-19e53c6ab6b9", "msg_id": "{:08x}-4e3a-4b1c-9d2e-{:012x}", "checksum": null, "headers": [], "key": "", "offset": {i}, "partition": {}, "serialized_key_size": -1, "serialized_value_size": {}, "timestamp": "2024-01-13T22:25:{:02}.{:06}", "timestamp_type": 0, "topic": "lib.server.game", "_is_protocol": false}}"#,
+        i as u32,
+        i.wrapping_mul(2_654_435_761),
+        i % 4,
+        490 + i % 40,
+        i % 60,
+        i * 997 % 1_000_000,
+    )
 }
 
 /// The process's peak resident set so far, in bytes.
@@ -84,16 +45,9 @@ fn peak_rss() -> u64 {
 
 /// Converts `rows` generated records with `codec`, checking the outcome.
 fn convert_generated(codec: ParquetCodec, rows: u64) {
-    let input = flate2::read::GzEncoder::new(
-        Records {
-            next: 0,
-            total: rows,
-            pending: Vec::new(),
-            at: 0,
-        },
-        flate2::Compression::fast(),
-    );
-    let mut parquet = Discard(0);
+    let input =
+        flate2::read::GzEncoder::new(LazyArray::new(rows, record), flate2::Compression::fast());
+    let mut parquet = CountingSink(0);
     let options = ConvertOptions {
         codec,
         batch_rows: 2048,

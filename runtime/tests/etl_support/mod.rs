@@ -1,7 +1,7 @@
 //! Shared helpers for the ETL integration tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::io::Write;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
@@ -109,4 +109,64 @@ pub fn reject_lines(rejects: &[u8]) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// `[rec, rec, ...]` of `total` records, each written by `record(i, out)` only when the reader gets
+/// to it: a large batch is never held in memory.
+pub struct LazyArray<F> {
+    next: u64,
+    total: u64,
+    pending: Vec<u8>,
+    at: usize,
+    record: F,
+}
+
+impl<F: FnMut(u64, &mut Vec<u8>) -> io::Result<()>> LazyArray<F> {
+    pub fn new(total: u64, record: F) -> Self {
+        Self {
+            next: 0,
+            total,
+            pending: Vec::new(),
+            at: 0,
+            record,
+        }
+    }
+}
+
+impl<F: FnMut(u64, &mut Vec<u8>) -> io::Result<()>> Read for LazyArray<F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.pending.len() {
+            self.pending.clear();
+            self.at = 0;
+            if self.next == 0 {
+                self.pending.push(b'[');
+            }
+            if self.next < self.total {
+                if self.next > 0 {
+                    self.pending.extend_from_slice(b", ");
+                }
+                (self.record)(self.next, &mut self.pending)?;
+            } else if self.next == self.total {
+                self.pending.push(b']');
+            }
+            self.next += 1;
+        }
+        let n = buf.len().min(self.pending.len() - self.at);
+        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Discards what is written, counting the bytes.
+pub struct CountingSink(pub u64);
+
+impl Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
