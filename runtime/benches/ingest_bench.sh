@@ -36,8 +36,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up"; exit 1; }
 
 echo "== building release binaries"
-(cd "$ROOT" && cargo build --release -p superhero-runtime --bins -q)
-BIN="$ROOT/target/release"
+# The whole workspace (a -p selection changes the shared target's features), into the target dir
+# cargo uses, wherever CARGO_TARGET_DIR points it.
+(cd "$ROOT" && cargo build --release --workspace --bins -q)
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 
 echo "== python venv ($VENV)"
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
