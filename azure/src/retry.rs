@@ -189,6 +189,11 @@ pub mod eventual {
             remedy: "check the app's role assignments on the raw and functions accounts (`provision drift`), then run again: each run restarts the app",
         },
         Eventual {
+            matches: deployment_role_not_effective,
+            waiting_for: "the site identity's role on the deployment container to take effect for One Deploy",
+            remedy: "check the site identity's Storage Blob Data Owner role on the functions account (`provision drift`), then run again",
+        },
+        Eventual {
             matches: access_policy_not_effective,
             waiting_for: "the container's new stored access policy to take effect (up to 30 seconds)",
             remedy: "if the SAS is still refused, the policy was changed by hand: run `provision drift --fix`",
@@ -258,6 +263,13 @@ pub mod eventual {
     /// See [`HOST_WITHOUT_DATA_ROLES`]: waited out (with a restart per attempt) like a data role.
     pub fn host_without_data_roles(e: &Error) -> bool {
         e.origin == Origin::Operation && e.code == HOST_WITHOUT_DATA_ROLES
+    }
+
+    /// One Deploy's storage write refused while the Flex site identity's role on the deployment
+    /// container is not effective yet: 400 `BlobUploadFailedException` (a storage 403), retried
+    /// by the publishers that meet it (ZeroFailed.Deploy.Azure; azure-dev#4439).
+    pub fn deployment_role_not_effective(e: &Error) -> bool {
+        e.status() == Some(400) && e.message.contains("BlobUploadFailedException")
     }
 
     /// A SAS bound to a stored access policy set less than 30 s ago (Set Container ACL:

@@ -5,9 +5,15 @@
 use super::storage_account::AccountRole;
 use super::{Ctx, Outputs, ResourceError, Result};
 use crate::arm::versions::WEB;
+use crate::env::PlanSku;
 use crate::names::PACKAGE_CONTAINER;
 use serde_json::{json, Value};
 use std::sync::Mutex;
+
+/// Whether the environment's function app is hosted on Flex Consumption.
+pub fn is_flex(ctx: &Ctx) -> bool {
+    ctx.env.plan == PlanSku::FC1
+}
 
 /// App settings Flex rejects (400 "The following app setting (Site.SiteConfig.AppSettings.X) for
 /// Flex Consumption sites is invalid"), ignores, or that break its One Deploy

@@ -14,7 +14,7 @@
 //! is ever sent to it.
 
 use super::compare::{diff_owned, failed_state, is_ours, merged_tags};
-use super::flex;
+use super::flex::{self, is_flex};
 use super::storage_account::AccountRole;
 use super::storage_container::Container;
 use super::{
@@ -22,7 +22,6 @@ use super::{
     ResourceError, Result,
 };
 use crate::arm::versions::WEB;
-use crate::env::PlanSku;
 use azure_mgmt_web::package_2024_04::models as web;
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
@@ -51,10 +50,6 @@ fn endpoint(ctx: &Ctx, inputs: &Outputs, role: AccountRole) -> String {
         .unwrap_or_else(|| format!("https://{}.blob.core.windows.net", role.account_name(ctx)))
         .trim_end_matches('/')
         .to_string()
-}
-
-fn is_flex(ctx: &Ctx) -> bool {
-    ctx.env.plan == PlanSku::FC1
 }
 
 /// The settings provision owns, with their values: identity-based connections, no keys. On Flex

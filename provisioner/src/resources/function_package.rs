@@ -18,6 +18,7 @@
 //! sites/{app}/extensions/onedeploy` with its URI), which leaves it there as
 //! `released-package.zip`, where the host runs it from. What is deployed is that blob's SHA-256.
 
+use super::flex::is_flex;
 use super::function_app::{self, settings_map, PACKAGE_SETTINGS};
 use super::storage_account::AccountRole;
 use super::storage_container::Container;
@@ -28,7 +29,7 @@ use super::{
 use crate::arm::versions::WEB;
 use crate::arm::{Api, ArmError};
 use crate::blob::{AccessPolicy, BlobAccount};
-use crate::env::{PackageAccess, PlanSku};
+use crate::env::PackageAccess;
 use crate::names::PACKAGE_CONTAINER;
 use azure::retry::{eventual, propagating, Attempting};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -44,13 +45,12 @@ pub struct FunctionPackage;
 static BUILT: OnceLock<std::result::Result<(Vec<u8>, String), String>> = OnceLock::new();
 
 /// The zip and its SHA-256, built once per run.
-pub fn package(ctx: &Ctx) -> Result<(Vec<u8>, String)> {
+pub fn package(ctx: &Ctx) -> Result<&'static (Vec<u8>, String)> {
     BUILT
         .get_or_init(|| match &ctx.package_path {
             Some(path) => std::fs::read(path)
                 .map(|zip| {
-                    use sha2::Digest;
-                    let sha = hex::encode(sha2::Sha256::digest(&zip));
+                    let sha = sha256_hex(&zip);
                     (zip, sha)
                 })
                 .map_err(|e| format!("cannot read the package {}: {e}", path.display())),
@@ -58,8 +58,22 @@ pub fn package(ctx: &Ctx) -> Result<(Vec<u8>, String)> {
                 .map(|p| (p.zip, p.sha256))
                 .map_err(|e| e.to_string()),
         })
-        .clone()
-        .map_err(ResourceError::Other)
+        .as_ref()
+        .map_err(|e| ResourceError::Other(e.clone()))
+}
+
+/// Uploads the package under its hash unless that blob is there already; the account and the
+/// blob's name for what comes next.
+async fn upload_if_new(ctx: &Ctx, inputs: &Outputs) -> Result<(BlobAccount, String)> {
+    let (zip, sha) = package(ctx)?;
+    let blob = blob_name(sha);
+    let account = BlobAccount::open(&ctx.with_outputs(inputs), AccountRole::Functions).await?;
+    if !account.exists(PACKAGE_CONTAINER, &blob).await? {
+        account
+            .put(PACKAGE_CONTAINER, &blob, zip.clone(), "application/zip")
+            .await?;
+    }
+    Ok((account, blob))
 }
 
 fn blob_name(sha: &str) -> String {
@@ -73,10 +87,6 @@ pub const RELEASED_PACKAGE: &str = "released-package.zip";
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
-}
-
-fn is_flex(ctx: &Ctx) -> bool {
-    ctx.env.plan == PlanSku::FC1
 }
 
 const POLICY_PREFIX: &str = "pkg-read-";
@@ -381,23 +391,9 @@ fn diff_flex(body: &Value, desired_sha: &str) -> Action {
     })
 }
 
-/// One Deploy's storage write refused while the site identity's role on the deployment container
-/// is not effective yet: 400 `BlobUploadFailedException` (a storage 403), retried by the
-/// publishers that meet it (ZeroFailed.Deploy.Azure; azure-dev#4439).
-fn deployment_role_not_effective(e: &ArmError) -> bool {
-    e.status() == Some(400) && e.message.contains("BlobUploadFailedException")
-}
-
 /// Flex: upload under the hash if new, then One Deploy from the container.
 async fn apply_flex(ctx: &Ctx, inputs: &Outputs) -> Result<Applied> {
-    let (zip, sha) = package(ctx)?;
-    let blob = blob_name(&sha);
-    let account = BlobAccount::open(&ctx.with_outputs(inputs), AccountRole::Functions).await?;
-    if !account.exists(PACKAGE_CONTAINER, &blob).await? {
-        account
-            .put(PACKAGE_CONTAINER, &blob, zip, "application/zip")
-            .await?;
-    }
+    let (account, blob) = upload_if_new(ctx, inputs).await?;
     let package_uri = match ctx.env.package_access {
         PackageAccess::Sas => new_sas_url(ctx, &account, &blob).await?,
         PackageAccess::Identity => account.blob_url(PACKAGE_CONTAINER, &blob),
@@ -405,7 +401,7 @@ async fn apply_flex(ctx: &Ctx, inputs: &Outputs) -> Result<Applied> {
     let body = json!({"properties": {"packageUri": package_uri, "remoteBuild": false}});
     let onedeploy = function_app::path(ctx, "/extensions/onedeploy");
     let notify = ctx.azure.notify.clone();
-    let classify = propagating(deployment_role_not_effective);
+    let classify = propagating(eventual::deployment_role_not_effective);
     ctx.azure
         .retry
         .run(
@@ -487,8 +483,8 @@ impl Resource for FunctionPackage {
             return Action::Create.into();
         };
         let setting = body["setting"].as_str().unwrap_or_default();
-        let desired_blob = match package(ctx) {
-            Ok((_, sha)) => blob_name(&sha),
+        let sha = match package(ctx) {
+            Ok((_, sha)) => sha,
             Err(e) => {
                 return Action::Update {
                     changes: vec![Change {
@@ -501,9 +497,9 @@ impl Resource for FunctionPackage {
             }
         };
         if is_flex(ctx) {
-            let sha = package(ctx).map(|(_, sha)| sha).unwrap_or_default();
-            return diff_flex(body, &sha).into();
+            return diff_flex(body, sha).into();
         }
+        let desired_blob = blob_name(sha);
         let mut changes = Vec::new();
         let base = setting.split('?').next().unwrap_or_default();
         if base != format!("{}{desired_blob}", package_prefix(ctx, inputs)) {
@@ -538,15 +534,7 @@ impl Resource for FunctionPackage {
             if is_flex(ctx) {
                 return apply_flex(ctx, inputs).await;
             }
-            let (zip, sha) = package(ctx)?;
-            let blob = blob_name(&sha);
-            let account =
-                BlobAccount::open(&ctx.with_outputs(inputs), AccountRole::Functions).await?;
-            if !account.exists(PACKAGE_CONTAINER, &blob).await? {
-                account
-                    .put(PACKAGE_CONTAINER, &blob, zip, "application/zip")
-                    .await?;
-            }
+            let (account, blob) = upload_if_new(ctx, inputs).await?;
             let mut wanted: BTreeMap<&str, String> = BTreeMap::new();
             match ctx.env.package_access {
                 PackageAccess::Sas => {

@@ -109,7 +109,7 @@ impl Resource for ServicePlan {
     }
     fn read<'a>(&'a self, ctx: &'a Ctx, inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {
-            if ctx.env.plan == PlanSku::FC1 {
+            if super::flex::is_flex(ctx) {
                 super::flex::check_region(ctx).await?;
             }
             Tracked(PlanKind).read(ctx, inputs).await
