@@ -79,13 +79,16 @@ async fn reconcile(state: &Shared, site_id: &str) {
         .map(str::to_string);
     let settings = lock(&state.cloud).app_settings_of(site_id);
     let flex_package = flex_package_url(&site_body);
+    let flex_deployment = flex_package
+        .as_ref()
+        .and_then(|_| crate::providers::web::flex_deployment(state, site_id));
     let mut hashed = settings.clone();
     if flex_package.is_some() {
         // A new deployment or a new functionAppConfig restarts a Flex host, as a setting does.
         hashed.insert(
             "\u{0}flex".into(),
             json!([
-                crate::providers::web::flex_deployment(state, site_id),
+                flex_deployment,
                 site_body.pointer("/properties/functionAppConfig")
             ]),
         );
@@ -109,8 +112,7 @@ async fn reconcile(state: &Shared, site_id: &str) {
     entry.child = None;
     entry.settings_hash = hash;
     entry.blobs_key = None;
-    let deployed =
-        flex_package.filter(|_| crate::providers::web::flex_deployment(state, site_id).is_some());
+    let deployed = flex_package.filter(|_| flex_deployment.is_some());
     let from_setting = || {
         settings
             .get("WEBSITE_RUN_FROM_PACKAGE")
