@@ -84,10 +84,16 @@ impl AzuriteFleet {
         let _ = self.gate.set(gate);
     }
 
-    /// Starts Azurite for `account` with `key`, its endpoint on `port`, and waits until it listens.
-    pub async fn start(&self, account: &str, key: &str, port: u16) -> Result<(), AzuriteError> {
+    /// Starts Azurite for `account` with `key`, its endpoint on `endpoint` (bound by the caller
+    /// when it chose the port, so nothing else can take it meanwhile), and waits until it listens.
+    pub async fn start(
+        &self,
+        account: &str,
+        key: &str,
+        endpoint: std::net::TcpListener,
+    ) -> Result<(), AzuriteError> {
         let _ = std::fs::remove_dir_all(self.root.join(account));
-        self.start_keeping_data(account, key, port).await
+        self.serve(account, key, endpoint).await
     }
 
     /// Starts over the account's existing data (an emulator restarted from its state file).
@@ -97,26 +103,32 @@ impl AzuriteFleet {
         key: &str,
         port: u16,
     ) -> Result<(), AzuriteError> {
+        let endpoint = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+            AzuriteError::NotStarted {
+                account: account.into(),
+                reason: format!("cannot listen on 127.0.0.1:{port}: {e}"),
+            }
+        })?;
+        self.serve(account, key, endpoint).await
+    }
+
+    async fn serve(
+        &self,
+        account: &str,
+        key: &str,
+        endpoint: std::net::TcpListener,
+    ) -> Result<(), AzuriteError> {
         let not_started = |reason: String| AzuriteError::NotStarted {
             account: account.into(),
             reason,
         };
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|e| not_started(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-        let private_port = private_port()
-            .ok_or_else(|| not_started("no free port for Azurite below 32768".into()))?;
+        let listener = endpoint
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(endpoint))
+            .map_err(|e| not_started(format!("the endpoint is not usable: {e}")))?;
         let signer = azure::storage::AccountKey::new(account, key)
             .map_err(|e| not_started(format!("the account key is not usable: {e}")))?;
-        let azurite = Azurite::new(&self.bin)
-            .account(account, key)
-            .location(&self.root.join(account))
-            .port(private_port);
-        let service = tokio::task::spawn_blocking(move || azurite.start())
-            .await
-            .map_err(anyhow::Error::from)
-            .and_then(|started| started)
-            .map_err(|e| not_started(format!("{e:#}")))?;
+        let (service, private_port) = self.launch(account, key).await.map_err(not_started)?;
         let proxy = Arc::new(Proxy {
             account: account.to_string(),
             signer,
@@ -132,6 +144,28 @@ impl AzuriteFleet {
             .insert(account.to_string(), Running { service, proxy });
         drop_off_thread(replaced);
         Ok(())
+    }
+
+    /// Azurite on a private port, tried again on another port when it does not come up: its port
+    /// is chosen before Azurite binds it, and another process may bind it first.
+    async fn launch(&self, account: &str, key: &str) -> Result<(Service, u16), String> {
+        let mut reasons = Vec::new();
+        for _ in 0..LAUNCH_ATTEMPTS {
+            let Some(port) = test_kit::port_for_child() else {
+                reasons.push("no free port for Azurite below 32768".to_string());
+                continue;
+            };
+            let azurite = Azurite::new(&self.bin)
+                .account(account, key)
+                .location(&self.root.join(account))
+                .port(port);
+            match tokio::task::spawn_blocking(move || azurite.start()).await {
+                Ok(Ok(service)) => return Ok((service, port)),
+                Ok(Err(e)) => reasons.push(format!("{e:#}")),
+                Err(e) => reasons.push(e.to_string()),
+            }
+        }
+        Err(reasons.join("; then "))
     }
 
     /// Kills the account's instance and removes its data.
@@ -160,16 +194,7 @@ impl AzuriteFleet {
     }
 }
 
-/// A port for Azurite behind its proxy. Not from the kernel's ephemeral range (where port 0
-/// binds land): an endpoint port chosen there but not bound yet must never go to Azurite.
-fn private_port() -> Option<u16> {
-    (0..200).find_map(|_| {
-        let port = rand::Rng::gen_range(&mut rand::thread_rng(), 20_000..32_000);
-        std::net::TcpListener::bind(("127.0.0.1", port))
-            .ok()
-            .map(|_| port)
-    })
-}
+const LAUNCH_ATTEMPTS: usize = 3;
 
 /// Killing and reaping a process blocks briefly: not on a runtime thread.
 fn drop_off_thread(running: Option<Running>) {

@@ -378,7 +378,8 @@ async fn start_handler(
             anyhow::anyhow!("host.json has no customHandler.description.defaultExecutablePath")
         })?;
     let functions = read_functions(root);
-    let port = test_kit::try_free_port()?;
+    let port = test_kit::port_for_child()
+        .ok_or_else(|| anyhow::anyhow!("no free loopback port for the handler"))?;
     let secret = uuid::Uuid::new_v4().to_string();
     if let Some(p) = principal {
         lock(&state.cloud)

@@ -438,3 +438,71 @@ async fn a_fresh_subscription_registers_a_namespace_before_writing_to_it() {
     assert_eq!(now, "Registered");
     assert_eq!(cloud.arm("PUT", &path, Some(body)).await.status, 201);
 }
+
+/// An emulator whose Azurite is `script` (a shell script run in place of the real binary).
+async fn cloud_with_azurite(dir: &std::path::Path, script: &str) -> TestCloud {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("azurite-blob");
+    std::fs::write(&bin, script).expect("write the stand-in");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut cfg = local_cloud::config::EmulatorConfig::new(dir.join("cloud"));
+    cfg.azurite_blob_bin = bin;
+    let emulator = local_cloud::Emulator::start(cfg, 0)
+        .await
+        .expect("emulator starts");
+    TestCloud::with(emulator).await
+}
+
+#[tokio::test]
+async fn a_storage_account_whose_data_plane_cannot_start_fails_its_create_and_is_gone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cloud = cloud_with_azurite(dir.path(), "#!/bin/sh\nexit 3\n").await;
+    cloud.resource_group("rg").await;
+    let path = format!(
+        "{}?api-version=2023-05-01",
+        TestCloud::account_path("rg", "stnodata01")
+    );
+    let reply = cloud
+        .arm("PUT", &path, Some(json!({"location": "westeurope", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}})))
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let (done, _) = cloud
+        .poll_location(&reply.header("location").expect("location"))
+        .await;
+    assert!(
+        done.status >= 400,
+        "the operation ends failed: {} {}",
+        done.status,
+        done.text
+    );
+    assert_eq!(done.code(), "InternalServerError", "{}", done.text);
+    assert!(done.text.contains("stnodata01"), "{}", done.text);
+    assert_eq!(
+        cloud.arm("GET", &path, None).await.status,
+        404,
+        "a create that failed leaves no account"
+    );
+}
+
+#[tokio::test]
+async fn azurite_that_does_not_come_up_at_first_is_launched_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let launches = dir.path().join("launches");
+    let real = local_cloud::config::default_azurite_bin();
+    let script = format!(
+        "#!/bin/sh\necho x >> '{}'\n[ \"$(wc -l < '{}')\" -ge 2 ] || exit 1\nexec '{}' \"$@\"\n",
+        launches.display(),
+        launches.display(),
+        real.display()
+    );
+    let cloud = cloud_with_azurite(dir.path(), &script).await;
+    cloud.resource_group("rg").await;
+    let account = cloud.storage_account("rg", "stsecond01").await;
+    assert_eq!(account["properties"]["provisioningState"], "Succeeded");
+    let launched = std::fs::read_to_string(&launches).expect("launch record");
+    assert_eq!(
+        launched.lines().count(),
+        2,
+        "one failed launch, then one that came up"
+    );
+}

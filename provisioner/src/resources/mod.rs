@@ -150,13 +150,6 @@ pub enum ResourceError {
     Other(String),
 }
 
-impl ResourceError {
-    /// A failed long-running operation is worth one more PUT; most other errors are not.
-    pub fn retry_apply(&self) -> bool {
-        matches!(self, ResourceError::Azure(e) if matches!(e.code.as_str(), "ProvisioningFailed" | "OperationFailed" | "InternalOperationError"))
-    }
-}
-
 pub type Result<T> = std::result::Result<T, ResourceError>;
 
 /// One resource of an environment. `inputs` are the outputs of everything it depends on, directly

@@ -7,7 +7,9 @@ mod process;
 mod tools;
 
 pub use launch::{redis, tansu, Azurite};
-pub use process::{free_port, try_free_port, wait_listening, Service, READY_TIMEOUT};
+pub use process::{
+    free_port, port_for_child, try_free_port, wait_listening, Service, READY_TIMEOUT,
+};
 pub use tools::{in_ci, MissingTool, Tool};
 
 /// A service for a test, started with its defaults: `None` (the test skips) when the tool is

@@ -14,6 +14,16 @@ pub fn try_free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A free port on 127.0.0.1 for a child process that binds it itself, later. Not from the
+/// kernel's ephemeral range (where port 0 binds land and outgoing connections take their source
+/// ports): a port chosen there may be taken by the time the child binds it.
+pub fn port_for_child() -> Option<u16> {
+    (0..200).find_map(|_| {
+        let port = rand::Rng::gen_range(&mut rand::thread_rng(), 20_000..32_000);
+        TcpListener::bind(("127.0.0.1", port)).ok().map(|_| port)
+    })
+}
+
 /// [`try_free_port`] for tests: panics when no loopback port can be bound.
 pub fn free_port() -> u16 {
     match try_free_port() {

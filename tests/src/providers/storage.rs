@@ -302,7 +302,9 @@ async fn put_account(
         lock(&state.cloud).insert(existing.clone());
         return arm::ok(existing.body);
     }
-    let port = test_kit::try_free_port().map_err(|e| {
+    let endpoint = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr().map(|a| (l, a.port())));
+    let (endpoint, port) = endpoint.map_err(|e| {
         ArmError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",
@@ -331,18 +333,6 @@ async fn put_account(
         cloud.accounts.insert(name.to_string(), data.clone());
         cloud.insert(resource);
     }
-    let starter = state.clone();
-    tokio::spawn(async move {
-        let key = data.key1.clone();
-        match starter.azurite.start(&data.name, &key, data.port).await {
-            Ok(()) => {
-                if let Some(d) = lock(&starter.cloud).accounts.get_mut(&data.name) {
-                    d.ready = true;
-                }
-            }
-            Err(e) => tracing::error!(account = %data.name, error = %e, "azurite did not start"),
-        }
-    });
     let secs = state.cfg().latency.storage_create_s;
     let op = lro::start(
         state,
@@ -351,6 +341,7 @@ async fn put_account(
         secs,
         Some(name.to_string()),
     );
+    start_data_plane(state, data, endpoint, op.clone());
     let _ = parsed;
     Ok(lro::accepted_location(
         state,
@@ -358,6 +349,45 @@ async fn put_account(
         &op,
         req.api_version(),
     ))
+}
+
+/// Starts the new account's Azurite. The create operation ends when it listens; if it cannot
+/// start, the create fails as Azure's do on its own side (the account is gone, sending the PUT
+/// again is the remedy), never left running for ever.
+fn start_data_plane(
+    state: &Shared,
+    data: AccountData,
+    endpoint: std::net::TcpListener,
+    op: String,
+) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let started = state.azurite.start(&data.name, &data.key1, endpoint).await;
+        let mut cloud = lock(&state.cloud);
+        match started {
+            Ok(()) => {
+                if let Some(d) = cloud.accounts.get_mut(&data.name) {
+                    d.ready = true;
+                }
+            }
+            Err(e) => {
+                tracing::error!(account = %data.name, error = %e, "azurite did not start");
+                let Some(operation) = cloud.operations.get_mut(&op) else {
+                    return;
+                };
+                operation.fails = true;
+                operation.waits_for_account = None;
+                let resource_id = operation.resource_id.clone();
+                cloud.operation_errors.insert(
+                    op,
+                    json!({"code": "InternalServerError",
+                        "message": format!("The storage account '{}' could not be created: its data plane did not start. Retry the request.", data.name)}),
+                );
+                cloud.accounts.remove(&data.name);
+                cloud.remove(&resource_id);
+            }
+        }
+    });
 }
 
 /// 64 random bytes in base64, the shape of a real account key.
