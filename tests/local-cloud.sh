@@ -66,10 +66,14 @@ install() {
   fi
   if ! python3 -c 'import pyarrow, duckdb' >/dev/null 2>&1; then
     say "installing pyarrow and duckdb from PyPI (golden Parquet cross-checks)"
-    python3 -m pip install --quiet --disable-pip-version-check pyarrow duckdb >/dev/null 2>&1 || say "pyarrow/duckdb not installed; the cross-check tests will say they were skipped"
+    python3 -m pip install --quiet --disable-pip-version-check pyarrow duckdb >/dev/null 2>&1 \
+      || { in_ci && die "pip install pyarrow duckdb failed (CI needs them for the Parquet cross-checks)"; say "pyarrow/duckdb not installed; the cross-check tests will say they were skipped"; }
   fi
   say "installed: azurite-blob=$AZURITE_BLOB_BIN redis-server=$REDIS_SERVER_BIN tansu=$TANSU_BIN"
 }
+
+# CI as the tests read it (test_kit::in_ci): set, and not empty, 0 or false.
+in_ci() { case "${CI:-}" in "" | 0 | [Ff][Aa][Ll][Ss][Ee]) return 1 ;; *) return 0 ;; esac; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

@@ -1,5 +1,6 @@
 //! Our Parquet read by pyarrow (and DuckDB): see tests/pyarrow_check.py. Skipped with a notice when
-//! python3 cannot import pyarrow; CI installs it.
+//! python3 cannot import pyarrow, except under CI (`CI` set), which installs it: there a missing
+//! pyarrow is a broken install and fails.
 #![allow(clippy::unwrap_used)]
 
 mod etl_support;
@@ -20,6 +21,11 @@ fn pyarrow_available() -> bool {
 #[test]
 fn pyarrow_and_duckdb_read_our_parquet_like_the_original() {
     if !pyarrow_available() {
+        assert!(
+            !test_kit::in_ci(|k| std::env::var_os(k)),
+            "python3 cannot import pyarrow and duckdb under CI, which installs them \
+             (tests/local-cloud.sh install; or pip install pyarrow duckdb)"
+        );
         eprintln!(
             "SKIPPED etl_pyarrow: python3 cannot import pyarrow (pip install pyarrow duckdb)"
         );

@@ -4,10 +4,12 @@
 
 use super::storage_account::AccountRole;
 use super::{Ctx, Outputs, ResourceError, Result};
+use crate::arm::models::without_nulls;
 use crate::arm::versions::WEB;
+use azure_mgmt_web::package_2024_04::models as web;
 use crate::env::PlanSku;
 use crate::names::PACKAGE_CONTAINER;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Mutex;
 
 /// Whether the environment's function app is hosted on Flex Consumption.
@@ -56,8 +58,9 @@ pub const REJECTED_SITE_CONFIG: &[&str] = &[
     "windowsFxVersion",
 ];
 
-/// The runtime a custom handler declares on Flex: the stacks API's FC1 entry for `custom`.
-pub const RUNTIME: (&str, &str) = ("custom", "1.0");
+/// The runtime version a custom handler declares on Flex: the stacks API's FC1 entry for `custom`
+/// (the name is the model's `Name::Custom`).
+const CUSTOM_RUNTIME_VERSION: &str = "1.0";
 
 /// The deployment container's URL: the package container of the functions account, which exists
 /// before the site (Flex needs it "when the app is created") and belongs to this one app.
@@ -71,20 +74,50 @@ pub fn deployment_container(ctx: &Ctx, inputs: &Outputs) -> String {
 }
 
 /// `properties.functionAppConfig`: the package comes from the deployment container, read by the
-/// site's own identity; the custom runtime; the scale the environment file asks for.
+/// site's own identity; the custom runtime; the scale the environment file asks for. Built from
+/// azure_mgmt_web's model; its three `type`/`name` enum fields go through the same `text_content`
+/// helper as the site's four (docs/decisions.md), so they are written from the model's own enums.
 pub fn function_app_config(ctx: &Ctx, inputs: &Outputs) -> Value {
-    json!({
-        "deployment": {"storage": {
-            "type": "blobContainer",
-            "value": deployment_container(ctx, inputs),
-            "authentication": {"type": "SystemAssignedIdentity"},
-        }},
-        "runtime": {"name": RUNTIME.0, "version": RUNTIME.1},
-        "scaleAndConcurrency": {
-            "maximumInstanceCount": ctx.env.flex.maximum_instances,
-            "instanceMemoryMB": ctx.env.flex.instance_memory_mb,
-        },
-    })
+    config_body(
+        deployment_container(ctx, inputs),
+        ctx.env.flex.maximum_instances,
+        ctx.env.flex.instance_memory_mb,
+    )
+}
+
+fn config_body(container: String, maximum_instances: u32, instance_memory_mb: u32) -> Value {
+    use web::functions_deployment::storage::{authentication, Authentication, Type as StorageType};
+    use web::functions_deployment::Storage;
+    use web::functions_runtime::Name;
+    let config = web::FunctionAppConfig {
+        deployment: Some(web::FunctionsDeployment {
+            storage: Some(Storage {
+                value: Some(container),
+                authentication: Some(Authentication::new()),
+                ..Storage::new()
+            }),
+        }),
+        runtime: Some(web::FunctionsRuntime {
+            version: Some(CUSTOM_RUNTIME_VERSION.to_string()),
+            ..web::FunctionsRuntime::new()
+        }),
+        scale_and_concurrency: Some(web::FunctionsScaleAndConcurrency {
+            maximum_instance_count: i32::try_from(maximum_instances).ok(),
+            instance_memory_mb: i32::try_from(instance_memory_mb).ok(),
+            ..Default::default()
+        }),
+    };
+    let mut body = without_nulls(serde_json::to_value(config).unwrap_or_default());
+    body["deployment"]["storage"]["type"] = model_enum(StorageType::BlobContainer);
+    body["deployment"]["storage"]["authentication"]["type"] =
+        model_enum(authentication::Type::SystemAssignedIdentity);
+    body["runtime"]["name"] = model_enum(Name::Custom);
+    body
+}
+
+/// A model enum as ARM takes it (its own `Serialize`, a plain string).
+fn model_enum<T: serde::Serialize>(value: T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 /// Region names as the CLI compares them: lower case, no spaces ("West Europe" = westeurope).
@@ -140,6 +173,7 @@ fn refuse_unless_offered(location: &str, regions: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_region_is_matched_as_the_cli_matches_it_and_refused_with_the_list() {
@@ -152,5 +186,19 @@ mod tests {
         assert!(refused.contains("`uksouth`"), "{refused}");
         assert!(refused.contains("eastus, westeurope"), "{refused}");
         assert_eq!(normalized("Sweden Central"), "swedencentral");
+    }
+
+    #[test]
+    fn function_app_config_has_the_shape_flex_takes() {
+        let url = "https://stfn.blob.core.windows.net/packages";
+        assert_eq!(
+            config_body(url.to_string(), 40, 2048),
+            json!({
+                "deployment": {"storage": {"type": "blobContainer", "value": url,
+                    "authentication": {"type": "SystemAssignedIdentity"}}},
+                "runtime": {"name": "custom", "version": "1.0"},
+                "scaleAndConcurrency": {"maximumInstanceCount": 40, "instanceMemoryMB": 2048},
+            })
+        );
     }
 }
