@@ -16,20 +16,12 @@ fn workspace() -> PathBuf {
 }
 
 /// The binaries the flow runs, and a package made from the debug handler (the local cloud runs it here).
+/// Built as `cargo test --workspace` builds them (same features, so nothing is rebuilt when the
+/// suite already built them; a `-p` selection would resolve other features and rebuild).
 fn build_binaries_and_package() -> PathBuf {
     let status = std::process::Command::new(env!("CARGO"))
         .current_dir(workspace())
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "provisioner",
-            "-p",
-            "superhero-runtime",
-            "-p",
-            "superhero-function",
-            "--bins",
-        ])
+        .args(["test", "-q", "--workspace", "--no-run"])
         .status()
         .expect("cargo runs");
     assert!(status.success(), "the pipeline's binaries build");
