@@ -189,6 +189,11 @@ pub mod eventual {
             remedy: "check the app's role assignments on the raw and functions accounts (`provision drift`), then run again: each run restarts the app",
         },
         Eventual {
+            matches: blobs_key_not_reported,
+            waiting_for: "the Functions host to register its blob trigger and report its blobs_extension key",
+            remedy: "a host that never reports it did not start the package or registers no EventGrid blob trigger: check `provision verify` and the app's logs, then run again",
+        },
+        Eventual {
             matches: deployment_role_not_effective,
             waiting_for: "the site identity's role on the deployment container to take effect for One Deploy",
             remedy: "check the site identity's Storage Blob Data Owner role on the functions account (`provision drift`), then run again",
@@ -263,6 +268,16 @@ pub mod eventual {
     /// See [`HOST_WITHOUT_DATA_ROLES`]: waited out (with a restart per attempt) like a data role.
     pub fn host_without_data_roles(e: &Error) -> bool {
         e.origin == Origin::Operation && e.code == HOST_WITHOUT_DATA_ROLES
+    }
+
+    /// Our own label for a Functions host that answers `listkeys` without a `blobs_extension`
+    /// system key yet: the key the Event Grid webhook URL carries only exists once the host has
+    /// registered its blob trigger.
+    pub const BLOBS_KEY_NOT_REPORTED: &str = "BlobsExtensionKeyNotReported";
+
+    /// See [`BLOBS_KEY_NOT_REPORTED`]: waited out for the propagation window.
+    pub fn blobs_key_not_reported(e: &Error) -> bool {
+        e.origin == Origin::Operation && e.code == BLOBS_KEY_NOT_REPORTED
     }
 
     /// One Deploy's storage write refused while the Flex site identity's role on the deployment
