@@ -1,9 +1,12 @@
 //! The blob data-plane calls we make ourselves (object_store covers plain object I/O): uploads
 //! and reads by name, leases, stored access policies and SAS URLs, signed with Shared Key or an
-//! Entra token, retried by the one [`RetryPolicy`].
+//! Entra token ([`BlobClient`]) or through a URL that carries its own SAS ([`PresignedClient`]),
+//! retried by the one [`RetryPolicy`].
 
+pub mod presigned;
 pub mod signing;
 
+pub use presigned::PresignedClient;
 pub use signing::{AccountKey, SasSpec, SigningError, STORAGE_VERSION};
 
 use crate::credential::{TokenSource, STORAGE_SCOPE};

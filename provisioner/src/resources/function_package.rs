@@ -32,13 +32,13 @@ use crate::blob::{AccessPolicy, BlobAccount};
 use crate::env::PackageAccess;
 use crate::names::PACKAGE_CONTAINER;
 use azure::retry::{eventual, propagating, Attempting};
+use azure::storage::PresignedClient;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::future::BoxFuture;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 pub struct FunctionPackage;
 
@@ -122,54 +122,19 @@ fn query_value(url: &str, name: &str) -> Option<String> {
     })
 }
 
-fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| ResourceError::Other(format!("cannot make an HTTP client: {e}")))
+/// The package URL as the site will use it: unsigned (the SAS carries the rights), with the run's
+/// retry policy and progress.
+fn package_url_client(ctx: &Ctx) -> PresignedClient {
+    let mut client = PresignedClient::new();
+    client.retry = ctx.azure.retry.clone();
+    client.notify = ctx.azure.notify.clone();
+    client
 }
 
-/// One HEAD of the package URL, as the app's first read would be; a refusal keeps storage's code.
-async fn head_package(http: &reqwest::Client, url: &str) -> std::result::Result<(), ArmError> {
-    let reply = http
-        .head(url)
-        .send()
-        .await
-        .map_err(|e| ArmError::connection(Method::HEAD, url, &e))?;
-    let status = reply.status().as_u16();
-    if reply.status().is_success() {
-        return Ok(());
-    }
-    let code = reply
-        .headers()
-        .get("x-ms-error-code")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    Err(ArmError::http(
-        Method::HEAD,
-        url,
-        status,
-        &format!("storage refused the package URL (HTTP {status})"),
-        code.as_deref(),
-        azure::retry::retry_after(reply.headers()),
-    ))
-}
-
-/// Whether storage serves the package through `url`.
+/// Whether storage serves the package through `url` (one HEAD, as the app's first read would be).
 async fn url_serves(ctx: &Ctx, url: &str) -> Result<bool> {
-    let http = http_client()?;
-    let notify = ctx.azure.notify.clone();
-    let answer = ctx
-        .azure
-        .retry
-        .run(
-            Attempting {
-                what: "HEAD the package URL",
-                classify: &azure::retry::no_override,
-                notify: &notify,
-            },
-            || head_package(&http, url),
-        )
+    let answer = package_url_client(ctx)
+        .head("HEAD the package URL", url, &azure::retry::no_override)
         .await;
     match answer {
         Ok(()) => Ok(true),
@@ -183,19 +148,9 @@ async fn url_serves(ctx: &Ctx, url: &str) -> Result<bool> {
 /// Tries a new SAS until storage honours it: a stored access policy takes up to 30 s to apply,
 /// and a site handed a URL that storage refuses fails to load its package.
 async fn wait_until_sas_works(ctx: &Ctx, url: &str) -> Result<()> {
-    let http = http_client()?;
-    let notify = ctx.azure.notify.clone();
     let classify = propagating(eventual::access_policy_not_effective);
-    ctx.azure
-        .retry
-        .run(
-            Attempting {
-                what: "the package URL's new stored access policy",
-                classify: &classify,
-                notify: &notify,
-            },
-            || head_package(&http, url),
-        )
+    package_url_client(ctx)
+        .head("the package URL's new stored access policy", url, &classify)
         .await
         .map_err(|e| {
             ResourceError::Other(format!(
