@@ -194,9 +194,9 @@ pub fn all(_env: &Environment) -> Vec<Box<dyn Resource>> {
         Box::new(resource_group::ResourceGroup),
         Box::new(Tracked(log_analytics::LogAnalytics)),
         Box::new(Tracked(app_insights::AppInsights)),
-        Box::new(StorageAccount(AccountRole::Raw)),
-        Box::new(StorageAccount(AccountRole::Standard)),
-        Box::new(StorageAccount(AccountRole::Functions)),
+        Box::new(Tracked(StorageAccount(AccountRole::Raw))),
+        Box::new(Tracked(StorageAccount(AccountRole::Standard))),
+        Box::new(Tracked(StorageAccount(AccountRole::Functions))),
     ];
     for container in [
         Container::Raw,

@@ -2,10 +2,8 @@
 //! and `functions` (host storage, the package and the run lock). Updates go through PATCH; a change
 //! of hierarchical namespace would need a new account, which provision never does by itself.
 
-use super::compare::{action_for, delete_if_ours, merged_tags, read_arm};
-use super::{
-    Applied, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource, ResourceError, Result,
-};
+use super::tracked::{self, Tracked, TrackedKind};
+use super::{Ctx, Key, Outputs, Read, Resource, ResourceError, Result};
 use crate::arm::models::{self, AccountSpec};
 use crate::arm::versions::STORAGE;
 use futures::future::BoxFuture;
@@ -38,7 +36,7 @@ impl AccountRole {
         Key::Storage(self)
     }
     pub fn id(self, ctx: &Ctx) -> String {
-        ctx.provider_path("Microsoft.Storage/storageAccounts", &self.account_name(ctx))
+        tracked::id(ctx, &StorageAccount(self))
     }
     fn hierarchical_namespace(self) -> bool {
         self != AccountRole::Functions
@@ -50,37 +48,71 @@ impl AccountRole {
     }
 }
 
+/// The storage account of one role, as a tracked resource (`Tracked(StorageAccount(role))`).
+#[derive(Debug, Clone, Copy)]
 pub struct StorageAccount(pub AccountRole);
 
-fn path(ctx: &Ctx, role: AccountRole) -> String {
-    format!("{}?api-version={STORAGE}", role.id(ctx))
-}
-
-fn desired(ctx: &Ctx, role: AccountRole) -> Value {
-    let tags = ctx.tags();
-    models::storage_account(&AccountSpec {
-        location: &ctx.env.location,
-        hierarchical_namespace: role.hierarchical_namespace(),
-        allow_shared_key: role.allow_shared_key(),
-        tags: &tags,
-    })
-}
-
-/// The account's blob endpoint, for the function app's settings and the blob client.
-fn outputs(role: AccountRole, body: &Value) -> Outputs {
-    let endpoint = body
-        .pointer("/properties/primaryEndpoints/blob")
-        .and_then(Value::as_str);
-    Outputs {
-        blob_endpoints: endpoint
-            .map(|e| BTreeMap::from([(role, e.to_string())]))
-            .unwrap_or_default(),
-        ..Default::default()
+impl StorageAccount {
+    /// Reads the account as the engine does, for callers outside the plan (`verify`).
+    pub async fn read(self, ctx: &Ctx, inputs: &Outputs) -> Result<Read> {
+        Tracked(self).read(ctx, inputs).await
     }
 }
 
-/// An update goes through PATCH without isHnsEnabled, which cannot change in place.
-async fn update(ctx: &Ctx, role: AccountRole, current: &Value, body: &Value) -> Result<Value> {
+impl TrackedKind for StorageAccount {
+    fn key(&self) -> Key {
+        self.0.key()
+    }
+    fn kind(&self) -> &'static str {
+        "storage account"
+    }
+    fn resource_type(&self) -> &'static str {
+        "Microsoft.Storage/storageAccounts"
+    }
+    fn api_version(&self) -> &'static str {
+        STORAGE
+    }
+    fn name(&self, ctx: &Ctx) -> String {
+        self.0.account_name(ctx)
+    }
+    fn desired(&self, ctx: &Ctx) -> Value {
+        let tags = ctx.tags();
+        models::storage_account(&AccountSpec {
+            location: &ctx.env.location,
+            hierarchical_namespace: self.0.hierarchical_namespace(),
+            allow_shared_key: self.0.allow_shared_key(),
+            tags: &tags,
+        })
+    }
+    /// The account's blob endpoint, for the function app's settings and the blob client.
+    fn outputs(&self, body: &Value) -> Outputs {
+        let endpoint = body
+            .pointer("/properties/primaryEndpoints/blob")
+            .and_then(Value::as_str);
+        Outputs {
+            blob_endpoints: endpoint
+                .map(|e| BTreeMap::from([(self.0, e.to_string())]))
+                .unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+    /// Through PATCH without isHnsEnabled, which cannot change in place.
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        path: &'a str,
+        current: &'a Value,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<Value>> {
+        Box::pin(async move {
+            let patch = patch_body(&self.0.account_name(ctx), current, body)?;
+            Ok(ctx.azure.patch(path, &patch).await?)
+        })
+    }
+}
+
+/// The PATCH for an update, refused when it would flip hierarchical namespace.
+fn patch_body(account: &str, current: &Value, body: &Value) -> Result<Value> {
     let hns = |v: &Value| {
         v.pointer("/properties/isHnsEnabled")
             .cloned()
@@ -89,66 +121,48 @@ async fn update(ctx: &Ctx, role: AccountRole, current: &Value, body: &Value) -> 
     let (want_hns, live_hns) = (hns(body), hns(current));
     if live_hns != want_hns {
         return Err(ResourceError::Other(format!(
-            "storage account {} has isHnsEnabled={live_hns} but must be {want_hns}; that needs a new account (data migration), which provision will not do by itself",
-            role.account_name(ctx)
+            "storage account {account} has isHnsEnabled={live_hns} but must be {want_hns}; that needs a new account (data migration), which provision will not do by itself"
         )));
     }
     let mut props = body["properties"].clone();
     if let Some(p) = props.as_object_mut() {
         p.remove("isHnsEnabled");
     }
-    let patch = json!({"tags": body["tags"], "sku": body["sku"], "kind": body["kind"], "properties": props});
-    Ok(ctx.azure.patch(&path(ctx, role), &patch).await?)
+    Ok(json!({"tags": body["tags"], "sku": body["sku"], "kind": body["kind"], "properties": props}))
 }
 
-impl Resource for StorageAccount {
-    fn key(&self) -> Key {
-        self.0.key()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(hns: bool) -> Value {
+        json!({"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2",
+            "tags": {"managed-by": "provision", "team": "theirs"},
+            "properties": {"isHnsEnabled": hns, "minimumTlsVersion": "TLS1_2"}})
     }
-    fn kind(&self) -> &'static str {
-        "storage account"
+
+    #[test]
+    fn an_update_patches_everything_but_hierarchical_namespace() {
+        let patch = patch_body("acct", &body(true), &body(true)).expect("allowed");
+        assert_eq!(
+            patch,
+            json!({"tags": {"managed-by": "provision", "team": "theirs"}, "sku": {"name": "Standard_LRS"},
+                "kind": "StorageV2", "properties": {"minimumTlsVersion": "TLS1_2"}})
+        );
+        let live_without_the_default = json!({"properties": {}});
+        assert!(patch_body("acct", &live_without_the_default, &body(false)).is_ok());
     }
-    fn name(&self, ctx: &Ctx) -> String {
-        self.0.account_name(ctx)
-    }
-    fn depends_on(&self) -> Vec<Key> {
-        vec![Key::ResourceGroup]
-    }
-    fn contained_in(&self) -> Option<Key> {
-        Some(Key::ResourceGroup)
-    }
-    fn read<'a>(&'a self, ctx: &'a Ctx, _inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
-        Box::pin(async move {
-            let live = read_arm(ctx, &path(ctx, self.0)).await?;
-            let outputs = live.body().map(|b| outputs(self.0, b)).unwrap_or_default();
-            Ok(Read { live, outputs })
-        })
-    }
-    fn diff(&self, ctx: &Ctx, _inputs: &Outputs, live: &Live) -> Diff {
-        action_for(&desired(ctx, self.0), live).into()
-    }
-    fn apply<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        _inputs: &'a Outputs,
-        live: &'a Live,
-    ) -> BoxFuture<'a, Result<Applied>> {
-        Box::pin(async move {
-            let mut body = desired(ctx, self.0);
-            body["tags"] = merged_tags(ctx, live);
-            let result = match live.body() {
-                None => ctx.azure.put(&path(ctx, self.0), &body).await?,
-                Some(current) => update(ctx, self.0, current, &body).await?,
-            };
-            Ok(outputs(self.0, &result).into())
-        })
-    }
-    fn delete<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        _inputs: &'a Outputs,
-        live: &'a Live,
-    ) -> BoxFuture<'a, Result<Deletion>> {
-        Box::pin(async move { delete_if_ours(ctx, live, &path(ctx, self.0)).await })
+
+    #[test]
+    fn a_change_of_hierarchical_namespace_is_refused_naming_the_account() {
+        let error =
+            patch_body("rawacct", &json!({"properties": {}}), &body(true)).expect_err("refused");
+        let text = error.to_string();
+        assert!(
+            text.contains("rawacct")
+                && text.contains("isHnsEnabled=false but must be true")
+                && text.contains("new account"),
+            "{text}"
+        );
     }
 }

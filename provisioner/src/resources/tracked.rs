@@ -1,7 +1,8 @@
 //! The one implementation of a tracked ARM resource in the environment's resource group: read it,
 //! compare only what we set, PUT the desired body with our tags merged over others', and delete it
 //! only when it carries our tags. A kind declares its type, api-version, name, body, dependencies
-//! and what it reports to its dependents; `Tracked(kind)` is then a `Resource`.
+//! and what it reports to its dependents (and, when an update is not the create's PUT, how it
+//! updates); `Tracked(kind)` is then a `Resource`.
 
 use super::compare::{action_for, delete_if_ours, merged_tags, read_arm};
 use super::{Applied, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource, Result};
@@ -33,6 +34,18 @@ pub trait TrackedKind: Send + Sync {
     /// Extra query parameters for the DELETE, e.g. `&force=true`.
     fn delete_query(&self) -> &'static str {
         ""
+    }
+    /// Sends `body` (tags merged) to the existing resource `current` at `path` and returns what
+    /// Azure answered. The create's PUT unless the kind updates otherwise (a PATCH, or a property
+    /// that cannot change in place).
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        path: &'a str,
+        _current: &'a Value,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<Value>> {
+        Box::pin(async move { Ok(ctx.azure.put(path, body).await?) })
     }
 }
 
@@ -95,7 +108,11 @@ impl<K: TrackedKind> Resource for Tracked<K> {
         Box::pin(async move {
             let mut body = self.0.desired(ctx);
             body["tags"] = merged_tags(ctx, live);
-            let result = ctx.azure.put(&self.path(ctx), &body).await?;
+            let path = self.path(ctx);
+            let result = match live.body() {
+                None => ctx.azure.put(&path, &body).await?,
+                Some(current) => self.0.update(ctx, &path, current, &body).await?,
+            };
             Ok(self.0.outputs(&result).into())
         })
     }
