@@ -134,7 +134,7 @@ async fn patch_resource(
             .find("/config/appsettings")
             .unwrap_or(0)]
             .to_string();
-        crate::functions_host::site_changed(&state, &site);
+        state.notices.site_changed(&site);
     }
     StatusCode::NO_CONTENT.into_response()
 }

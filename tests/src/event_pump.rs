@@ -1,22 +1,40 @@
-//! Event Grid delivery for blob events: watches the containers of every storage account that has a
-//! system topic with subscriptions, and posts BlobCreated events to each subscription's webhook.
-//! Blobs that existed before a subscription was made are not delivered, as in Azure.
+//! Event Grid delivery: watches the containers of every storage account that has a system topic
+//! with subscriptions and posts BlobCreated events to each subscription's webhook, and posts the
+//! calls the Event Grid provider asks for (`state::notices`, the validation handshake). Blobs that
+//! existed before a subscription was made are not delivered, as in Azure.
 
 use crate::blob_client::BlobClient;
+use crate::state::hosts::delivery_key;
+use crate::state::notices::WebhookCall;
 use crate::state::{lock, Shared};
 use serde_json::{json, Value};
-use std::collections::HashSet;
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const SUBSCRIPTION: &str = "Microsoft.EventGrid/systemTopics/eventSubscriptions";
 
 pub fn spawn(state: Shared) -> tokio::task::JoinHandle<()> {
+    let calls = state.notices.attach_event_grid();
     tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            tick(&state).await;
-        }
+        let blob_events = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                tick(&state).await;
+            }
+        };
+        tokio::join!(blob_events, answer_calls(&state, calls));
     })
+}
+
+/// Each call in its own task as it arrives, so a slow webhook holds up no other.
+async fn answer_calls(state: &Shared, mut calls: UnboundedReceiver<WebhookCall>) {
+    while let Some(call) = calls.recv().await {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let answer = deliver(&state, &call.endpoint, &call.events).await;
+            let _ = call.reply.send(answer);
+        });
+    }
 }
 
 struct Watched {
@@ -113,45 +131,6 @@ async fn current_blobs(
     out
 }
 
-fn delivery_key(container: &str, name: &str, etag: &str) -> String {
-    format!("{container}/{name}#{etag}")
-}
-
-/// Marks what already exists as seen, so a new subscription fires only for new blobs.
-pub async fn baseline(state: &Shared, subscription_id: &str, topic_id: &str) {
-    let source = lock(&state.cloud).get(topic_id).and_then(|t| {
-        t.body
-            .pointer("/properties/source")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
-    let Some(source) = source else { return };
-    let account = source.rsplit('/').next().unwrap_or_default().to_string();
-    let existing = lock(&state.cloud).accounts.get(&account).cloned();
-    let Some(data) = existing else { return };
-    let client = BlobClient::new(&state.http, data);
-    let mut seen = HashSet::new();
-    let containers: Vec<String> = lock(&state.cloud)
-        .resources
-        .values()
-        .filter(|r| {
-            r.kind == "Microsoft.Storage/storageAccounts/blobServices/containers"
-                && r.id
-                    .to_ascii_lowercase()
-                    .starts_with(&source.to_ascii_lowercase())
-        })
-        .filter_map(|r| r.body["name"].as_str().map(str::to_string))
-        .collect();
-    for c in containers {
-        for item in client.list_blobs(&c).await.unwrap_or_default() {
-            seen.insert(delivery_key(&c, &item.name, &item.etag));
-        }
-    }
-    crate::state::lock(&state.sites.delivered)
-        .entry(subscription_id.to_ascii_lowercase())
-        .or_insert(seen);
-}
-
 async fn tick(state: &Shared) {
     for w in watched(state) {
         if !w
@@ -204,7 +183,7 @@ async fn tick(state: &Shared) {
 }
 
 /// Posts events to a webhook: `*.azurewebsites.net` is answered by the emulated Functions host.
-pub async fn deliver(state: &Shared, endpoint: &str, events: &Value) -> Result<Value, String> {
+async fn deliver(state: &Shared, endpoint: &str, events: &Value) -> Result<Value, String> {
     let url = url::Url::parse(endpoint).map_err(|e| format!("endpoint is not a URL: {e}"))?;
     if url
         .host_str()
@@ -226,20 +205,4 @@ pub async fn deliver(state: &Shared, endpoint: &str, events: &Value) -> Result<V
         return Err(format!("HTTP {}", response.status()));
     }
     Ok(response.json().await.unwrap_or(json!({})))
-}
-
-/// The subscription validation handshake Event Grid performs when a webhook subscription is made.
-pub async fn validate_webhook(state: &Shared, endpoint: &str) -> Result<(), String> {
-    let code = uuid::Uuid::new_v4().to_string();
-    let event = json!([{
-        "id": uuid::Uuid::new_v4().to_string(), "topic": "", "subject": "",
-        "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "eventTime": chrono::Utc::now().to_rfc3339(),
-        "data": {"validationCode": code, "validationUrl": ""}, "dataVersion": "1", "metadataVersion": "1",
-    }]);
-    let answer = deliver(state, endpoint, &event).await?;
-    if answer["validationResponse"] == json!(code) {
-        Ok(())
-    } else {
-        Err("the endpoint did not echo the validation code".into())
-    }
 }

@@ -11,7 +11,10 @@
 //! handler the account key (`STANDARD_ACCOUNT_KEY`) in place of a token.
 
 use crate::blob_client::BlobClient;
+use crate::data_plane::{account_scope, role_effective, READ_ROLES, WRITE_ROLES};
+use crate::site_package::{fetch_package, split_blob_url};
 use crate::state::hosts::{FunctionInfo, HostedSite};
+use crate::state::notices::SiteNotice;
 use crate::state::{lock, Shared};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -22,15 +25,34 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
-use crate::data_plane::{account_scope, role_effective, READ_ROLES, WRITE_ROLES};
 const MAX_ATTEMPTS: usize = 5;
 
 fn key(site_id: &str) -> String {
     site_id.to_ascii_lowercase()
 }
 
+/// Acts on what the providers record about sites (`state::notices`), each notice in its own
+/// task as it arrives, for as long as the returned task runs.
+pub fn spawn(state: Shared) -> tokio::task::JoinHandle<()> {
+    let mut notices = state.notices.attach_host();
+    tokio::spawn(async move {
+        while let Some(notice) = notices.recv().await {
+            match notice {
+                SiteNotice::Changed(site_id) => site_changed(&state, &site_id),
+                SiteNotice::Deleted(site_id, stopped) => {
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        stop_site(&state, &site_id).await;
+                        let _ = stopped.send(());
+                    });
+                }
+            }
+        }
+    })
+}
+
 /// Something that decides what the site runs changed: reconcile the host in the background.
-pub fn site_changed(state: &Shared, site_id: &str) {
+fn site_changed(state: &Shared, site_id: &str) {
     let state = state.clone();
     let site_id = site_id.to_string();
     tokio::spawn(async move { reconcile(&state, &site_id).await });
@@ -244,53 +266,6 @@ fn roles_missing_at_start(
         .collect()
 }
 
-/// `http://127.0.0.1:{port}/{account}/{container}/{blob}` -> (account, container, blob).
-fn split_blob_url(url: &url::Url) -> Option<(String, String, String)> {
-    let mut parts = url.path().trim_start_matches('/').splitn(3, '/');
-    let account = parts.next()?.to_string();
-    let container = parts.next()?.to_string();
-    let blob = url::form_urlencoded::parse(format!("x={}", parts.next()?).as_bytes())
-        .next()?
-        .1
-        .into_owned();
-    Some((account, container, blob))
-}
-
-pub(crate) async fn fetch_package(
-    state: &Shared,
-    package_url: &str,
-    principal: Option<&str>,
-) -> anyhow::Result<Vec<u8>> {
-    let url = url::Url::parse(package_url)
-        .map_err(|e| anyhow::anyhow!("WEBSITE_RUN_FROM_PACKAGE is not a URL: {e}"))?;
-    if url.query_pairs().any(|(k, _)| k == "sig") {
-        let response = state.http.get(url.clone()).send().await?;
-        if !response.status().is_success() {
-            anyhow::bail!(
-                "package download refused by storage: HTTP {} (SAS expired, revoked or invalid)",
-                response.status()
-            );
-        }
-        return Ok(response.bytes().await?.to_vec());
-    }
-    let (account, container, blob) =
-        split_blob_url(&url).ok_or_else(|| anyhow::anyhow!("package URL names no blob"))?;
-    let scope = account_scope(state, &account)
-        .ok_or_else(|| anyhow::anyhow!("package account {account} does not exist"))?;
-    let container_scope = format!("{scope}/blobServices/default/containers/{container}");
-    if !role_effective(state, principal, &container_scope, READ_ROLES) {
-        anyhow::bail!("package download refused: 403 AuthorizationPermissionMismatch (the site identity has no blob read role on {account}/{container})");
-    }
-    let data = lock(&state.cloud)
-        .accounts
-        .get(&account)
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("account {account} has no data plane"))?;
-    BlobClient::new(&state.http, data)
-        .get_blob(&container, &blob)
-        .await
-}
-
 fn unpack(zip_bytes: &[u8], dir: &Path) -> anyhow::Result<PathBuf> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
@@ -445,27 +420,6 @@ fn storage_bridge_key(
         .accounts
         .get(&account)
         .map(|a| a.key1.clone())
-}
-
-pub fn host_keys(state: &Shared, site_id: &str) -> Value {
-    let blobs_key = state
-        .sites
-        .sites
-        .try_lock()
-        .ok()
-        .and_then(|s| s.get(&key(site_id)).and_then(|h| h.blobs_key.clone()));
-    let master = format!("{:x}", md5_like(site_id));
-    let mut system = serde_json::Map::new();
-    if let Some(k) = blobs_key {
-        system.insert("blobs_extension".into(), json!(k));
-    }
-    json!({"masterKey": master, "functionKeys": {"default": format!("{:x}", md5_like(&format!("{site_id}/default")))}, "systemKeys": system})
-}
-
-fn md5_like(s: &str) -> u128 {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(s.as_bytes());
-    u128::from_be_bytes(digest[..16].try_into().unwrap_or([0; 16]))
 }
 
 /// A webhook call to `https://{app}.azurewebsites.net/runtime/webhooks/blobs?functionName=...&code=...`.

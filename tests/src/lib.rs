@@ -1,10 +1,15 @@
 //! The local cloud: an emulator of Entra ID (token + managed identity), ARM, Microsoft Graph and the
 //! Functions host, with one Azurite instance per storage account as the real data plane.
 //!
-//! Layers, each depending only on those before it: `config`, `error`, `token`, `request_log`,
-//! `azurite` → `state` (what the cloud holds, shared by every handler) →
-//! `blob_client`, `functions_host`, `event_pump` → `arm` (shared ARM rules, LROs) → `providers`
-//! (one file per namespace), `graph`, `identity`, `admin` → `faults`, `server` (routes and layers).
+//! Layers, each module naming only modules in its own layer or below (no import circle):
+//! `sync`, `behaviours`, `config`, `error`, `token`, `request_log`, `azurite` → `state` (what the
+//! cloud holds, shared by every handler; `state::notices` carries what the layers above the
+//! providers must act on: a site changed or was deleted, a webhook call to make) → `blob_client`,
+//! `data_plane`, `site_package` (the data plane as a caller sees it) → `arm` (shared ARM rules,
+//! LROs) → `providers` (one file per namespace), `graph`, `identity` → `functions_host` (runs the
+//! sites, consuming the site notices) → `event_pump` (Event Grid delivery: blob events and the
+//! webhook calls; posts to a site through the host) → `faults`, `admin`, `server` (routes and
+//! layers). `Emulator::start` attaches the host and the pump before the first request.
 //!
 //! `Emulator::start` binds 127.0.0.1 (port 0 picks a free one) and returns the URLs to point the
 //! provisioner at. Everything behaves like Azure where Azure is awkward: 202 with an empty body and
@@ -26,6 +31,7 @@ pub mod identity;
 pub mod providers;
 pub mod request_log;
 pub mod server;
+pub mod site_package;
 pub mod state;
 mod sync;
 pub mod token;
@@ -44,6 +50,7 @@ pub struct Emulator {
     pub addr: SocketAddr,
     pub state: Shared,
     server: tokio::task::JoinHandle<()>,
+    host: tokio::task::JoinHandle<()>,
     pump: tokio::task::JoinHandle<()>,
     _data_dir: Option<tempfile::TempDir>,
 }
@@ -69,7 +76,7 @@ async fn restore(state: &Shared, file: &std::path::Path) -> anyhow::Result<()> {
         .map(|r| r.id.clone())
         .collect();
     for site in sites {
-        functions_host::site_changed(state, &site);
+        state.notices.site_changed(&site);
     }
     Ok(())
 }
@@ -91,19 +98,30 @@ impl Emulator {
         let state: Shared = Arc::new(AppState::new(cfg.clone()));
         *lock(&state.base_url) = format!("http://{addr}");
         state.azurite.set_gate(data_plane::gate(&state));
-        match cfg.state_file.as_ref().filter(|f| f.exists()) {
-            Some(file) => restore(&state, file).await?,
-            None => state::seed_directory(&state, &cfg),
+        // Attached before the restore and the first request, so no notice finds them missing.
+        let host = functions_host::spawn(state.clone());
+        let pump = event_pump::spawn(state.clone());
+        let ready = match cfg.state_file.as_ref().filter(|f| f.exists()) {
+            Some(file) => restore(&state, file).await,
+            None => {
+                state::seed_directory(&state, &cfg);
+                Ok(())
+            }
+        };
+        if let Err(e) = ready {
+            host.abort();
+            pump.abort();
+            return Err(e);
         }
         let app = server::router(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        let pump = event_pump::spawn(state.clone());
         Ok(Self {
             addr,
             state,
             server,
+            host,
             pump,
             _data_dir: None,
         })
@@ -135,6 +153,7 @@ impl Emulator {
         functions_host::stop_all(&self.state).await;
         self.state.azurite.stop_all().await;
         self.pump.abort();
+        self.host.abort();
         self.server.abort();
     }
 }
@@ -142,6 +161,7 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.pump.abort();
+        self.host.abort();
         self.server.abort();
     }
 }

@@ -243,7 +243,7 @@ pub async fn cascade_delete(state: &Shared, id: &str, force_workspace: bool) {
         state.azurite.stop(&account).await;
     }
     for site in sites {
-        crate::functions_host::stop_site(state, &site).await;
+        state.notices.site_deleted(&site).await;
     }
 }
 

@@ -1,16 +1,20 @@
 //! Microsoft.EventGrid: a system topic on a storage account and its event subscriptions. Creating a
-//! webhook subscription runs the validation handshake; blob events are then delivered by the
-//! emulated pump (see `event_pump`), and only through subscriptions that exist — as in Azure.
+//! webhook subscription runs the validation handshake (posted by Event Grid's delivery, `event_pump`,
+//! through `state::notices`); blob events are then delivered by that pump, and only through
+//! subscriptions that exist — as in Azure.
 //! A subscription PUT is long-running (`event_subscription_create_s`); with `async_url_validation`
 //! a failed handshake ends its operation Failed with inner code `Url validation`, and a Functions
 //! host that is still starting fails the handshake (azure-cli#21006).
 
 use crate::arm::path::ResourcePath;
 use crate::arm::{self, ArmRequest, ArmResult};
+use crate::blob_client::BlobClient;
 use crate::error::ArmError;
+use crate::state::hosts::delivery_key;
 use crate::state::{lock, OperationAction, Shared};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use tokio::time::Instant;
 
 const TOPIC: &str = "Microsoft.EventGrid/systemTopics";
@@ -162,7 +166,7 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
                 if cfg.behaviours.async_url_validation && host_still_starting(state, &endpoint) {
                     Err("Http POST request failed with response code Unknown.".to_string())
                 } else {
-                    crate::event_pump::validate_webhook(state, &endpoint).await
+                    validate_webhook(state, &endpoint).await
                 };
             let failure = handshake.err().map(|reason| {
                 format!(
@@ -182,7 +186,7 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
             props["topic"] = json!(topic_id);
             let body = json!({"id": id, "name": name, "type": SUBSCRIPTION, "properties": props});
             if failure.is_none() {
-                crate::event_pump::baseline(state, &id, &topic_id).await;
+                baseline(state, &id, &topic_id).await;
             }
             lock(&state.cloud).insert(crate::state::Resource {
                 id: id.clone(),
@@ -227,6 +231,57 @@ async fn subscription(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -
         }
         _ => Err(arm::method_not_allowed(req)),
     }
+}
+
+/// The subscription validation handshake Event Grid performs when a webhook subscription is made.
+async fn validate_webhook(state: &Shared, endpoint: &str) -> Result<(), String> {
+    let code = uuid::Uuid::new_v4().to_string();
+    let event = json!([{
+        "id": uuid::Uuid::new_v4().to_string(), "topic": "", "subject": "",
+        "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "eventTime": chrono::Utc::now().to_rfc3339(),
+        "data": {"validationCode": code, "validationUrl": ""}, "dataVersion": "1", "metadataVersion": "1",
+    }]);
+    let answer = state.notices.call_webhook(endpoint, event).await?;
+    if answer["validationResponse"] == json!(code) {
+        Ok(())
+    } else {
+        Err("the endpoint did not echo the validation code".into())
+    }
+}
+
+/// Marks what already exists as seen, so a new subscription fires only for new blobs.
+async fn baseline(state: &Shared, subscription_id: &str, topic_id: &str) {
+    let source = lock(&state.cloud).get(topic_id).and_then(|t| {
+        t.body
+            .pointer("/properties/source")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let Some(source) = source else { return };
+    let account = source.rsplit('/').next().unwrap_or_default().to_string();
+    let existing = lock(&state.cloud).accounts.get(&account).cloned();
+    let Some(data) = existing else { return };
+    let client = BlobClient::new(&state.http, data);
+    let mut seen = HashSet::new();
+    let containers: Vec<String> = lock(&state.cloud)
+        .resources
+        .values()
+        .filter(|r| {
+            r.kind == "Microsoft.Storage/storageAccounts/blobServices/containers"
+                && r.id
+                    .to_ascii_lowercase()
+                    .starts_with(&source.to_ascii_lowercase())
+        })
+        .filter_map(|r| r.body["name"].as_str().map(str::to_string))
+        .collect();
+    for c in containers {
+        for item in client.list_blobs(&c).await.unwrap_or_default() {
+            seen.insert(delivery_key(&c, &item.name, &item.etag));
+        }
+    }
+    lock(&state.sites.delivered)
+        .entry(subscription_id.to_ascii_lowercase())
+        .or_insert(seen);
 }
 
 /// A Functions host is cold after its site is written: Event Grid's first handshake wakes it, and

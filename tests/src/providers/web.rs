@@ -54,7 +54,7 @@ pub async fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> 
             if let Some(refused) = host_starting(state, &site.id) {
                 return Ok(refused);
             }
-            crate::functions_host::site_changed(state, &site.id);
+            state.notices.site_changed(&site.id);
             arm::empty(StatusCode::NO_CONTENT)
         }
         (["sites"], Some("restart")) => {
@@ -63,7 +63,7 @@ pub async fn handle(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> 
                 return Ok(refused);
             }
             written(state, &site.id, true);
-            crate::functions_host::site_changed(state, &site.id);
+            state.notices.site_changed(&site.id);
             arm::empty(StatusCode::OK)
         }
         (["sites", "config"], list)
@@ -359,7 +359,7 @@ fn put_site(
     let secs = state.cfg().latency.site_create_s;
     let response = arm::put_tracked(state, req, id, SITE, resource, Some(secs));
     written(state, id, true);
-    crate::functions_host::site_changed(state, id);
+    state.notices.site_changed(id);
     let _ = parsed;
     response
 }
@@ -417,7 +417,7 @@ fn patch_site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, id: &str)
         body: resource.clone(),
     });
     written(state, id, true);
-    crate::functions_host::site_changed(state, id);
+    state.notices.site_changed(id);
     arm::ok(resource)
 }
 
@@ -583,7 +583,7 @@ fn app_settings(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, list: b
             }
             store_app_settings(state, &site.id, props.clone());
             written(state, &site.id, true);
-            crate::functions_host::site_changed(state, &site.id);
+            state.notices.site_changed(&site.id);
             arm::ok(
                 json!({"id": id, "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": props}),
             )
@@ -616,7 +616,7 @@ fn site_config(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmRe
             }
             store_site_config(state, &site.id, &requested, false);
             written(state, &site.id, true);
-            crate::functions_host::site_changed(state, &site.id);
+            state.notices.site_changed(&site.id);
             arm::get_tracked(state, &id, "Microsoft.Web/sites/config", parsed)
         }
         _ => Err(arm::method_not_allowed(req)),
@@ -656,7 +656,7 @@ fn publishing_policy(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) ->
 
 fn host_keys(state: &Shared, parsed: &ResourcePath) -> ArmResult {
     let site = require_site(state, parsed)?;
-    let keys = crate::functions_host::host_keys(state, &site.id);
+    let keys = state.sites.host_keys(&site.id);
     arm::ok(keys)
 }
 

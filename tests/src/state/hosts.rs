@@ -1,7 +1,8 @@
-//! What the emulated Functions host is running per site, and which blob events Event Grid has
-//! delivered per subscription. The behaviour lives in `functions_host` and `event_pump`.
+//! What the emulated Functions host is running per site, its keys, and which blob events Event Grid
+//! has delivered per subscription. The behaviour lives in `functions_host` and `event_pump`; the
+//! providers read what they answer from here, never from those modules.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use tokio::process::Child;
 
@@ -39,4 +40,32 @@ pub(crate) struct HostedSite {
     pub status: String,
     pub invocations: Vec<Value>,
     pub poison: Vec<Value>,
+}
+
+impl SiteHosts {
+    /// The keys `host/default/listkeys` answers. The `blobs_extension` system key is there once the
+    /// running host has registered a blob trigger, and not while the host holds its table (a restart).
+    pub fn host_keys(&self, site_id: &str) -> Value {
+        let blobs_key = self.sites.try_lock().ok().and_then(|s| {
+            s.get(&site_id.to_ascii_lowercase())
+                .and_then(|h| h.blobs_key.clone())
+        });
+        let master = format!("{:x}", md5_like(site_id));
+        let mut system = serde_json::Map::new();
+        if let Some(k) = blobs_key {
+            system.insert("blobs_extension".into(), json!(k));
+        }
+        json!({"masterKey": master, "functionKeys": {"default": format!("{:x}", md5_like(&format!("{site_id}/default")))}, "systemKeys": system})
+    }
+}
+
+fn md5_like(s: &str) -> u128 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(s.as_bytes());
+    u128::from_be_bytes(digest[..16].try_into().unwrap_or([0; 16]))
+}
+
+/// How `delivered` names a blob version: a new etag is a new event.
+pub fn delivery_key(container: &str, name: &str, etag: &str) -> String {
+    format!("{container}/{name}#{etag}")
 }

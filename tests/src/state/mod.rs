@@ -1,9 +1,10 @@
 //! The state side of the emulator: what the cloud holds (`cloud`), what the Functions host runs
-//! (`hosts`), and the pieces every handler shares. Providers and handlers depend on this module;
-//! it depends on none of them.
+//! (`hosts`), what changed for the layers above the providers (`notices`), and the pieces every
+//! handler shares. Providers and handlers depend on this module; it depends on none of them.
 
 mod cloud;
 pub mod hosts;
+pub mod notices;
 
 pub use crate::sync::lock;
 pub use cloud::*;
@@ -28,6 +29,7 @@ pub struct AppState {
     pub base_url: Mutex<String>,
     pub http: reqwest::Client,
     pub sites: hosts::SiteHosts,
+    pub notices: notices::Notices,
 }
 
 pub type Shared = Arc<AppState>;
@@ -48,6 +50,7 @@ impl AppState {
             base_url: Mutex::new(String::new()),
             http: reqwest::Client::new(),
             sites: Default::default(),
+            notices: Default::default(),
         }
     }
 

@@ -9,6 +9,7 @@ use crate::arm::path::ResourcePath;
 use crate::arm::{self, ArmRequest, ArmResult};
 use crate::data_plane::{account_scope, role_effective, WRITE_ROLES};
 use crate::error::ArmError;
+use crate::site_package::fetch_package;
 use crate::state::{lock, Resource, Shared};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -318,9 +319,7 @@ pub async fn one_deploy(state: &Shared, req: &ArmRequest, parsed: &ResourcePath)
             "functionAppConfig.deployment.storage.value is not a blob container URL.",
         );
     };
-    let zip = match crate::functions_host::fetch_package(state, &package_uri, principal.as_deref())
-        .await
-    {
+    let zip = match fetch_package(state, &package_uri, principal.as_deref()).await {
         Ok(zip) => zip,
         Err(e) => {
             return deploy_failed(&format!(
@@ -369,7 +368,7 @@ pub async fn one_deploy(state: &Shared, req: &ArmRequest, parsed: &ResourcePath)
         body: body.clone(),
     });
     written(state, &site.id, true);
-    crate::functions_host::site_changed(state, &site.id);
+    state.notices.site_changed(&site.id);
     arm::ok(body)
 }
 
