@@ -198,15 +198,14 @@ impl ConsumerContext for IngestContext {
 /// The consumer type used by the worker.
 pub type IngestConsumer = StreamConsumer<IngestContext>;
 
-/// Builds and subscribes the group consumer.
-pub fn subscribe(
+/// The librdkafka settings of every ingest consumer: the worker's, and the bench's bare consumer
+/// (`runtime/examples/bare_consumer.rs`), so the bench's ceiling is measured with the same ones.
+pub fn client_config(
     bootstrap: &str,
     group_id: &str,
-    topics: &[String],
     session_timeout_ms: u32,
     extra: &[String],
-    context: IngestContext,
-) -> Result<IngestConsumer, KafkaError> {
+) -> ClientConfig {
     let heartbeat_ms = (session_timeout_ms / 5).clamp(100, 3000);
     let mut config = ClientConfig::new();
     config
@@ -228,7 +227,20 @@ pub fn subscribe(
             config.set(k.trim(), v.trim());
         }
     }
-    let consumer: IngestConsumer = config.create_with_context(context)?;
+    config
+}
+
+/// Builds and subscribes the group consumer.
+pub fn subscribe(
+    bootstrap: &str,
+    group_id: &str,
+    topics: &[String],
+    session_timeout_ms: u32,
+    extra: &[String],
+    context: IngestContext,
+) -> Result<IngestConsumer, KafkaError> {
+    let consumer: IngestConsumer = client_config(bootstrap, group_id, session_timeout_ms, extra)
+        .create_with_context(context)?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names)?;
     Ok(consumer)
