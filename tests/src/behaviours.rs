@@ -193,6 +193,16 @@ impl Behaviours {
         }
         Ok(b)
     }
+
+    /// A globally unique name someone outside this subscription holds (`global_names`,
+    /// `taken_names`): name checks report it unavailable and a create of it is refused.
+    pub fn name_taken_elsewhere(&self, name: &str) -> bool {
+        self.global_names
+            && self
+                .taken_names
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(name))
+    }
 }
 
 #[cfg(test)]

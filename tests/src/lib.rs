@@ -9,7 +9,10 @@
 //! LROs) → `providers` (one file per namespace), `graph`, `identity` → `functions_host` (runs the
 //! sites, consuming the site notices) → `event_pump` (Event Grid delivery: blob events and the
 //! webhook calls; posts to a site through the host) → `faults`, `admin`, `server` (routes and
-//! layers). `Emulator::start` attaches the host and the pump before the first request.
+//! layers). `Emulator::start` attaches the host and the pump before the first request. Inside
+//! `arm` and `providers` it holds file by file: a parent names its children and no child names its
+//! parent; what siblings share has its own file (`arm::request`, `arm::path`,
+//! `providers::web::app_service`).
 //!
 //! `Emulator::start` binds 127.0.0.1 (port 0 picks a free one) and returns the URLs to point the
 //! provisioner at. Everything behaves like Azure where Azure is awkward: 202 with an empty body and

@@ -2,7 +2,7 @@
 //! (`Location` and `Azure-AsyncOperation`), and what finishing a create or delete does.
 
 use super::path::{ResourcePath, Target};
-use super::{ArmRequest, ArmResult};
+use super::request::{empty, ok, ArmRequest, ArmResult};
 use crate::error::ArmError;
 use crate::state::{key, DeletedWorkspace, Operation, OperationAction};
 use crate::state::{lock, Shared};
@@ -301,14 +301,14 @@ pub fn poll(state: &Shared, _req: &ArmRequest, parsed: &ResourcePath) -> ArmResu
         ));
     }
     match op.action {
-        OperationAction::Delete => super::empty(StatusCode::OK),
+        OperationAction::Delete => empty(StatusCode::OK),
         OperationAction::Create => {
             let body = lock(&state.cloud)
                 .get(&op.resource_id)
                 .map(|r| r.body.clone());
             match body {
-                Some(body) => super::ok(body),
-                None => super::empty(StatusCode::NO_CONTENT),
+                Some(body) => ok(body),
+                None => empty(StatusCode::NO_CONTENT),
             }
         }
     }

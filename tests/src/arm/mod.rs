@@ -4,46 +4,16 @@
 
 pub mod lro;
 pub mod path;
+mod request;
 mod tracked;
 
+pub use request::{empty, method_not_allowed, ok, status_json, ArmRequest, ArmResult};
 pub use tracked::{delete_tracked, get_tracked, put_tracked};
 
 use crate::error::ArmError;
 use crate::state::{lock, OperationAction, Shared};
-use crate::token::Claims;
-use axum::body::{to_bytes, Body};
-use axum::extract::Request;
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use path::ResourcePath;
 use serde_json::Value;
-use std::collections::HashMap;
-
-/// One ARM call, parsed.
-pub struct ArmRequest {
-    pub method: Method,
-    pub path: String,
-    pub segments: Vec<String>,
-    pub query: HashMap<String, String>,
-    pub body: Option<Value>,
-    pub headers: HeaderMap,
-    pub caller: Claims,
-}
-
-impl ArmRequest {
-    pub fn api_version(&self) -> &str {
-        self.query
-            .get("api-version")
-            .map(String::as_str)
-            .unwrap_or_default()
-    }
-    pub fn body(&self) -> Result<&Value, ArmError> {
-        self.body.as_ref().ok_or_else(|| ArmError::bad_request("InvalidRequestContent", "The request content was invalid and could not be deserialized: 'Missing request body'."))
-    }
-}
-
-pub type ArmResult = Result<Response, ArmError>;
 
 /// api-versions each namespace serves here (the pinned ones and those our SDK family sends).
 fn supported_versions(namespace: &str) -> &'static [&'static str] {
@@ -57,54 +27,6 @@ fn supported_versions(namespace: &str) -> &'static [&'static str] {
         "microsoft.eventgrid" => &["2025-02-15"],
         "microsoft.alertsmanagement" => &["2019-06-01", "2021-04-01"],
         _ => &[],
-    }
-}
-
-impl ArmRequest {
-    /// Reads an authenticated ARM call: caller claims, JSON body, query and decoded path segments.
-    pub async fn read(request: Request) -> Result<Self, ArmError> {
-        let (parts, body) = request.into_parts();
-        let caller = parts.extensions.get::<Claims>().cloned().ok_or_else(|| {
-            ArmError::new(
-                StatusCode::UNAUTHORIZED,
-                "AuthenticationFailed",
-                "Authentication failed.",
-            )
-        })?;
-        let bytes = to_bytes(Body::new(body), 64 * 1024 * 1024)
-            .await
-            .unwrap_or_default();
-        let body = if bytes.is_empty() {
-            None
-        } else {
-            Some(serde_json::from_slice(&bytes).map_err(|e| {
-                ArmError::bad_request(
-                    "InvalidRequestContent",
-                    format!(
-                        "The request content was invalid and could not be deserialized: '{e}'."
-                    ),
-                )
-            })?)
-        };
-        let query: HashMap<String, String> =
-            url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect();
-        let path = parts.uri.path().to_string();
-        let segments = path
-            .trim_matches('/')
-            .split('/')
-            .map(percent_decode)
-            .collect();
-        Ok(Self {
-            method: parts.method,
-            path,
-            segments,
-            query,
-            body,
-            headers: parts.headers,
-            caller,
-        })
     }
 }
 
@@ -129,13 +51,6 @@ pub fn admit(state: &Shared, req: &ArmRequest) -> Result<ResourcePath, ArmError>
         ));
     }
     Ok(parsed)
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
 }
 
 fn check_api_version(req: &ArmRequest, namespace: &str) -> Result<(), ArmError> {
@@ -176,29 +91,6 @@ pub fn ensure_no_conflict(state: &Shared, id: &str) -> Result<(), ArmError> {
         }
     }
     Ok(())
-}
-
-pub fn ok(value: Value) -> ArmResult {
-    Ok((StatusCode::OK, Json(value)).into_response())
-}
-
-pub fn status_json(status: StatusCode, value: Value) -> ArmResult {
-    Ok((status, Json(value)).into_response())
-}
-
-pub fn empty(status: StatusCode) -> ArmResult {
-    Ok(status.into_response())
-}
-
-pub fn method_not_allowed(req: &ArmRequest) -> ArmError {
-    ArmError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "MethodNotAllowed",
-        format!(
-            "The requested resource does not support http method '{}'.",
-            req.method
-        ),
-    )
 }
 
 /// Tags must be an object of strings; ARM allows at most 50.

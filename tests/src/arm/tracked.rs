@@ -1,8 +1,9 @@
 //! Tracked resources: stored as sent (with a provisioning state), created behind an
 //! `Azure-AsyncOperation` when their kind takes time, and read back as stored.
 
+use super::lro;
 use super::path::ResourcePath;
-use super::{lro, ok, status_json, ArmRequest, ArmResult};
+use super::request::{empty, ok, status_json, ArmRequest, ArmResult};
 use crate::error::ArmError;
 use crate::state::{lock, OperationAction, Resource, Shared};
 use axum::http::StatusCode;
@@ -88,7 +89,7 @@ fn polled_by_state(state: &Shared, kind: &str) -> bool {
 /// A synchronous delete: 200 when the resource was there, 204 when it was already gone.
 pub fn delete_tracked(state: &Shared, id: &str) -> ArmResult {
     let existed = lock(&state.cloud).remove(id).is_some();
-    super::empty(if existed {
+    empty(if existed {
         StatusCode::OK
     } else {
         StatusCode::NO_CONTENT

@@ -60,17 +60,6 @@ pub async fn route(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> A
     }
 }
 
-/// A globally unique name someone outside this subscription holds (`global_names`, `taken_names`):
-/// name checks report it unavailable and a create of it is refused.
-pub fn name_taken_elsewhere(state: &Shared, name: &str) -> bool {
-    let behaviours = state.cfg().behaviours;
-    behaviours.global_names
-        && behaviours
-            .taken_names
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(name))
-}
-
 fn require_resource_group(state: &Shared, parsed: &ResourcePath) -> Result<(), ArmError> {
     let rg = parsed.resource_group.clone().unwrap_or_default();
     let id = path::resource_group_id(&parsed.subscription, &rg);

@@ -72,7 +72,8 @@ pub fn subscription_action(state: &Shared, req: &ArmRequest, parsed: &ResourcePa
             json!({"nameAvailable": false, "reason": "AccountNameInvalid", "message": name_invalid(&name).message}),
         );
     }
-    if lock(&state.cloud).accounts.contains_key(&name) || super::name_taken_elsewhere(state, &name)
+    if lock(&state.cloud).accounts.contains_key(&name)
+        || state.cfg().behaviours.name_taken_elsewhere(&name)
     {
         return arm::ok(
             json!({"nameAvailable": false, "reason": "AlreadyExists", "message": format!("The storage account named {name} is already taken.")}),
@@ -262,7 +263,7 @@ async fn put_account(
     let existing = lock(&state.cloud).get(id).cloned();
     let taken_elsewhere = existing.is_none()
         && (lock(&state.cloud).accounts.contains_key(name)
-            || super::name_taken_elsewhere(state, name));
+            || state.cfg().behaviours.name_taken_elsewhere(name));
     if taken_elsewhere {
         return Err(ArmError::conflict(
             "StorageAccountAlreadyTaken",

@@ -1,6 +1,6 @@
 //! Microsoft.Web: App Service plans and Linux function apps — system-assigned identity (a new
 //! principal), app settings (PUT replaces, POST list reads), site config, host keys, trigger sync.
-//! Whatever changes what a site runs is handed to the emulated Functions host.
+//! Whatever changes what a site runs is recorded for the emulated Functions host (`state::notices`).
 //!
 //! App Service's own awkwardness, each behind its switch: a write leaves the site or plan busy
 //! for a while (409 `Conflict` "another operation is in progress"), restarts the Functions host
@@ -13,6 +13,7 @@
 //! Flex Consumption (FC1) sites are modelled by default (`flex`): `functionAppConfig`, the
 //! settings and properties Flex refuses, One Deploy, and the regions that offer FC1.
 
+mod app_service;
 mod flex;
 pub use flex::{deployment_of as flex_deployment, RELEASED_PACKAGE};
 
@@ -21,14 +22,11 @@ use crate::arm::{self, lro, ArmRequest, ArmResult};
 use crate::error::ArmError;
 use crate::state::{lock, Shared};
 use crate::state::{DirectoryObject, Resource};
+use app_service::{busy, host_starting, require_site, written, PLAN, SITE};
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
-pub(crate) const PLAN: &str = "Microsoft.Web/serverfarms";
-const SITE: &str = "Microsoft.Web/sites";
 const PLAN_SKUS: &[(&str, &str)] = &[
     ("B1", "Basic"),
     ("B2", "Basic"),
@@ -172,17 +170,6 @@ fn plan(state: &Shared, req: &ArmRequest, parsed: &ResourcePath) -> ArmResult {
     }
 }
 
-fn require_site(state: &Shared, parsed: &ResourcePath) -> Result<Resource, ArmError> {
-    let id = parsed.resource_id(1);
-    lock(&state.cloud).get(&id).cloned().ok_or_else(|| {
-        ArmError::resource_not_found(
-            SITE,
-            &parsed.names().first().cloned().unwrap_or_default(),
-            parsed.rg(),
-        )
-    })
-}
-
 fn valid_site_name(name: &str) -> bool {
     (2..=60).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
@@ -246,7 +233,8 @@ fn put_site(
     let taken =
         lock(&state.cloud).resources.values().any(|r| {
             r.kind == SITE && r.body["name"] == json!(name) && !r.id.eq_ignore_ascii_case(id)
-        }) || (super::name_taken_elsewhere(state, name) && lock(&state.cloud).get(id).is_none());
+        }) || (state.cfg().behaviours.name_taken_elsewhere(name)
+            && lock(&state.cloud).get(id).is_none());
     if taken {
         return Err(ArmError::conflict(
             "Conflict",
@@ -422,67 +410,6 @@ fn patch_site(state: &Shared, req: &ArmRequest, parsed: &ResourcePath, id: &str)
 }
 
 /// App Service's error shape (not ARM's `error` object).
-fn app_service_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({
-        "Code": code, "Message": message, "Target": null,
-        "Details": [{"Message": message}, {"Code": code}, {"ErrorEntity": {"Code": code, "Message": message}}],
-        "Innererror": null,
-    });
-    (status, Json(body)).into_response()
-}
-
-fn until(map: &std::sync::Mutex<std::collections::HashMap<String, Instant>>, id: &str) -> bool {
-    crate::sync::lock(map)
-        .get(&crate::state::key(id))
-        .is_some_and(|t| *t > Instant::now())
-}
-
-/// 409 while an earlier write to this site or plan is still being applied.
-fn busy(state: &Shared, id: &str, what: &str) -> Option<Response> {
-    until(&state.sites.busy_until, id).then(|| {
-        app_service_error(
-            StatusCode::CONFLICT,
-            "Conflict",
-            &format!(
-                "Cannot modify this {what} because another operation is in progress. Details: Id: {}, OperationName: Update, RequestId: {}",
-                uuid::Uuid::new_v4(),
-                uuid::Uuid::new_v4()
-            ),
-        )
-    })
-}
-
-/// 400 from the host runtime while the Functions host restarts after a write.
-fn host_starting(state: &Shared, site_id: &str) -> Option<Response> {
-    // The emulated host holds its table while it (re)starts a handler.
-    let reconciling =
-        state.cfg().behaviours.host_not_ready && state.sites.sites.try_lock().is_err();
-    (reconciling || until(&state.sites.restarting_until, site_id)).then(|| {
-        app_service_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "Encountered an error (ServiceUnavailable) from host runtime.",
-        )
-    })
-}
-
-/// A write was accepted: the resource stays busy, and a site's host restarts.
-fn written(state: &Shared, id: &str, site: bool) {
-    let cfg = state.cfg();
-    let b = &cfg.behaviours;
-    let now = Instant::now();
-    if b.app_service_busy {
-        crate::sync::lock(&state.sites.busy_until).insert(
-            crate::state::key(id),
-            now + cfg.scaled(b.app_service_busy_s),
-        );
-    }
-    if site && b.host_not_ready {
-        crate::sync::lock(&state.sites.restarting_until)
-            .insert(crate::state::key(id), now + cfg.scaled(b.host_restart_s));
-    }
-}
-
 /// A system-assigned identity is a new service principal, created with the site.
 fn identity_for(
     state: &Shared,
@@ -696,7 +623,7 @@ pub fn check_name_availability(
                 .as_str()
                 .is_some_and(|n| n.eq_ignore_ascii_case(&name))
     });
-    if exists || super::name_taken_elsewhere(state, &name) {
+    if exists || state.cfg().behaviours.name_taken_elsewhere(&name) {
         return arm::ok(
             json!({"nameAvailable": false, "reason": "AlreadyExists", "message": format!("Hostname '{name}' already exists. Please select a different name.")}),
         );

@@ -4,7 +4,7 @@
 //! deployment container, as `released-package.zip`, which the Functions host then runs.
 //! Facts and sources: docs/research/flex-consumption.md.
 
-use super::{app_service_error, busy, require_site, written, PLAN};
+use super::app_service::{app_service_error, busy, require_site, written, PLAN};
 use crate::arm::path::ResourcePath;
 use crate::arm::{self, ArmRequest, ArmResult};
 use crate::data_plane::{account_scope, role_effective, WRITE_ROLES};
