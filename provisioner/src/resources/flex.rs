@@ -6,9 +6,9 @@ use super::storage_account::AccountRole;
 use super::{Ctx, Outputs, ResourceError, Result};
 use crate::arm::models::without_nulls;
 use crate::arm::versions::WEB;
-use azure_mgmt_web::package_2024_04::models as web;
 use crate::env::PlanSku;
 use crate::names::PACKAGE_CONTAINER;
+use azure_mgmt_web::package_2024_04::models as web;
 use serde_json::Value;
 use std::sync::Mutex;
 

@@ -48,7 +48,14 @@ pub fn test_package() -> PathBuf {
                 // As `cargo test --workspace` builds it (the same features, so nothing is rebuilt
                 // when the suite already has; a `-p` selection would resolve others and rebuild):
                 // the function's smallest test target brings its `handler` binary with it.
-                .args(["test", "-q", "--workspace", "--no-run", "--test", "package_contract"])
+                .args([
+                    "test",
+                    "-q",
+                    "--workspace",
+                    "--no-run",
+                    "--test",
+                    "package_contract",
+                ])
                 .status()
                 .expect("cargo runs");
             assert!(status.success(), "the handler builds");
