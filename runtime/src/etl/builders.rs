@@ -1,4 +1,7 @@
 //! Column builders that collect validated rows into Arrow record batches.
+//!
+//! Rows read in one pass ([`super::direct`]) are appended straight from the inflated bytes; rows that
+//! took the general path arrive as [`Cell`]s.
 
 use std::sync::Arc;
 
@@ -10,6 +13,7 @@ use arrow::datatypes::{Field, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
+use super::direct::{self, RowSlots, Slot, Span};
 use super::record::Cell;
 use super::schema::{ColumnKind, Folder};
 
@@ -67,6 +71,32 @@ impl ColumnBuilder {
         }
     }
 
+    /// Appends one slot read by [`direct::parse`]; `element` is the record's text.
+    fn append_slot(&mut self, element: &str, slot: Slot, items: &[Span], scratch: &mut String) {
+        match (self, slot) {
+            (Self::Utf8(b), Slot::Str(span)) => append_str(b, element, span, scratch),
+            (Self::Utf8List(b), Slot::List { first, len }) => {
+                for span in items.get(first..first + len).unwrap_or_default() {
+                    append_str(b.values(), element, *span, scratch);
+                }
+                b.append(true);
+            }
+            (Self::Bool(b), Slot::Bool(v)) => b.append_value(v),
+            (Self::UInt8(b), Slot::UInt8(v)) => b.append_value(v),
+            (Self::UInt16(b), Slot::UInt16(v)) => b.append_value(v),
+            (Self::UInt64(b), Slot::UInt64(v)) => b.append_value(v),
+            (Self::Int16(b), Slot::Int16(v)) => b.append_value(v),
+            (Self::TimestampMillis(b), Slot::Millis(v)) => b.append_value(v),
+            (builder, slot) => {
+                debug_assert!(
+                    matches!(slot, Slot::Null),
+                    "direct::parse produced a slot of the wrong kind"
+                );
+                builder.append_null();
+            }
+        }
+    }
+
     fn append_null(&mut self) {
         match self {
             Self::Utf8(b) => b.append_null(),
@@ -94,11 +124,26 @@ impl ColumnBuilder {
     }
 }
 
+/// Appends a string's text: borrowed from the element, or decoded into `scratch` when escaped.
+fn append_str(builder: &mut StringBuilder, element: &str, span: Span, scratch: &mut String) {
+    // Spans start and end next to a quote, so they are on character boundaries.
+    let raw = element.get(span.start..span.end).unwrap_or_default();
+    if span.escaped {
+        scratch.clear();
+        direct::unescape_into(raw, scratch);
+        builder.append_value(&*scratch);
+    } else {
+        builder.append_value(raw);
+    }
+}
+
 /// Rows of one folder collected column by column.
 pub(crate) struct BatchBuilder {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
     rows: usize,
+    /// Decoded text of an escaped string, reused.
+    scratch: String,
 }
 
 impl BatchBuilder {
@@ -111,6 +156,7 @@ impl BatchBuilder {
                 .map(|c| ColumnBuilder::new(c.kind))
                 .collect(),
             rows: 0,
+            scratch: String::new(),
         }
     }
 
@@ -127,6 +173,15 @@ impl BatchBuilder {
         debug_assert_eq!(row.len(), self.columns.len());
         for (builder, cell) in self.columns.iter_mut().zip(row) {
             builder.append(cell);
+        }
+        self.rows += 1;
+    }
+
+    /// Appends one row read by [`direct::parse`] from `element`.
+    pub(crate) fn append_slots(&mut self, element: &str, row: &RowSlots) {
+        debug_assert_eq!(row.slots.len(), self.columns.len());
+        for (builder, slot) in self.columns.iter_mut().zip(&row.slots) {
+            builder.append_slot(element, *slot, &row.items, &mut self.scratch);
         }
         self.rows += 1;
     }

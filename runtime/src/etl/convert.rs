@@ -17,7 +17,8 @@ use serde_json::error::Category;
 use serde_json::value::RawValue;
 
 use super::builders::BatchBuilder;
-use super::elements::ArrayElements;
+use super::direct::RowSlots;
+use super::elements::{ArrayElements, Element};
 use super::quarantine::RejectWriter;
 use super::read_ahead::with_read_ahead;
 use super::record;
@@ -193,9 +194,11 @@ fn convert_json<R: Read, W: Write + Send, Q: Write>(
         },
     };
 
+    let mut row = RowSlots::default();
     loop {
-        match elements.next_element() {
-            Ok(Some(record)) => sink.push(record)?,
+        match elements.next_record(folder.columns(), &mut row) {
+            Ok(Some(Element::Row(record))) => sink.push_row(record, &row)?,
+            Ok(Some(Element::Text(record))) => sink.push(record)?,
             Ok(None) => return sink.finish().map(ConvertOutcome::Converted),
             Err(rejection) => return Ok(ConvertOutcome::Rejected(rejection)),
         }
@@ -228,16 +231,29 @@ struct RowSink<W: Write + Send, Q: Write> {
 }
 
 impl<W: Write + Send, Q: Write> RowSink<W, Q> {
+    /// A record read in one pass, its values in `row`.
+    fn push_row(&mut self, record: &str, row: &RowSlots) -> Result<(), OutputError> {
+        self.next_index += 1;
+        self.batch.append_slots(record, row);
+        self.written()
+    }
+
+    fn written(&mut self) -> Result<(), OutputError> {
+        self.summary.rows_written += 1;
+        if self.batch.rows() >= self.batch_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Any other element: checked by the general record reader.
     fn push(&mut self, record: &str) -> Result<(), OutputError> {
         let index = self.next_index;
         self.next_index += 1;
         match record::parse(self.folder.columns(), record) {
             Ok(row) => {
                 self.batch.append_row(row);
-                self.summary.rows_written += 1;
-                if self.batch.rows() >= self.batch_rows {
-                    self.flush()?;
-                }
+                self.written()?;
             }
             Err(reason) => {
                 // The element reader has checked the syntax: this cannot fail.

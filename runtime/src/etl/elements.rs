@@ -1,11 +1,10 @@
 //! The elements of one top-level JSON array, read from a byte stream into a reused buffer and handed
-//! out as borrowed raw values.
+//! out as borrowed values.
 //!
-//! serde_json reading straight from an `io::Read` goes byte by byte through the reader and copies
-//! every raw element into a fresh `String`; here each element is parsed in place from a slice, so the
-//! syntax check and the copy-free borrow cost one pass over the bytes. An element's syntax is checked
-//! by the same serde_json reader as before (`&RawValue` over the element), so exactly the same files
-//! and elements are accepted.
+//! Each element is first read by [`direct::parse`], which checks a record against the contract and
+//! leaves its values in slots in the same pass. An element that reader does not take is read as
+//! before: its syntax checked by serde_json's raw-value reader over the slice (`&RawValue`), its text
+//! then handed to [`super::record::parse`]. So exactly the same files and elements are accepted.
 
 use std::io::{self, Read};
 
@@ -14,6 +13,8 @@ use serde::Deserialize as _;
 use serde_json::value::RawValue;
 
 use super::convert::{classify, FileRejection};
+use super::direct::{self, Parsed, RowSlots, Stop};
+use super::schema::Column;
 
 /// Bytes read from the input at a time; an element larger than what is left is read into a grown
 /// buffer.
@@ -30,6 +31,15 @@ pub(crate) struct ArrayElements<R: Read> {
     state: State,
     /// Elements handed out so far.
     seen: u64,
+}
+
+/// One element of the array.
+pub(crate) enum Element<'a> {
+    /// A record that meets the contract, read in one pass: its values are in the [`RowSlots`] given,
+    /// as spans of this text.
+    Row(&'a str),
+    /// Any other element, its syntax checked: the text for [`super::record::parse`].
+    Text(&'a str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,11 +121,54 @@ impl<R: Read> ArrayElements<R> {
         }
     }
 
-    /// The next element's JSON text, `None` after the closing bracket and the end of the input.
-    pub(crate) fn next_element(&mut self) -> Result<Option<&str>, FileRejection> {
+    /// The next element, read into `row` when it is a record that meets the contract of `columns`;
+    /// `None` after the closing bracket and the end of the input.
+    pub(crate) fn next_record(
+        &mut self,
+        columns: &'static [Column],
+        row: &mut RowSlots,
+    ) -> Result<Option<Element<'_>>, FileRejection> {
+        if !self.advance_to_element()? {
+            return Ok(None);
+        }
+        let parsed = loop {
+            match direct::parse(columns, &self.buf[self.at..self.end], row) {
+                Ok(parsed) => break Some(parsed),
+                // The raw-value reader would read more here too, so the reads stay the same.
+                Err(Stop::NeedMore) if !self.eof => {
+                    self.refill()?;
+                }
+                Err(_) => break None,
+            }
+        };
+        let taken = match parsed {
+            Some(Parsed { len, ascii: true }) => Some(len),
+            Some(Parsed { len, ascii: false }) => {
+                std::str::from_utf8(&self.buf[self.at..self.at + len])
+                    .is_ok()
+                    .then_some(len)
+            }
+            None => None,
+        };
+        if let Some(len) = taken {
+            let start = self.at;
+            self.at = start + len;
+            self.seen += 1;
+            self.state = State::AfterElement;
+            // Checked above, or all ASCII: this cannot fail.
+            return std::str::from_utf8(&self.buf[start..start + len])
+                .map(|text| Some(Element::Row(text)))
+                .map_err(|e| FileRejection::Json(format!("record {}: {e}", self.seen - 1)));
+        }
+        self.element().map(|text| Some(Element::Text(text)))
+    }
+
+    /// Moves to the start of the next element: true there, false after the closing bracket and the
+    /// end of the input.
+    fn advance_to_element(&mut self) -> Result<bool, FileRejection> {
         loop {
             match self.state {
-                State::Done => return Ok(None),
+                State::Done => return Ok(false),
                 State::BeforeArray => match self.peek_token()? {
                     Some(b'[') => {
                         self.at += 1;
@@ -126,9 +179,9 @@ impl<R: Read> ArrayElements<R> {
                 State::FirstElement => match self.peek_token()? {
                     Some(b']') => {
                         self.at += 1;
-                        return self.after_array().map(|()| None);
+                        return self.after_array().map(|()| false);
                     }
-                    Some(_) => return self.element().map(Some),
+                    Some(_) => return Ok(true),
                     None => return Err(self.truncated("EOF while parsing a list")),
                 },
                 State::AfterElement => match self.peek_token()? {
@@ -141,13 +194,13 @@ impl<R: Read> ArrayElements<R> {
                                     self.seen
                                 )))
                             }
-                            Some(_) => return self.element().map(Some),
+                            Some(_) => return Ok(true),
                             None => return Err(self.truncated("EOF while parsing a value")),
                         }
                     }
                     Some(b']') => {
                         self.at += 1;
-                        return self.after_array().map(|()| None);
+                        return self.after_array().map(|()| false);
                     }
                     Some(other) => {
                         return Err(FileRejection::Json(format!(

@@ -16,6 +16,7 @@ mod blob;
 mod builders;
 pub mod contract;
 mod convert;
+mod direct;
 mod elements;
 pub mod path;
 mod quarantine;

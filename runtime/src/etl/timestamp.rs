@@ -33,7 +33,11 @@ impl NaiveTimestamp {
 /// Parses one timestamp string; `None` when it is not one of the accepted forms or not a real
 /// calendar date/time.
 pub fn parse(s: &str) -> Option<NaiveTimestamp> {
-    let b = s.as_bytes();
+    parse_bytes(s.as_bytes())
+}
+
+/// [`parse`] of the string's bytes (anything not ASCII fails).
+pub fn parse_bytes(b: &[u8]) -> Option<NaiveTimestamp> {
     let b = b.strip_suffix(b"Z").unwrap_or(b);
     if b.len() < 19
         || b[4] != b'-'
