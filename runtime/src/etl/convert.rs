@@ -29,15 +29,22 @@ use super::schema::Folder;
 pub enum ParquetCodec {
     #[default]
     Zstd,
-    /// What the original functions wrote.
+    /// What the original functions wrote, at the original's level ([`GZIP_LEVEL`]).
     Gzip,
 }
+
+/// pyarrow's default GZIP level (Arrow C++ `kGZipDefaultCompressionLevel`), which the original's
+/// `pq.write_table(compression="gzip")` used; parquet-rs defaults to 6.
+pub const GZIP_LEVEL: u32 = 9;
 
 impl ParquetCodec {
     fn compression(self) -> Compression {
         match self {
             ParquetCodec::Zstd => Compression::ZSTD(ZstdLevel::default()),
-            ParquetCodec::Gzip => Compression::GZIP(GzipLevel::default()),
+            // 9 is within 0..=9: never the default.
+            ParquetCodec::Gzip => {
+                Compression::GZIP(GzipLevel::try_new(GZIP_LEVEL).unwrap_or_default())
+            }
         }
     }
 }
@@ -284,5 +291,20 @@ impl<W: Write + Send, Q: Write> RowSink<W, Q> {
         self.writer.close()?;
         self.rejects.finish().map_err(OutputError::Rejects)?;
         Ok(self.summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// "Same codec" as the original means the same level, not parquet-rs's default.
+    #[test]
+    fn gzip_is_written_at_the_original_level() {
+        assert_eq!(
+            ParquetCodec::Gzip.compression(),
+            Compression::GZIP(GzipLevel::try_new(9).expect("a valid level"))
+        );
+        assert_ne!(GzipLevel::default().compression_level(), GZIP_LEVEL);
     }
 }
