@@ -67,7 +67,7 @@ trap cleanup EXIT
 # ---- 1. build -------------------------------------------------------------------------------------
 say "building (cargo waits for any other build holding the target dir)"
 # Whole-workspace builds: a `-p` selection changes feature unification and rebuilds shared crates.
-cargo build -q --workspace --bins --examples
+cargo build -q --workspace --bins --example bench_support
 PROVISION="$TARGET/debug/provision"
 EMULATOR="$TARGET/debug/azure-emulator"
 SUPPORT="$TARGET/debug/examples/bench_support"

@@ -123,7 +123,9 @@ pub async fn check(ctx: &Ctx, timeout: Duration) -> Result<Duration, Failure> {
     let started = Instant::now();
     let mut outputs = crate::resources::Outputs::default();
     for role in [AccountRole::Raw, AccountRole::Standard] {
-        let account = crate::resources::storage_account::StorageAccount(role);
+        let account = crate::resources::tracked::Tracked(
+            crate::resources::storage_account::StorageAccount(role),
+        );
         let read = account
             .read(ctx, &crate::resources::Outputs::default())
             .await

@@ -136,8 +136,11 @@ async fn a_group_with_foreign_resources_is_kept_named_and_down_fails() {
 #[tokio::test]
 async fn unregistered_resource_providers_are_registered_before_the_first_write() {
     let world = World::start_with("fresh", "").await;
+    // Registering takes 3 s here, long enough to see what does not wait for it.
     world
-        .set_behaviours(json!({"all": false, "provider_registration": true}))
+        .set_behaviours(
+            json!({"all": false, "provider_registration": true, "provider_register_s": 300.0}),
+        )
         .await;
     // A fresh subscription refuses a write to an unregistered namespace, in ARM's own shape.
     let workspace = world.resource_id("Microsoft.OperationalInsights/workspaces", "probe");
@@ -181,6 +184,22 @@ async fn unregistered_resource_providers_are_registered_before_the_first_write()
             up.stderr
         );
     }
+    // Registration is no barrier: the raw account (Microsoft.Storage, registered for the lock's
+    // home) is created while Microsoft.Web is still registering, not after.
+    let raw = world.names().raw_account;
+    let raw_created = up
+        .stderr
+        .find(&format!("creating storage account {raw}"))
+        .expect("up says it creates the raw account");
+    let web_registered = up
+        .stderr
+        .find("resource provider Microsoft.Web is registered")
+        .expect("up says Microsoft.Web is registered");
+    assert!(
+        raw_created < web_registered,
+        "the raw account waited for Microsoft.Web to register:\n{}",
+        up.stderr
+    );
 }
 
 #[tokio::test]

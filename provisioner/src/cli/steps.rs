@@ -5,7 +5,7 @@ use super::context::Session;
 use super::error::CliError;
 use super::render;
 use crate::engine::{
-    self, events::Event, ApplyOptions, ApplySummary, Observed, Plan, Progress, Stack,
+    self, events::Event, ApplyOptions, ApplySummary, Gate, Observed, Plan, Progress, Stack,
 };
 use crate::resources::storage_account::AccountRole;
 use crate::resources::storage_container::Container;
@@ -79,6 +79,7 @@ pub async fn apply_locked(
         let options = ApplyOptions {
             parallelism: s.global.parallelism,
             reread_planned: false,
+            gate: None,
         };
         let summary = progress
             .apply(
@@ -102,20 +103,44 @@ pub async fn apply_locked(
         Duration::from_secs(s.global.lock_timeout),
     )
     .await?;
-    // Under the lock, so a run that waited finds them registered and sends nothing.
-    if let Err(e) = register_namespaces(s, &plan, &|_| true).await {
-        lock.release().await;
-        return Err(e);
-    }
+    // Under the lock, so a run that waited finds them registered and sends nothing; beside the
+    // apply, so what needs no new namespace starts at once.
+    let gate = registration_gate(s, &plan);
     let options = ApplyOptions {
         parallelism: s.global.parallelism,
         reread_planned: true,
+        gate: Some(&gate),
     };
-    let locked = progress
-        .apply(ctx, &stack, &plan, &|_| true, &options, s.reporter.clone())
-        .await;
+    let (_, locked) = tokio::join!(
+        gate.drive(),
+        progress.apply(ctx, &stack, &plan, &|_| true, &options, s.reporter.clone())
+    );
     lock.release().await;
     Ok(Applied { lock_home, locked })
+}
+
+/// The namespaces the planned changes need, each registered (when it is not) as soon as the
+/// apply starts; a resource's first write waits for its own.
+fn registration_gate<'a>(s: &'a Session, plan: &Plan) -> Gate<'a> {
+    let namespaces: BTreeSet<&'static str> = plan
+        .items
+        .iter()
+        .filter(|p| p.action.is_change())
+        .flat_map(|p| p.key.namespaces().iter().copied())
+        .collect();
+    Gate::new(namespaces, move |ns| {
+        Box::pin(async move {
+            let registered = registration::ensure_registered(&s.ctx, &BTreeSet::from([ns]))
+                .await
+                .map_err(|e| e.to_string())?;
+            if !registered.is_empty() {
+                s.reporter.event(Event::Note {
+                    message: format!("resource provider {ns} is registered on the subscription"),
+                });
+            }
+            Ok(())
+        })
+    })
 }
 
 /// Registers the resource provider namespaces the planned changes `in_step` selects need.

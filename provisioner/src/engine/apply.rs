@@ -5,6 +5,7 @@
 //! resource about to change. Deletes run dependents first.
 
 use super::events::{Event, Reporter};
+use super::gate::Gate;
 use super::graph::Stack;
 use super::observe::Observed;
 use super::plan::Plan;
@@ -53,10 +54,12 @@ enum Finish {
     Failed,
 }
 
-pub struct ApplyOptions {
+pub struct ApplyOptions<'g, 'r> {
     pub parallelism: usize,
     /// The plan was made before this process held the lock: read what is about to change again.
     pub reread_planned: bool,
+    /// What a resource waits for before its first write (its namespaces' registration).
+    pub gate: Option<&'g Gate<'r>>,
 }
 
 /// How one resource ended in an apply step.
@@ -132,7 +135,7 @@ impl Progress {
         stack: &Stack,
         plan: &Plan,
         in_step: &dyn Fn(Key) -> bool,
-        options: &ApplyOptions,
+        options: &ApplyOptions<'_, '_>,
         reporter: Arc<dyn Reporter>,
     ) -> ApplySummary {
         let started = Instant::now();
@@ -180,7 +183,14 @@ impl Progress {
                 let read = observed.get(key).cloned().unwrap_or_else(Read::absent);
                 let reporter = reporter.clone();
                 Step::Run(Box::pin(apply_one(
-                    ctx, stack, i, inputs, read, reread, reporter,
+                    ctx,
+                    stack,
+                    i,
+                    inputs,
+                    read,
+                    reread,
+                    options.gate,
+                    reporter,
                 )))
             },
         )
@@ -222,6 +232,7 @@ impl Progress {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply_one(
     ctx: &Ctx,
     stack: &Stack,
@@ -229,6 +240,7 @@ async fn apply_one(
     inputs: Outputs,
     mut read: Read,
     reread: bool,
+    gate: Option<&Gate<'_>>,
     reporter: Arc<dyn Reporter>,
 ) -> Outcome {
     let r = &stack.resources[i];
@@ -249,6 +261,11 @@ async fn apply_one(
             read: Some(read),
             ..Outcome::finished(Finish::Unchanged)
         };
+    }
+    if let Some(gate) = gate {
+        if let Err(e) = gate.open_for(r.key()).await {
+            return failed(e, Some(read));
+        }
     }
     let started = Instant::now();
     let (kind, name) = (r.kind().to_string(), r.name(ctx));

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod events;
+pub mod gate;
 pub mod graph;
 pub mod observe;
 pub mod plan;
@@ -10,6 +11,7 @@ pub mod schedule;
 
 pub use apply::{destroy, ApplyOptions, ApplySummary, Progress};
 pub use events::{Event, Reporter};
+pub use gate::Gate;
 pub use graph::{GraphError, Stack};
 pub use observe::{observe, ObserveError, Observed};
 pub use plan::{plan, Plan, Planned};

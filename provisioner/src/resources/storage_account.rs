@@ -2,8 +2,8 @@
 //! and `functions` (host storage, the package and the run lock). Updates go through PATCH; a change
 //! of hierarchical namespace would need a new account, which provision never does by itself.
 
-use super::tracked::{self, Tracked, TrackedKind};
-use super::{Ctx, Key, Outputs, Read, Resource, ResourceError, Result};
+use super::tracked::{self, TrackedKind};
+use super::{Ctx, Key, Outputs, ResourceError, Result};
 use crate::arm::models::{self, AccountSpec};
 use crate::arm::versions::STORAGE;
 use futures::future::BoxFuture;
@@ -51,13 +51,6 @@ impl AccountRole {
 /// The storage account of one role, as a tracked resource (`Tracked(StorageAccount(role))`).
 #[derive(Debug, Clone, Copy)]
 pub struct StorageAccount(pub AccountRole);
-
-impl StorageAccount {
-    /// Reads the account as the engine does, for callers outside the plan (`verify`).
-    pub async fn read(self, ctx: &Ctx, inputs: &Outputs) -> Result<Read> {
-        Tracked(self).read(ctx, inputs).await
-    }
-}
 
 impl TrackedKind for StorageAccount {
     fn key(&self) -> Key {
