@@ -14,7 +14,11 @@
 # their last message: the bare consumer's own report, the worker's last committed offset in Redis.
 # CPU is user + system of the whole process (every thread, librdkafka's too) at that point.
 #
-# Env: GAMES (default 2000, about 29 messages per game), BATCH_SIZE (1000), BENCH_ORIGINAL_SLEEP
+# Env: GAMES (default 2000, about 29 messages per game), BATCH_SIZE (1000), BENCH_FAST_LEVEL (default
+# 1: also run the worker at this RAW_GZIP_LEVEL and check its files hold the same JSON; empty = no),
+# BENCH_COMPARE_BIN (another `ingest` binary, e.g. a build from before a change: run it too and fail
+# unless the files of the batches both cut alike hold the same JSON), BENCH_NO_BUILD (1 = use the binaries
+# already built), BENCH_ORIGINAL_SLEEP
 # (1 = also run the port with the original's sleep; default 1), TANSU_BIN, REDIS_SERVER_BIN,
 # BENCH_VENV (Python venv location).
 set -euo pipefail
@@ -22,6 +26,7 @@ set -euo pipefail
 GAMES=${GAMES:-2000}
 BATCH_SIZE=${BATCH_SIZE:-1000}
 BENCH_ORIGINAL_SLEEP=${BENCH_ORIGINAL_SLEEP:-1}
+BENCH_FAST_LEVEL=${BENCH_FAST_LEVEL-1}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TANSU_BIN=${TANSU_BIN:-/root/.cache/superhero-dataflow/tansu/bin/tansu}
 REDIS_SERVER_BIN=${REDIS_SERVER_BIN:-redis-server}
@@ -77,16 +82,20 @@ BARE_DRAIN=$(field "$BARE_JSON" secs_after_first)
 BARE_CPU=$(python3 -c "import os;print(round($(field "$BARE_JSON" cpu_ticks)/os.sysconf('SC_CLK_TCK'),2))")
 BARE_RATE=$(python3 -c "print(round($TOTAL/$BARE_SECS))")
 
-echo "== rust ingest"
-start=$(date +%s.%N)
-KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KPORT" REDIS_HOST=127.0.0.1 REDIS_PORT=$RPORT RAW_LOCAL_DIR="$WORK/rust" \
-  BATCH_SIZE=$BATCH_SIZE BATCH_MAX_AGE=0.2 INGEST_GROUP_ID=bench-rust RUST_LOG=warn \
-  "$BIN/ingest" >"$WORK/rust.out" 2>"$WORK/rust.err" &
-IPID=$!; PIDS+=($IPID)
-# Done when every partition's committed offset is its last message (tansu offsets start at 0).
-"$VENV/bin/python" - "$WORK/counts.json" "$RPORT" <<'PY'
+# run_rust NAME GZIP_LEVEL REDIS_DB [BINARY]: one worker (its own group and Redis db, so it starts from the
+# beginning) until every partition's committed offset is its last message; prints
+# "seconds msgs/s cpu-seconds".
+run_rust() {
+  local start end ipid cpu
+  start=$(date +%s.%N)
+  KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KPORT" REDIS_HOST=127.0.0.1 REDIS_PORT=$RPORT REDIS_DB=$3 \
+    RAW_LOCAL_DIR="$WORK/$1" RAW_GZIP_LEVEL=$2 BATCH_SIZE=$BATCH_SIZE BATCH_MAX_AGE=0.2 \
+    INGEST_GROUP_ID="bench-$1" RUST_LOG=warn "${4:-$BIN/ingest}" >"$WORK/$1.out" 2>"$WORK/$1.err" &
+  ipid=$!; PIDS+=($ipid)
+  # Done when every partition's committed offset is its last message (tansu offsets start at 0).
+  "$VENV/bin/python" - "$WORK/counts.json" "$RPORT" "$3" <<'PY' || { kill $ipid; exit 1; }
 import json, sys, time, redis
-counts = json.load(open(sys.argv[1])); r = redis.Redis(port=int(sys.argv[2]))
+counts = json.load(open(sys.argv[1])); r = redis.Redis(port=int(sys.argv[2]), db=int(sys.argv[3]))
 want = {f"kafka.topic.{t}.partition.{p}.state.last_offset": n - 1
         for t, ps in counts["partitions"].items() for p, n in enumerate(ps) if n > 0}
 deadline = time.time() + 600
@@ -97,12 +106,41 @@ while time.time() < deadline:
     time.sleep(0.02)
 sys.exit("rust ingest did not finish in 600 s")
 PY
-end=$(date +%s.%N)
-# CPU seconds (user + system) of the worker so far, from /proc/<pid>/stat fields 14 and 15.
-RUST_CPU=$(python3 -c "import os;f=open('/proc/$IPID/stat').read().rsplit(')',1)[1].split();print(round((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'),2))")
-kill -TERM $IPID; wait $IPID || true
-RUST_SECS=$(python3 -c "print(round($end-$start,3))")
-RUST_RATE=$(python3 -c "print(round($TOTAL/($end-$start)))")
+  end=$(date +%s.%N)
+  # CPU seconds (user + system) of the worker so far, from /proc/<pid>/stat fields 14 and 15.
+  cpu=$(python3 -c "import os;f=open('/proc/$ipid/stat').read().rsplit(')',1)[1].split();print(round((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'),2))")
+  kill -TERM $ipid; wait $ipid || true
+  echo "$(python3 -c "print(round($end-$start,3))") $(python3 -c "print(round($TOTAL/($end-$start)))") $cpu"
+}
+# same_json DIR_A DIR_B: every file both runs wrote (batches cut by age differ from run to run; a
+# batch cut at the same offsets has the same name) must decompress to the same bytes. Prints how
+# many were compared; fails if none or one differs.
+same_json() {
+  local n=0 f
+  while read -r f; do
+    [ -f "$WORK/$2/$f" ] || continue
+    cmp -s <(gzip -dc "$WORK/$1/$f") <(gzip -dc "$WORK/$2/$f") || { echo "different JSON in $2: $f" >&2; exit 1; }
+    n=$((n + 1))
+  done < <(cd "$WORK/$1" && find . -type f)
+  [ "$n" -gt 0 ] || { echo "$1 and $2 have no batch in common" >&2; exit 1; }
+  echo "$n"
+}
+echo "== rust ingest (RAW_GZIP_LEVEL=6, the default)"
+read -r RUST_SECS RUST_RATE RUST_CPU < <(run_rust rust 6 0)
+if [ -n "$BENCH_FAST_LEVEL" ]; then
+  echo "== rust ingest (RAW_GZIP_LEVEL=$BENCH_FAST_LEVEL)"
+  read -r FAST_SECS FAST_RATE FAST_CPU < <(run_rust rust-fast "$BENCH_FAST_LEVEL" 1)
+  SAME=$(same_json rust rust-fast)
+  echo "   $SAME files of the batches cut alike hold the same JSON as at level 6"
+fi
+if [ -n "$BENCH_COMPARE_BIN" ]; then
+  # Another build of the worker (e.g. before a change) must write the very same bytes at level 6.
+  echo "== $BENCH_COMPARE_BIN (RAW_GZIP_LEVEL=6), for a byte comparison"
+  read -r CMP_SECS CMP_RATE CMP_CPU < <(run_rust compare 6 2 "$BENCH_COMPARE_BIN")
+  SAME=$(same_json rust compare)
+  echo "   $SAME files of the batches cut alike hold the same JSON as $BENCH_COMPARE_BIN's"
+  echo "   ($CMP_SECS s, $CMP_RATE msgs/s, $CMP_CPU cpu s)"
+fi
 
 run_py() {
   "$VENV/bin/python" "$ROOT/runtime/benches/ingest_original.py" --bootstrap "127.0.0.1:$KPORT" \
@@ -128,8 +166,12 @@ echo
 printf '%-42s %8s %9s %11s %8s %14s %9s\n' "worker (1 instance, $TOTAL msgs, batch $BATCH_SIZE)" "seconds" "msgs/s" "rust x (wall)" "cpu s" "rust x (cpu)" "cpu us/msg"
 printf '%-42s %8s %9s %11s %8s %14s %9s\n' "ceiling: bare consumer, counts only" "$BARE_SECS" "$BARE_RATE" "-" "$BARE_CPU" "-" \
   "$(us_per_msg "$BARE_CPU")"
-printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest (release)" "$RUST_SECS" "$RUST_RATE" "1.0" "$RUST_CPU" "1.0" \
+printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest (release), gzip level 6" "$RUST_SECS" "$RUST_RATE" "1.0" "$RUST_CPU" "1.0" \
   "$(us_per_msg "$RUST_CPU")"
+if [ -n "$BENCH_FAST_LEVEL" ]; then
+  printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest (release), gzip level $BENCH_FAST_LEVEL" "$FAST_SECS" "$FAST_RATE" \
+    "$(ratio "$FAST_RATE" "$RUST_RATE")" "$FAST_CPU" "$(ratio "$FAST_CPU" "$RUST_CPU")" "$(us_per_msg "$FAST_CPU")"
+fi
 printf '%-42s %8s %9s %11s %8s %14s %9s\n' "python original logic, no sleep" "$PY_SECS" "$PY_RATE" \
   "$(ratio "$RUST_RATE" "$PY_RATE")" "$PY_CPU" "$(ratio "$PY_CPU" "$RUST_CPU")" "$(us_per_msg "$PY_CPU")"
 if [ "$BENCH_ORIGINAL_SLEEP" = 1 ]; then
@@ -137,8 +179,12 @@ if [ "$BENCH_ORIGINAL_SLEEP" = 1 ]; then
     "$(ratio "$RUST_RATE" "$PYS_RATE")" "$PYS_CPU" "$(ratio "$PYS_CPU" "$RUST_CPU")" "$(us_per_msg "$PYS_CPU")"
 fi
 echo
-echo "rust ingest / ceiling: $(pct "$RUST_RATE" "$BARE_RATE") % of the bare consumer's msgs/s (target >= 90 %);"
+echo "rust ingest / ceiling, level 6: $(pct "$RUST_RATE" "$BARE_RATE") % of the bare consumer's msgs/s (target >= 90 %),"
 echo "  $(us_per_msg "$RUST_CPU") us cpu per message (target <= 5), of which the bare consumer's own: $(us_per_msg "$BARE_CPU")"
+if [ -n "$BENCH_FAST_LEVEL" ]; then
+  echo "rust ingest / ceiling, level $BENCH_FAST_LEVEL: $(pct "$FAST_RATE" "$BARE_RATE") % of the bare consumer's msgs/s,"
+  echo "  $(us_per_msg "$FAST_CPU") us cpu per message (same file names and JSON content as level 6: checked)"
+fi
 echo "  (the bare consumer drained in $BARE_DRAIN s after its first message; the rest of its $BARE_SECS s is"
 echo "   process start and the group join, which the worker pays too)"
 echo "(wall times include process start and group join; broker: tansu on sqlite, db $BYTES bytes)"

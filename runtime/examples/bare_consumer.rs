@@ -14,7 +14,6 @@
 
 use clap::Parser;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
 use runtime::ingest::config::IngestConfig;
 use runtime::ingest::consumer::client_config;
 use std::process::ExitCode;

@@ -97,39 +97,50 @@ pub fn task_folder(topic: &str) -> Option<&'static str> {
     }
 }
 
-/// Gzip of a JSON array, written like `json.dump(rows, f)`.
+/// Gzip of a JSON array, written like `json.dump(rows, f)`. The rows are serialised into a plain
+/// buffer and deflated in one call at the end: fed straight into the encoder, each of the
+/// serialiser's many small writes was a deflate call, which cost more than the deflating itself.
+/// The compressed bytes are the same either way (deflate without flushes does not depend on how its
+/// input is cut).
 struct ArrayWriter {
-    gz: GzEncoder<Vec<u8>>,
+    json: Vec<u8>,
     rows: usize,
 }
 
 impl ArrayWriter {
     fn new() -> Self {
-        let mut gz = GzEncoder::new(Vec::with_capacity(16 * 1024), Compression::default());
-        // Writes into a Vec cannot fail.
-        let _ = gz.write_all(b"[");
-        Self { gz, rows: 0 }
+        let mut json = Vec::with_capacity(64 * 1024);
+        json.push(b'[');
+        Self { json, rows: 0 }
     }
     fn push<T: Serialize>(&mut self, row: &T) -> std::io::Result<()> {
         if self.rows > 0 {
-            self.gz.write_all(b", ")?;
+            self.json.extend_from_slice(b", ");
         }
-        pyjson::write(&mut self.gz, row).map_err(std::io::Error::other)?;
+        pyjson::write(&mut self.json, row).map_err(std::io::Error::other)?;
         self.rows += 1;
         Ok(())
     }
-    fn finish(mut self, path: String) -> std::io::Result<RawFile> {
-        self.gz.write_all(b"]")?;
+    fn finish(mut self, path: String, level: Compression) -> std::io::Result<RawFile> {
+        self.json.push(b']');
+        let mut gz = GzEncoder::new(Vec::with_capacity(self.json.len() / 4), level);
+        gz.write_all(&self.json)?;
         Ok(RawFile {
             path,
-            bytes: Bytes::from(self.gz.finish()?),
+            bytes: Bytes::from(gz.finish()?),
             rows: self.rows,
         })
     }
 }
 
-/// Builds the raw files of `batch`. Pure; only fails on an internal I/O error of the gzip encoder.
+/// Builds the raw files of `batch` at gzip level 6 (zlib's default, the level of every file written
+/// so far). Pure; only fails on an internal I/O error of the gzip encoder.
 pub fn assemble(batch: &Batch) -> std::io::Result<BatchOutput> {
+    assemble_at(batch, Compression::default())
+}
+
+/// [`assemble`] at gzip `level` (`RAW_GZIP_LEVEL`): the files hold the same JSON at every level.
+pub fn assemble_at(batch: &Batch, level: Compression) -> std::io::Result<BatchOutput> {
     let topic: &str = &batch.topic;
     let (first, last) = (batch.first_offset(), batch.last_offset());
     let etl = etl_id(topic, batch.partition, first, last).to_string();
@@ -235,17 +246,18 @@ pub fn assemble(batch: &Batch) -> std::io::Result<BatchOutput> {
             timestamp_start: timefmt::format_raw(&start),
             timestamp_end: timefmt::format_raw(&end),
         })?;
-        out.files.push(etl_rows.finish(path("etl_meta"))?);
-        out.files.push(buffers.finish(path("buffer_meta"))?);
-        out.files.push(logs.finish(path("log_meta"))?);
+        out.files.push(etl_rows.finish(path("etl_meta"), level)?);
+        out.files.push(buffers.finish(path("buffer_meta"), level)?);
+        out.files.push(logs.finish(path("log_meta"), level)?);
         if tasks.rows > 0 {
             if let Some(folder) = task_folder(topic) {
-                out.files.push(tasks.finish(path(folder))?);
+                out.files.push(tasks.finish(path(folder), level)?);
             }
         }
     }
     if quarantine.rows > 0 {
-        out.files.push(quarantine.finish(path(QUARANTINE_FOLDER))?);
+        out.files
+            .push(quarantine.finish(path(QUARANTINE_FOLDER), level)?);
     }
     Ok(out)
 }

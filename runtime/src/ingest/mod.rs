@@ -3,7 +3,8 @@
 //! - [`config`]: environment variables and flags.
 //! - [`consumer`]: the group consumer, positioned from Redis on every assignment.
 //! - [`batcher`]: per-partition batching by size and age (pure).
-//! - [`records`] / [`layout`] / [`quarantine`]: the original's record builders and file layout (pure).
+//! - [`records`] (typed fast path in `fastparse`) / [`layout`] / [`quarantine`]: the original's
+//!   record builders and file layout (pure).
 //! - [`sink`]: blob storage (or a local directory).
 //! - [`offsets`]: `last_offset` / `pending_batch` in Redis.
 //! - [`cleanup`]: expiry of finished games' Redis keys.
@@ -43,6 +44,7 @@ pub mod batcher;
 pub mod cleanup;
 pub mod config;
 pub mod consumer;
+mod fastparse;
 pub mod layout;
 pub mod offsets;
 pub mod pyjson;

@@ -13,7 +13,7 @@
 //! rejected by the ETL for its content.
 
 use crate::etl::timestamp as contract_timestamp;
-use crate::ingest::timefmt;
+use crate::ingest::{fastparse, timefmt};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime};
 use serde::Serialize;
@@ -71,7 +71,7 @@ pub enum BadMessage {
 }
 
 /// `superhero_id` is `uint16` in the standard schema.
-const HERO_ID_MAX: i64 = u16::MAX as i64;
+pub(crate) const HERO_ID_MAX: i64 = u16::MAX as i64;
 /// The other task integers are `uint64`; the raw rows carry them as `i64`.
 const COUNT_MAX: i64 = i64::MAX;
 
@@ -135,6 +135,17 @@ pub struct Parsed {
 
 /// Parses one message of `topic`.
 pub fn parse(topic: &str, value: Option<&[u8]>) -> Result<Parsed, BadMessage> {
+    let bytes = value.ok_or(BadMessage::NoValue)?;
+    let text = std::str::from_utf8(bytes).map_err(|e| BadMessage::NotUtf8(e.to_string()))?;
+    match fastparse::parse(topic, text) {
+        Some(parsed) => Ok(parsed),
+        None => parse_general(topic, value),
+    }
+}
+
+/// [`parse`] through a `serde_json::Value` tree: slower than the typed parser that `parse` tries
+/// first, but it takes every message that typed parser leaves to it and names what is wrong.
+pub fn parse_general(topic: &str, value: Option<&[u8]>) -> Result<Parsed, BadMessage> {
     let bytes = value.ok_or(BadMessage::NoValue)?;
     let text = std::str::from_utf8(bytes).map_err(|e| BadMessage::NotUtf8(e.to_string()))?;
     let doc: Value = serde_json::from_str(text).map_err(|e| BadMessage::NotJson(e.to_string()))?;
@@ -244,7 +255,7 @@ fn task_timestamp(task: &Map<String, Value>) -> Result<String, BadMessage> {
 }
 
 /// A timestamp in one of the forms the standard contract accepts (the ETL's parser).
-fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
+pub(crate) fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
     let t = contract_timestamp::parse(text)?;
     DateTime::from_timestamp(t.seconds, t.nanos).map(|d| d.naive_utc())
 }
@@ -400,6 +411,123 @@ mod tests {
     use super::*;
 
     const ATTACK: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T22:25:41.654999", "name": "kafka.lib.server.game", "log_message": "Attack Completed", "task": "{\"TIMESTAMP\": \"2024-01-13T22:25:41.654321\", \"PAYLOAD\": {\"GAME_TOKEN\": \"g1\", \"USER_TOKEN\": \"u1\"}, \"STATUS\": {\"ACTION\": \"ATTACK\", \"DETAILS\": {\"ENEMY_TOKEN\": \"u2\", \"ENEMY_DAMAGE\": 74378, \"ENEMY_HEALTH_PRIOR\": 401800, \"ENEMY_HEALTH_POST\": 327422}}}"}"#;
+
+    const START: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:20.999999", "name": "kafka.lib.server.lobby", "log_message": "Starting Match", "task": "{\"TIMESTAMP\": \"2024-01-13T23:59:20Z\", \"PAYLOAD\": {\"GAME_TOKEN\": \"g\", \"PARTICIPANTS\": [\"a\", \"b\"], \"PARTICIPANTS_HEROS\": {\"a\": {\"token\": \"a\", \"id\": 14, \"attack\": 73600, \"health\": 4536000}, \"b\": {\"token\": \"b\", \"id\": 243, \"attack\": 1, \"health\": 10}}}, \"STATUS\": {\"GAME\": \"START\"}}"}"#;
+    const CLEAN: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:25.000001", "name": "kafka.lib.server.lobby", "log_message": "Cleaning Game Records", "task": {"game_token": "g", "user_token": "a"}}"#;
+    const OTHER: &str = r#"{"level": "WARNING", "timestamp": "2024-01-13T23:59:25", "name": "kafka.lib.server.game", "log_message": "Game Timed Out", "task": "{\"GAME_TOKEN\": \"g\", \"N\": [1, 2.5, null, true]}"}"#;
+
+    /// The typed parser that `parse` tries first must agree with the general parser: same result
+    /// when it takes a message, and every message it leaves goes to the general one. Checked on the
+    /// four message shapes and on every one-character change of them (the inner task JSON too).
+    #[test]
+    fn typed_parser_agrees_with_general_parser() {
+        let templates = [
+            (GAME_TOPIC, ATTACK.to_string()),
+            (LOBBY_TOPIC, START.to_string()),
+            (LOBBY_TOPIC, CLEAN.to_string()),
+            (GAME_TOPIC, OTHER.to_string()),
+            // Task given as an object, not a string; whitespace around the task.
+            (
+                GAME_TOPIC,
+                ATTACK
+                    .replace(r#""task": "{"#, r#""task":  {"#)
+                    .replace(r#"}}}"}"#, "}}}  }")
+                    .replace("\\\"", "\""),
+            ),
+        ];
+        let mut cases: Vec<(&str, String)> = Vec::new();
+        for (topic, text) in &templates {
+            cases.push((topic, text.clone()));
+            for (i, _) in text.char_indices() {
+                let (head, tail) = text.split_at(i);
+                let rest = &tail[tail.chars().next().map_or(0, char::len_utf8)..];
+                cases.push((topic, format!("{head}{rest}")));
+                for c in [
+                    "\"", "{", "}", "[", "]", ",", ":", "1", "-", ".", "e", "\\", " ", "x", "é",
+                ] {
+                    cases.push((topic, format!("{head}{c}{rest}")));
+                    cases.push((topic, format!("{head}{c}{tail}")));
+                }
+            }
+        }
+        // Shapes a derived struct would take and the general parser must decide.
+        let structural = [
+            (
+                GAME_TOPIC,
+                r#"["INFO", "2024-01-13T22:25:41", "n", "m", "{}"]"#.to_string(),
+            ),
+            (
+                GAME_TOPIC,
+                ATTACK.replace(
+                    r#"\"PAYLOAD\": {\"GAME_TOKEN\": \"g1\", \"USER_TOKEN\": \"u1\"}"#,
+                    r#"\"PAYLOAD\": [\"g1\", \"u1\"]"#,
+                ),
+            ),
+            (
+                GAME_TOPIC,
+                ATTACK.replace(r#""level": "INFO""#, r#""level": "INFO", "level": "DEBUG""#),
+            ),
+            (GAME_TOPIC, ATTACK.replace(r#""level""#, r#""lev\u0065l""#)),
+            (GAME_TOPIC, ATTACK.replace("74378", "-0")),
+            (GAME_TOPIC, ATTACK.replace("74378", "74378.0")),
+            (GAME_TOPIC, ATTACK.replace("74378", "18446744073709551615")),
+            (GAME_TOPIC, ATTACK.replace("74378", "1e3")),
+            (
+                LOBBY_TOPIC,
+                START.replace(r#"\"b\": {\"token\""#, r#"\"a\": {\"token\""#),
+            ),
+            (
+                LOBBY_TOPIC,
+                START.replace(r#"\"id\": 243"#, r#"\"id\": 65536"#),
+            ),
+            (
+                LOBBY_TOPIC,
+                START.replace(r#"\"id\": 243"#, r#"\"id\": 65535"#),
+            ),
+            (
+                LOBBY_TOPIC,
+                START.replace(
+                    r#"{\"token\": \"b\", \"id\": 243, \"attack\": 1, \"health\": 10}"#,
+                    "[243, 1, 10]",
+                ),
+            ),
+            (
+                LOBBY_TOPIC,
+                START.replace(r#""task": "#, r#""task": "{}", "task": "#),
+            ),
+            (
+                LOBBY_TOPIC,
+                CLEAN.replace(r#"{"game_token": "g", "user_token": "a"}"#, r#"["g", "a"]"#),
+            ),
+            (
+                GAME_TOPIC,
+                OTHER
+                    .replace(r#""task": "{"#, r#""task": "["#)
+                    .replace(r#"true]}"}"#, r#"true]]"}"#),
+            ),
+            (GAME_TOPIC, ATTACK.replace("g1", "g\\\\u00e9\\\\n")),
+        ];
+        cases.extend(structural.iter().map(|(t, s)| (*t, s.clone())));
+        let (mut accepted, mut refused) = (0, 0);
+        for (topic, text) in &cases {
+            let general = parse_general(topic, Some(text.as_bytes()));
+            assert_eq!(
+                parse(topic, Some(text.as_bytes())),
+                general,
+                "{topic}: {text}"
+            );
+            if general.is_ok() {
+                accepted += 1
+            } else {
+                refused += 1
+            }
+        }
+        // The mutations must exercise both outcomes, or this test proves nothing.
+        assert!(
+            accepted > 1000 && refused > 10_000,
+            "{accepted} accepted, {refused} refused"
+        );
+    }
 
     #[test]
     fn attack_completed_parses_both_timestamp_forms() {

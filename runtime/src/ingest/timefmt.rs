@@ -3,7 +3,7 @@
 //! Accepted on input: `YYYY-MM-DDTHH:MM:SS`, with an optional `.f` fraction (1 to 9 digits) and an
 //! optional trailing `Z`. Written on output: `YYYY-MM-DDTHH:MM:SS.ffffff` (always 6 digits, naive, UTC).
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
 /// The raw files' timestamp format (`strftime('%Y-%m-%dT%H:%M:%S.%f')`).
 pub const RAW_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
@@ -15,9 +15,31 @@ pub fn parse_loose(text: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok()
 }
 
-/// Formats as `YYYY-MM-DDTHH:MM:SS.ffffff`.
+/// Formats as `YYYY-MM-DDTHH:MM:SS.ffffff`: `t.format(RAW_FORMAT)`, written digit by digit (chrono's
+/// formatter interprets the pattern on every call, a few times per message).
 pub fn format_raw(t: &NaiveDateTime) -> String {
-    t.format(RAW_FORMAT).to_string()
+    let year = t.year();
+    if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
+        // Signed or 5-digit years, leap seconds: chrono's own rendering.
+        return t.format(RAW_FORMAT).to_string();
+    }
+    let mut b = *b"0000-00-00T00:00:00.000000";
+    put_digits(&mut b[0..4], year as u32);
+    put_digits(&mut b[5..7], t.month());
+    put_digits(&mut b[8..10], t.day());
+    put_digits(&mut b[11..13], t.hour());
+    put_digits(&mut b[14..16], t.minute());
+    put_digits(&mut b[17..19], t.second());
+    put_digits(&mut b[20..26], t.nanosecond() / 1_000);
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
+/// Writes the last `out.len()` decimal digits of `v`, zero-padded.
+fn put_digits(out: &mut [u8], mut v: u32) {
+    for d in out.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
 }
 
 /// Kafka epoch milliseconds as a naive UTC datetime (`None` when out of range).
@@ -59,6 +81,42 @@ mod tests {
             "2024-01-13 22:25:40",
         ] {
             assert!(parse_loose(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn format_raw_is_chronos_format() {
+        use chrono::NaiveDate;
+        let mut cases = vec![
+            NaiveDate::from_ymd_opt(0, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(9999, 12, 31)
+                .unwrap()
+                .and_hms_nano_opt(23, 59, 59, 999_999_999)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(10000, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(-1, 6, 15)
+                .unwrap()
+                .and_hms_micro_opt(1, 2, 3, 4)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(2016, 12, 31)
+                .unwrap()
+                .and_hms_milli_opt(23, 59, 59, 1_500)
+                .unwrap(),
+        ];
+        // Every millisecond-ish step over a few centuries, as Kafka timestamps arrive.
+        let mut ms: i64 = -2_000_000_000_000;
+        while ms < 40_000_000_000_000 {
+            cases.push(from_epoch_ms(ms).unwrap());
+            ms += 7_777_777_777 + ms.rem_euclid(1_000);
+        }
+        for t in cases {
+            assert_eq!(format_raw(&t), t.format(RAW_FORMAT).to_string(), "{t:?}");
         }
     }
 

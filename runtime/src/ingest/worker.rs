@@ -324,7 +324,8 @@ impl Worker {
         let timeout = self.cfg.flush_timeout();
         let deadline = Instant::now() + timeout;
         let expected = self.committed.get(tp).copied().flatten();
-        let out = layout::assemble(batch)
+        let level = flate2::Compression::new(self.cfg.raw_gzip_level);
+        let out = layout::assemble_at(batch, level)
             .map_err(|e| FlushError::Timeout(Duration::ZERO, format!("encoding batch: {e}")))?;
         let (topic, partition) = (tp.0.to_string(), tp.1);
 

@@ -1,0 +1,317 @@
+//! Where the ingest worker's CPU goes, stage by stage, on real messages from the bench's broker.
+//!
+//! Reads `<messages>` messages (the worker's environment variables and librdkafka settings, a fresh
+//! group), cuts them into batches of `BATCH_SIZE` per partition as the worker does, then measures
+//! the CPU time of this thread (`/proc/thread-self/schedstat`, so other load on the machine does not
+//! count), best of three passes, of:
+//! * `parse, general`: `records::parse_general` of every message (a `serde_json::Value` tree),
+//! * `parse`: `records::parse` of every message (the typed parser, the general one as fallback),
+//! * `ids + times`: the per-message `msg_id` and the `buffer_meta` timestamp text,
+//! * `rows (no gzip)`: parse + every row serialised into plain buffers, as `json.dumps` would,
+//! * `gzip level L`: deflate of those buffers, one call per file, for the levels in `GZIP_LEVELS`,
+//! * `rows written into gzip`: the rows serialised straight into a level-6 `GzEncoder`, as the worker
+//!   did before (every small write of the serialiser is a deflate call),
+//! * `assemble`: the worker's whole batch encoding (`layout::assemble`) at `RAW_GZIP_LEVEL`.
+//!
+//! Consuming itself is the bare consumer's CPU (`examples/bare_consumer.rs`), not repeated here.
+//! Usage: `ingest_stages <messages>`; prints a table of seconds and microseconds per message.
+
+use clap::Parser;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use runtime::ingest::config::IngestConfig;
+use runtime::ingest::consumer::{client_config, to_raw};
+use runtime::ingest::layout::{self, Batch};
+use runtime::ingest::records::{self, buffer_row, GameRow, LobbyRow, LogRow, TaskKind};
+use runtime::ingest::{pyjson, timefmt};
+use std::collections::BTreeMap;
+use std::io;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ingest_stages: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let expect: usize = std::env::args()
+        .nth(1)
+        .ok_or("usage: ingest_stages <messages>")?
+        .parse()
+        .map_err(|e| format!("the message count must be a whole number: {e}"))?;
+    let cfg = IngestConfig::try_parse_from(["ingest_stages"])
+        .map_err(|e| format!("worker settings in the environment: {e}"))?;
+    let batches = read_batches(&cfg, expect)?;
+    let n = batches.iter().map(|b| b.messages.len()).sum::<usize>() as f64;
+    println!("{n} messages in {} batches", batches.len());
+    let row =
+        |name: &str, secs: f64| println!("{name:<28} {secs:>8.3} s {:>8.2} us/msg", secs * 1e6 / n);
+
+    row(
+        "parse, general",
+        best_of(3, || {
+            for b in &batches {
+                for m in &b.messages {
+                    let _ =
+                        std::hint::black_box(records::parse_general(&b.topic, m.value.as_deref()));
+                }
+            }
+        }),
+    );
+    row(
+        "parse",
+        best_of(3, || {
+            for b in &batches {
+                for m in &b.messages {
+                    let _ = std::hint::black_box(records::parse(&b.topic, m.value.as_deref()));
+                }
+            }
+        }),
+    );
+    row(
+        "ids + times",
+        best_of(3, || {
+            for b in &batches {
+                for m in &b.messages {
+                    let id = layout::msg_id(&b.topic, m.partition, m.offset).to_string();
+                    let t = m
+                        .timestamp_ms
+                        .and_then(timefmt::from_epoch_ms)
+                        .map(|t| timefmt::format_raw(&t));
+                    std::hint::black_box((id, t));
+                }
+            }
+        }),
+    );
+    let mut plain: Vec<Vec<Vec<u8>>> = Vec::new();
+    row(
+        "rows (no gzip)",
+        best_of(3, || {
+            plain = batches
+                .iter()
+                .map(|b| rows(b, Vec::new).into_iter().collect())
+                .collect();
+        }),
+    );
+    let levels = std::env::var("GZIP_LEVELS").unwrap_or_else(|_| "6,1".into());
+    for level in levels
+        .split(',')
+        .filter_map(|l| l.trim().parse::<u32>().ok())
+    {
+        row(
+            &format!("gzip level {level}"),
+            best_of(3, || {
+                for files in &plain {
+                    for f in files {
+                        let mut gz = GzEncoder::new(Vec::new(), Compression::new(level));
+                        let _ = gz.write_all(f);
+                        std::hint::black_box(gz.finish().ok());
+                    }
+                }
+            }),
+        );
+    }
+    let raw_bytes: usize = plain.iter().flatten().map(Vec::len).sum();
+    println!(
+        "(raw JSON written: {raw_bytes} bytes, {:.0} per message)",
+        raw_bytes as f64 / n
+    );
+    row(
+        "rows written into gzip",
+        best_of(3, || {
+            for b in &batches {
+                let files = rows(b, || GzEncoder::new(Vec::new(), Compression::default()));
+                for gz in files {
+                    std::hint::black_box(gz.finish().ok());
+                }
+            }
+        }),
+    );
+    let level = Compression::new(cfg.raw_gzip_level);
+    row(
+        &format!("assemble, level {}", cfg.raw_gzip_level),
+        best_of(3, || {
+            for b in &batches {
+                std::hint::black_box(layout::assemble_at(b, level).ok());
+            }
+        }),
+    );
+    Ok(())
+}
+
+/// Least CPU time of this thread over `passes` runs of `f`, in seconds.
+fn best_of(passes: usize, mut f: impl FnMut()) -> f64 {
+    (0..passes)
+        .map(|_| {
+            let t = thread_cpu_ns();
+            f();
+            (thread_cpu_ns() - t) as f64 / 1e9
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Nanoseconds this thread has run (first field of `/proc/thread-self/schedstat`).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The rows of a batch as the worker writes them, each file into a writer from `new`: buffer, log,
+/// task.
+fn rows<W: io::Write>(batch: &Batch, new: impl Fn() -> W) -> [W; 3] {
+    let etl = layout::etl_id(
+        &batch.topic,
+        batch.partition,
+        batch.first_offset(),
+        batch.last_offset(),
+    )
+    .to_string();
+    let (mut buffers, mut logs, mut tasks) =
+        (Counted(new(), 0), Counted(new(), 0), Counted(new(), 0));
+    let push = |out: &mut Counted<W>, row: &dyn erased::Row| {
+        let _ = out.0.write_all(if out.1 == 0 { b"[" } else { b", " });
+        out.1 += 1;
+        row.write(&mut out.0);
+    };
+    for m in &batch.messages {
+        let id = layout::msg_id(&batch.topic, m.partition, m.offset).to_string();
+        let Ok(p) = records::parse(&batch.topic, m.value.as_deref()) else {
+            continue;
+        };
+        push(&mut buffers, &buffer_row(&etl, id.clone(), m));
+        let e = &p.envelope;
+        push(
+            &mut logs,
+            &LogRow {
+                etl_id: &etl,
+                msg_id: &id,
+                level: &e.level,
+                timestamp: &e.timestamp,
+                name: &e.name,
+                log_message: &e.log_message,
+            },
+        );
+        match &p.task {
+            TaskKind::StartingMatch {
+                timestamp,
+                game_token,
+                heroes,
+            } => {
+                for h in heroes {
+                    push(
+                        &mut tasks,
+                        &LobbyRow {
+                            etl_id: &etl,
+                            msg_id: &id,
+                            timestamp,
+                            game_token,
+                            user_token: &h.user_token,
+                            superhero_id: h.id,
+                            superhero_attack: h.attack,
+                            superhero_health: h.health,
+                        },
+                    )
+                }
+            }
+            TaskKind::AttackCompleted(a) => push(
+                &mut tasks,
+                &GameRow {
+                    etl_id: &etl,
+                    msg_id: &id,
+                    timestamp: &a.timestamp,
+                    game_token: &a.game_token,
+                    user_token: &a.user_token,
+                    action: &a.action,
+                    enemy_token: &a.enemy_token,
+                    enemy_damage: a.enemy_damage,
+                    enemy_health_prior: a.enemy_health_prior,
+                    enemy_health_post: a.enemy_health_post,
+                },
+            ),
+            _ => {}
+        }
+    }
+    for out in [&mut buffers, &mut logs, &mut tasks] {
+        let _ = out.0.write_all(b"]");
+    }
+    [buffers.0, logs.0, tasks.0]
+}
+
+/// A writer and the rows written to it.
+struct Counted<W>(W, usize);
+
+mod erased {
+    use super::pyjson;
+    use std::io::Write;
+    pub trait Row {
+        fn write(&self, out: &mut dyn Write);
+    }
+    impl<T: serde::Serialize> Row for T {
+        fn write(&self, out: &mut dyn Write) {
+            let _ = pyjson::write(out, self);
+        }
+    }
+}
+
+/// The first `expect` messages of the worker's topics, cut into batches as the worker cuts them.
+fn read_batches(cfg: &IngestConfig, expect: usize) -> Result<Vec<Batch>, String> {
+    let consumer: BaseConsumer = client_config(
+        &cfg.bootstrap(),
+        &cfg.group_id,
+        cfg.session_timeout_ms,
+        &cfg.kafka_config,
+    )
+    .create()
+    .map_err(|e| format!("cannot create the consumer: {e}"))?;
+    let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .map_err(|e| format!("cannot subscribe to {topics:?}: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut open: BTreeMap<(String, i32), Vec<_>> = BTreeMap::new();
+    let mut batches = Vec::new();
+    let mut seen = 0;
+    while seen < expect {
+        if Instant::now() > deadline {
+            return Err(format!("only {seen} of {expect} messages arrived in 600 s"));
+        }
+        let Some(r) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let m = r.map_err(|e| format!("consume error: {e}"))?;
+        let topic = rdkafka::Message::topic(&m).to_string();
+        let raw = to_raw(&m, Arc::from(topic.as_str()));
+        seen += 1;
+        let key = (topic, raw.partition);
+        let msgs = open.entry(key.clone()).or_default();
+        msgs.push(raw);
+        if msgs.len() >= cfg.batch_size {
+            batches.push(batch(&key, std::mem::take(msgs)));
+        }
+    }
+    for (key, msgs) in open {
+        if !msgs.is_empty() {
+            batches.push(batch(&key, msgs));
+        }
+    }
+    Ok(batches)
+}
+
+fn batch(key: &(String, i32), messages: Vec<records::RawMessage>) -> Batch {
+    Batch {
+        topic: Arc::from(key.0.as_str()),
+        partition: key.1,
+        messages,
+    }
+}
