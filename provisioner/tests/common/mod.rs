@@ -43,20 +43,9 @@ pub fn test_package() -> PathBuf {
                 .parent()
                 .expect("workspace")
                 .to_path_buf();
-            let status = std::process::Command::new(env!("CARGO"))
-                .current_dir(&root)
-                // As `cargo test --workspace` builds it (the same features, so nothing is rebuilt
-                // when the suite already has; a `-p` selection would resolve others and rebuild):
-                // the function's smallest test target brings its `handler` binary with it.
-                .args([
-                    "test",
-                    "-q",
-                    "--workspace",
-                    "--no-run",
-                    "--test",
-                    "package_contract",
-                ])
-                .status()
+            // As the suite builds it (a no-op after the suite's own build): the function's
+            // smallest test target brings its `handler` binary with it.
+            let status = test_kit::build_as_the_suite(&root, &["--test", "package_contract"])
                 .expect("cargo runs");
             assert!(status.success(), "the handler builds");
             let target = std::env::var("CARGO_TARGET_DIR")

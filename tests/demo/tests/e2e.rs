@@ -19,11 +19,7 @@ fn workspace() -> PathBuf {
 /// Built as `cargo test --workspace` builds them (same features, so nothing is rebuilt when the
 /// suite already built them; a `-p` selection would resolve other features and rebuild).
 fn build_binaries_and_package() -> PathBuf {
-    let status = std::process::Command::new(env!("CARGO"))
-        .current_dir(workspace())
-        .args(["test", "-q", "--workspace", "--no-run"])
-        .status()
-        .expect("cargo runs");
+    let status = test_kit::build_as_the_suite(&workspace(), &[]).expect("cargo runs");
     assert!(status.success(), "the pipeline's binaries build");
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)

@@ -2,10 +2,12 @@
 //! 127.0.0.1 ports, waits until they listen and kills them on drop. Every crate's tests, the
 //! emulator's Azurite fleet and the demo start their services here.
 
+mod cargo;
 mod launch;
 mod process;
 mod tools;
 
+pub use cargo::build_as_the_suite;
 pub use launch::{redis, tansu, Azurite};
 pub use process::{
     free_port, port_for_child, try_free_port, wait_listening, Service, READY_TIMEOUT,
