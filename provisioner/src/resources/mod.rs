@@ -207,7 +207,7 @@ pub fn all(_env: &Environment) -> Vec<Box<dyn Resource>> {
         list.push(Box::new(container));
     }
     list.push(Box::new(security_group::SecurityGroup));
-    list.push(Box::new(service_plan::ServicePlan));
+    list.push(Box::new(Tracked(service_plan::PlanKind)));
     list.push(Box::new(function_app::FunctionApp));
     let grants = [
         (

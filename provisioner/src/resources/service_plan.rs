@@ -4,8 +4,8 @@
 //! anything is written, in a region that does not offer Flex Consumption; a Y1 plan is reminded of
 //! its retirement on every plan, up and drift.
 
-use super::tracked::{self, Tracked, TrackedKind};
-use super::{Applied, Ctx, Deletion, Diff, Key, Live, Outputs, Read, Resource, Result};
+use super::tracked::{self, TrackedKind};
+use super::{Ctx, Key, Result};
 use crate::arm::models::without_nulls;
 use crate::arm::versions::WEB;
 use crate::env::PlanSku;
@@ -13,10 +13,8 @@ use azure_mgmt_web::package_2024_04::models as web;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-pub struct ServicePlan;
-
-/// The ARM side of the plan: one tracked resource like any other.
-struct PlanKind;
+/// The plan: one tracked resource like any other (`Tracked(PlanKind)`).
+pub struct PlanKind;
 
 /// The plan's ARM id, which the site names as its server farm.
 pub fn id(ctx: &Ctx) -> String {
@@ -87,54 +85,21 @@ impl TrackedKind for PlanKind {
     fn sent_only(&self) -> &'static [&'static str] {
         &["kind"]
     }
-}
-
-impl Resource for ServicePlan {
-    fn key(&self) -> Key {
-        Key::ServicePlan
+    /// An FC1 region is checked on the first plan, before the resource group exists.
+    fn read_without_group(&self) -> bool {
+        true
     }
-    fn kind(&self) -> &'static str {
-        PlanKind.kind()
-    }
-    fn name(&self, ctx: &Ctx) -> String {
-        PlanKind.name(ctx)
-    }
-    fn depends_on(&self) -> Vec<Key> {
-        PlanKind.depends_on()
-    }
-    /// Read even when the resource group is absent: an FC1 region is checked on the first plan.
-    /// (The plan's GET then answers 404, read as absent.)
-    fn contained_in(&self) -> Option<Key> {
-        None
-    }
-    fn read<'a>(&'a self, ctx: &'a Ctx, inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
+    fn before_read<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             if super::flex::is_flex(ctx) {
                 super::flex::check_region(ctx).await?;
             }
-            Tracked(PlanKind).read(ctx, inputs).await
+            Ok(())
         })
     }
-    fn diff(&self, ctx: &Ctx, inputs: &Outputs, live: &Live) -> Diff {
-        let mut diff = Tracked(PlanKind).diff(ctx, inputs, live);
-        diff.notices.extend(ctx.env.warnings.iter().cloned());
-        diff
-    }
-    fn apply<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        inputs: &'a Outputs,
-        live: &'a Live,
-    ) -> BoxFuture<'a, Result<Applied>> {
-        Box::pin(async move { Tracked(PlanKind).apply(ctx, inputs, live).await })
-    }
-    fn delete<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        inputs: &'a Outputs,
-        live: &'a Live,
-    ) -> BoxFuture<'a, Result<Deletion>> {
-        Box::pin(async move { Tracked(PlanKind).delete(ctx, inputs, live).await })
+    /// The environment file's warnings (Y1's retirement) on every plan, up and drift.
+    fn notices(&self, ctx: &Ctx) -> Vec<String> {
+        ctx.env.warnings.clone()
     }
 }
 

@@ -31,6 +31,20 @@ pub trait TrackedKind: Send + Sync {
     fn outputs(&self, _body: &Value) -> Outputs {
         Outputs::default()
     }
+    /// Read even when the resource group is absent (a check in `before_read` must run on the
+    /// first plan too; the GET then answers 404, read as absent).
+    fn read_without_group(&self) -> bool {
+        false
+    }
+    /// What must hold before the resource is read, e.g. the region offering the sku; an error
+    /// stops the plan before anything is written.
+    fn before_read<'a>(&'a self, _ctx: &'a Ctx) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Notices every plan of this resource shows, changed or not.
+    fn notices(&self, _ctx: &Ctx) -> Vec<String> {
+        Vec::new()
+    }
     /// Extra query parameters for the DELETE, e.g. `&force=true`.
     fn delete_query(&self) -> &'static str {
         ""
@@ -87,17 +101,20 @@ impl<K: TrackedKind> Resource for Tracked<K> {
         self.0.depends_on()
     }
     fn contained_in(&self) -> Option<Key> {
-        Some(Key::ResourceGroup)
+        (!self.0.read_without_group()).then_some(Key::ResourceGroup)
     }
     fn read<'a>(&'a self, ctx: &'a Ctx, _inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {
+            self.0.before_read(ctx).await?;
             let live = read_arm(ctx, &self.path(ctx)).await?;
             let outputs = live.body().map(|b| self.0.outputs(b)).unwrap_or_default();
             Ok(Read { live, outputs })
         })
     }
     fn diff(&self, ctx: &Ctx, _inputs: &Outputs, live: &Live) -> Diff {
-        action_for(&self.compared(ctx), live).into()
+        let mut diff: Diff = action_for(&self.compared(ctx), live).into();
+        diff.notices = self.0.notices(ctx);
+        diff
     }
     fn apply<'a>(
         &'a self,
