@@ -243,18 +243,7 @@ async fn fc1_up_converges_verifies_repairs_drift_and_down_leaves_nothing() {
     );
 
     // Converged: no write.
-    world.emulator.state.log.clear();
-    let again = world.provision(&["up", "--yes"]).await;
-    again.assert_code(0, "FC1 re-run");
-    let writes: Vec<String> = world
-        .writes()
-        .iter()
-        .map(|w| format!("{} {}", w.method, w.path))
-        .collect();
-    assert!(
-        writes.is_empty(),
-        "a converged FC1 run sends no write, saw {writes:?}"
-    );
+    world.converged_up_writes_nothing("FC1").await;
 
     // The data path works: Event Grid delivers the blob event, the handler runs from the container.
     let verify = world.provision(&["verify"]).await;

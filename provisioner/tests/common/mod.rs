@@ -391,12 +391,8 @@ impl World {
         self.up_converges_and_down_leaves_nothing_seen(what).await.0
     }
 
-    /// As [`Self::up_converges_and_down_leaves_nothing`], also returning the cloud's state
-    /// right after the first `up`.
-    pub async fn up_converges_and_down_leaves_nothing_seen(&self, what: &str) -> (Run, Value) {
-        let up = self.provision(&["up", "--yes"]).await;
-        up.assert_code(0, &format!("{what}: up from nothing in one run"));
-        let after_up = self.state().await;
+    /// `up` again on a converged environment: it succeeds and sends no write.
+    pub async fn converged_up_writes_nothing(&self, what: &str) -> Run {
         self.emulator.state.log.clear();
         let again = self.provision(&["up", "--yes"]).await;
         again.assert_code(0, &format!("{what}: re-run"));
@@ -410,6 +406,16 @@ impl World {
             "{what}: a converged re-run sends no write, saw {writes:?}\n{}",
             again.stderr
         );
+        again
+    }
+
+    /// As [`Self::up_converges_and_down_leaves_nothing`], also returning the cloud's state
+    /// right after the first `up`.
+    pub async fn up_converges_and_down_leaves_nothing_seen(&self, what: &str) -> (Run, Value) {
+        let up = self.provision(&["up", "--yes"]).await;
+        up.assert_code(0, &format!("{what}: up from nothing in one run"));
+        let after_up = self.state().await;
+        self.converged_up_writes_nothing(what).await;
         self.provision(&["drift"])
             .await
             .assert_code(0, &format!("{what}: drift after up"));
