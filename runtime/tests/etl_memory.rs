@@ -71,13 +71,19 @@ fn convert_generated(codec: ParquetCodec, rows: u64) {
 }
 
 /// Ten times the rows, row groups and pages must not need more resident memory. Both codecs run in
-/// one test: the peak is process-wide.
+/// one test: the peak is process-wide. The small batches run first for both codecs, so the
+/// baseline already holds the allocator's and the inflate thread's warm-up (a few MiB that arrive
+/// over the first row groups, more on machines with more cores); a leak per row group or page
+/// (glibc's malloc: 68 -> 613 MiB) still shows many times over the margin.
 #[test]
 fn peak_memory_is_flat_in_file_size_for_every_codec() {
     const MIB: u64 = 1024 * 1024;
-    for codec in [ParquetCodec::Gzip, ParquetCodec::Zstd] {
+    const CODECS: [ParquetCodec; 2] = [ParquetCodec::Gzip, ParquetCodec::Zstd];
+    for codec in CODECS {
         convert_generated(codec, 16_000);
-        let after_small = peak_rss();
+    }
+    let after_small = peak_rss();
+    for codec in CODECS {
         convert_generated(codec, 160_000);
         let after_large = peak_rss();
         eprintln!(
@@ -86,7 +92,7 @@ fn peak_memory_is_flat_in_file_size_for_every_codec() {
             after_large / MIB
         );
         assert!(
-            after_large <= after_small + 8 * MIB,
+            after_large <= after_small + 16 * MIB,
             "{codec}: peak RSS grew with the file: {} MiB after 16k rows, {} MiB after 160k rows",
             after_small / MIB,
             after_large / MIB
