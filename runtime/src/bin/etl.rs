@@ -42,7 +42,7 @@ enum Command {
         batch_rows: usize,
     },
     /// Time each prefix of the pipeline on one raw batch held in memory (see
-    /// runtime/docs/performance.md).
+    /// runtime/docs/etl-performance.md).
     Stages {
         #[arg(long)]
         folder: Folder,

@@ -6,7 +6,7 @@
 //! - [`path`]: raw names, the standard and quarantine names derived from them.
 //! - [`convert()`]: streaming gzip JSON array -> Parquet with per-record validation.
 //! - [`process_raw_blob`]: one blob end to end against the standard container.
-//! - [`stages`]: where a conversion's time goes (`etl stages`, runtime/docs/performance.md).
+//! - [`stages`]: where a conversion's time goes (`etl stages`, runtime/docs/etl-performance.md).
 //!
 //! Outcomes are values: a readable file is [`ConvertOutcome::Converted`] with its bad records
 //! written as JSON lines beside it; an unreadable one is [`ConvertOutcome::Rejected`] with a

@@ -1,7 +1,7 @@
 //! Where a conversion's time goes: the same raw batch run through ever longer prefixes of the
 //! pipeline (inflate, then read and check each record, then build Arrow batches, then the whole
 //! conversion with each codec). The differences between consecutive figures are the stages' costs;
-//! `etl stages` prints them for runtime/docs/performance.md.
+//! `etl stages` prints them for runtime/docs/etl-performance.md.
 
 use std::io::{self, Read};
 use std::time::Instant;
