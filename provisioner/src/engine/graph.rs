@@ -12,6 +12,8 @@ pub enum GraphError {
     Duplicate(Key),
     #[error("resources depend on each other in a cycle: {0}")]
     Cycle(String),
+    #[error("resource {0} reads {1} first but does not depend on it")]
+    ReadsUndeclared(Key, Key),
 }
 
 /// Resources and their dependencies, checked: every dependency known, no cycle.
@@ -20,6 +22,7 @@ pub struct Stack {
     keys: Vec<Key>,
     index: BTreeMap<Key, usize>,
     prereqs: Vec<Vec<usize>>,
+    read_prereqs: Vec<Vec<usize>>,
     ancestors: Vec<BTreeSet<usize>>,
 }
 
@@ -45,6 +48,7 @@ impl Stack {
             keys,
             index,
             prereqs,
+            read_prereqs: Vec::new(),
             ancestors: Vec::new(),
         };
         let order = stack.topological()?;
@@ -58,7 +62,28 @@ impl Stack {
             ancestors[i] = all;
         }
         stack.ancestors = ancestors;
+        stack.read_prereqs = stack.read_order()?;
         Ok(stack)
+    }
+
+    /// What each resource's read waits for: its container and what its read uses, all of them
+    /// among its dependencies, so the order has no cycle either.
+    fn read_order(&self) -> Result<Vec<Vec<usize>>, GraphError> {
+        let mut out = Vec::with_capacity(self.len());
+        for (i, r) in self.resources.iter().enumerate() {
+            let mut first = Vec::new();
+            for k in r.contained_in().into_iter().chain(r.read_needs()) {
+                let d = self
+                    .position(k)
+                    .filter(|d| self.ancestors[i].contains(d))
+                    .ok_or(GraphError::ReadsUndeclared(r.key(), k))?;
+                if !first.contains(&d) {
+                    first.push(d);
+                }
+            }
+            out.push(first);
+        }
+        Ok(out)
     }
 
     /// Only the resources `keep` names, with everything they depend on.
@@ -97,6 +122,10 @@ impl Stack {
     pub fn prereqs(&self) -> &[Vec<usize>] {
         &self.prereqs
     }
+    /// What must be read before `i` is: its container and what its read uses.
+    pub fn read_prereqs(&self) -> &[Vec<usize>] {
+        &self.read_prereqs
+    }
     /// Direct dependents of each resource: the order deletes must wait for.
     pub fn dependents(&self) -> Vec<Vec<usize>> {
         let mut out = vec![Vec::new(); self.len()];
@@ -118,6 +147,29 @@ impl Stack {
     ) -> Outputs {
         let mut inputs = Outputs::default();
         for &a in &self.ancestors[i] {
+            if let Some(o) = outputs_of(a) {
+                inputs.overlay(o);
+            }
+        }
+        inputs
+    }
+
+    /// What `i`'s read is given: the outputs of what it reads after, directly or not. Only
+    /// those, so a read never sees outputs that happened to be read before it.
+    pub fn read_inputs<'a>(
+        &self,
+        i: usize,
+        outputs_of: impl Fn(usize) -> Option<&'a Outputs>,
+    ) -> Outputs {
+        let mut before = BTreeSet::new();
+        let mut todo = self.read_prereqs[i].clone();
+        while let Some(d) = todo.pop() {
+            if before.insert(d) {
+                todo.extend(self.read_prereqs[d].iter().copied());
+            }
+        }
+        let mut inputs = Outputs::default();
+        for a in before {
             if let Some(o) = outputs_of(a) {
                 inputs.overlay(o);
             }
@@ -199,5 +251,45 @@ mod tests {
         let keys: Vec<String> = (0..sub.len()).map(|i| sub.key(i).to_string()).collect();
         assert_eq!(keys, ["resource-group", "storage:functions"]);
         assert!(all.len() > sub.len());
+    }
+
+    /// Reads wait for their container and what they use, not for every create before them.
+    #[test]
+    fn reads_wait_only_for_their_container_and_what_they_use() {
+        let stack = stack();
+        let read_before = |key: &str| -> Vec<String> {
+            let i = (0..stack.len())
+                .find(|i| stack.key(*i).to_string() == key)
+                .expect("listed");
+            let mut keys: Vec<String> = stack.read_prereqs()[i]
+                .iter()
+                .map(|d| stack.key(*d).to_string())
+                .collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(read_before("resource-group"), Vec::<String>::new());
+        assert_eq!(read_before("function-app"), ["resource-group"]);
+        assert_eq!(
+            read_before("role:function-app:raw:blob-owner"),
+            ["function-app", "storage:raw"]
+        );
+        assert_eq!(
+            read_before("function-package"),
+            ["function-app", "storage:functions"]
+        );
+        assert_eq!(read_before("event-subscription"), ["event-topic"]);
+        // Longest chain of reads: group, then site or account, then what lives in them.
+        let mut depth = vec![0usize; stack.len()];
+        for level in stack.levels().expect("acyclic") {
+            for i in level {
+                depth[i] = 1 + stack.read_prereqs()[i]
+                    .iter()
+                    .map(|d| depth[*d])
+                    .max()
+                    .unwrap_or(0);
+            }
+        }
+        assert_eq!(depth.iter().max(), Some(&3));
     }
 }

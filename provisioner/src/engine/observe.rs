@@ -1,5 +1,6 @@
-//! Reading live state, once per resource: each read starts as soon as the resources it depends on
-//! are read, and is given their outputs. A resource whose container (its resource group, account,
+//! Reading live state, once per resource: each read starts as soon as its container and the
+//! resources whose outputs it uses are read (`Stack::read_prereqs`), not after every dependency, so
+//! a converged environment is read in three rounds, not seven. A resource whose container (its resource group, account,
 //! site, topic) is absent is absent too, and is not read.
 
 use super::graph::{GraphError, Stack};
@@ -58,13 +59,13 @@ pub async fn observe(
 ) -> Result<Observed, ObserveError> {
     type Outcome = Result<Read, Option<ObserveError>>;
     let results = schedule::run(
-        stack.prereqs(),
+        stack.read_prereqs(),
         parallelism,
         |i, done: &[Option<Outcome>]| {
             let resource = &stack.resources[i];
             let result_of = |key: Key| stack.position(key).and_then(|p| done[p].as_ref());
             // A dependency that could not be read leaves this one unknown: no read.
-            if stack.prereqs()[i]
+            if stack.read_prereqs()[i]
                 .iter()
                 .any(|&d| matches!(done[d], Some(Err(_))))
             {
@@ -75,7 +76,7 @@ pub async fn observe(
                     return Step::Done(Ok(Read::absent()));
                 }
             }
-            let inputs = stack.inputs(i, |a| match &done[a] {
+            let inputs = stack.read_inputs(i, |a| match &done[a] {
                 Some(Ok(read)) => Some(&read.outputs),
                 _ => None,
             });

@@ -402,6 +402,10 @@ impl Resource for FunctionPackage {
     fn contained_in(&self) -> Option<Key> {
         Some(Key::FunctionApp)
     }
+    /// The site's settings and the functions account's endpoint and keys.
+    fn read_needs(&self) -> Vec<Key> {
+        vec![Key::FunctionApp, AccountRole::Functions.key()]
+    }
     /// The package setting and, in SAS mode, whether storage still serves its URL.
     fn read<'a>(&'a self, ctx: &'a Ctx, inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {

@@ -163,6 +163,11 @@ pub trait Resource: Send + Sync {
     fn depends_on(&self) -> Vec<Key>;
     /// The dependency this resource lives in: when that is absent, so is this, without a read.
     fn contained_in(&self) -> Option<Key>;
+    /// Besides its container, the resources whose outputs `read` uses: only these are read
+    /// before it, so reads do not wait for the whole chain of creates.
+    fn read_needs(&self) -> Vec<Key> {
+        Vec::new()
+    }
     fn read<'a>(&'a self, ctx: &'a Ctx, inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>>;
     fn diff(&self, ctx: &Ctx, inputs: &Outputs, live: &Live) -> Diff;
     fn apply<'a>(

@@ -206,6 +206,9 @@ impl Resource for RoleAssignment {
     fn contained_in(&self) -> Option<Key> {
         Some(self.account.key())
     }
+    fn read_needs(&self) -> Vec<Key> {
+        vec![self.principal.key()]
+    }
     fn read<'a>(&'a self, ctx: &'a Ctx, inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {
             // No principal yet: nothing can be assigned to it.
