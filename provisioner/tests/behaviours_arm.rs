@@ -184,20 +184,37 @@ async fn unregistered_resource_providers_are_registered_before_the_first_write()
             up.stderr
         );
     }
-    // Registration is no barrier: the raw account (Microsoft.Storage, registered for the lock's
-    // home) is created while Microsoft.Web is still registering, not after.
-    let raw = world.names().raw_account;
-    let raw_created = up
+    // Registration is no barrier: the resource group (Microsoft.Resources, always registered) is
+    // created while every other namespace is still registering, not after.
+    let group_created = up
         .stderr
-        .find(&format!("creating storage account {raw}"))
-        .expect("up says it creates the raw account");
-    let web_registered = up
+        .find("created resource group")
+        .expect("up says it created the resource group");
+    let first_registered = up
         .stderr
-        .find("resource provider Microsoft.Web is registered")
-        .expect("up says Microsoft.Web is registered");
+        .find("is registered on the subscription")
+        .expect("up says a namespace is registered");
     assert!(
-        raw_created < web_registered,
-        "the raw account waited for Microsoft.Web to register:\n{}",
+        group_created < first_registered,
+        "the resource group waited for a namespace to register:\n{}",
+        up.stderr
+    );
+    // Nor is the lock's home: every namespace starts registering at once, not after the
+    // functions account (which waits for Microsoft.Storage) is created.
+    let functions_created = up
+        .stderr
+        .find(&format!(
+            "creating storage account {}",
+            world.names().functions_account
+        ))
+        .expect("up says it creates the functions account");
+    let web_registering = up
+        .stderr
+        .find("registering resource provider Microsoft.Web")
+        .expect("up says it registers Microsoft.Web");
+    assert!(
+        web_registering < functions_created,
+        "Microsoft.Web started registering only after the lock's home was made:\n{}",
         up.stderr
     );
 }

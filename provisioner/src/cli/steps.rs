@@ -57,11 +57,25 @@ pub struct Applied {
 }
 
 /// Makes sure the lock's home exists, takes the lock, applies the rest of the plan (reading what
-/// it is about to change again, now that no other run can), and releases the lock.
+/// it is about to change again, now that no other run can), and releases the lock. The resource
+/// providers the plan needs register from the start, beside all of it: registering is a
+/// subscription-wide, idempotent action, not a write to the environment, and on a fresh
+/// subscription it is the longest wait before a resource's first write.
 pub async fn apply_locked(
     s: &Session,
     planned: Planned,
     command: &str,
+) -> Result<Applied, CliError> {
+    let gate = registration_gate(s, &planned.plan);
+    gate.beside(apply_under_lock(s, planned, command, &gate))
+        .await
+}
+
+async fn apply_under_lock(
+    s: &Session,
+    planned: Planned,
+    command: &str,
+    gate: &Gate<'_>,
 ) -> Result<Applied, CliError> {
     let Planned {
         stack,
@@ -75,11 +89,10 @@ pub async fn apply_locked(
         .any(|k| plan.action(*k).is_some_and(Action::is_change));
     let mut lock_home = None;
     if home_changes {
-        register_namespaces(s, &plan, &|k| LOCK_HOME.contains(&k)).await?;
         let options = ApplyOptions {
             parallelism: s.global.parallelism,
             reread_planned: false,
-            gate: None,
+            gate: Some(gate),
         };
         let summary = progress
             .apply(
@@ -103,18 +116,14 @@ pub async fn apply_locked(
         Duration::from_secs(s.global.lock_timeout),
     )
     .await?;
-    // Under the lock, so a run that waited finds them registered and sends nothing; beside the
-    // apply, so what needs no new namespace starts at once.
-    let gate = registration_gate(s, &plan);
     let options = ApplyOptions {
         parallelism: s.global.parallelism,
         reread_planned: true,
-        gate: Some(&gate),
+        gate: Some(gate),
     };
-    let (_, locked) = tokio::join!(
-        gate.drive(),
-        progress.apply(ctx, &stack, &plan, &|_| true, &options, s.reporter.clone())
-    );
+    let locked = progress
+        .apply(ctx, &stack, &plan, &|_| true, &options, s.reporter.clone())
+        .await;
     lock.release().await;
     Ok(Applied { lock_home, locked })
 }
@@ -141,26 +150,6 @@ fn registration_gate<'a>(s: &'a Session, plan: &Plan) -> Gate<'a> {
             Ok(())
         })
     })
-}
-
-/// Registers the resource provider namespaces the planned changes `in_step` selects need.
-async fn register_namespaces(
-    s: &Session,
-    plan: &Plan,
-    in_step: &dyn Fn(Key) -> bool,
-) -> Result<(), CliError> {
-    let namespaces: BTreeSet<&'static str> = plan
-        .items
-        .iter()
-        .filter(|p| p.action.is_change() && in_step(p.key))
-        .flat_map(|p| p.key.namespaces().iter().copied())
-        .collect();
-    for ns in registration::ensure_registered(&s.ctx, &namespaces).await? {
-        s.reporter.event(Event::Note {
-            message: format!("resource provider {ns} is registered on the subscription"),
-        });
-    }
-    Ok(())
 }
 
 pub fn failed(command: &str, summary: &ApplySummary) -> CliError {

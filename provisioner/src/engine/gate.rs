@@ -33,6 +33,20 @@ impl<'a> Gate<'a> {
         futures::future::join_all(self.namespaces.values().cloned()).await;
     }
 
+    /// Runs `work` with every registration driven beside it from the start; returns as soon as
+    /// `work` ends (a registration nobody waits for is not waited for).
+    pub async fn beside<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        let drive = self.drive().fuse();
+        let work = work.fuse();
+        futures::pin_mut!(drive, work);
+        loop {
+            futures::select! {
+                out = work => return out,
+                () = drive => {}
+            }
+        }
+    }
+
     /// Waits until `key` may be written to: the first registration that failed is its error.
     pub async fn open_for(&self, key: Key) -> Result<(), String> {
         for ns in key.namespaces() {
