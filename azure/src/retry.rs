@@ -4,6 +4,10 @@
 //!   `Retry-After` (seconds or HTTP-date), else exponential backoff with jitter.
 //! - `Busy` (another operation in progress, a resource still being deleted): wait and retry
 //!   until the deadline.
+//! - Busy and propagating answers are waits for Azure to finish something whose length nobody
+//!   knows: each pause is at most a quarter of the time waited so far (and at least `base`), so
+//!   the wait never overshoots the moment Azure is done by more than a quarter, where plain
+//!   doubling overshoots by up to the whole wait.
 //! - `Propagating` (an answer that only means Azure has not caught up yet: a principal not yet
 //!   replicated, a data role not yet effective, a host not yet started): retried until the
 //!   propagation window passes.
@@ -343,7 +347,10 @@ impl RetryPolicy {
             if give_up || elapsed >= self.deadline {
                 return Err(self.gave_up(error, class, elapsed, attempt));
             }
-            let wait = self.delay(attempt, error.retry_after);
+            let mut wait = self.delay(attempt, error.retry_after);
+            if matches!(class, Class::Busy | Class::Propagating) && error.retry_after.is_none() {
+                wait = wait.min(self.base.max(elapsed / 4));
+            }
             (call.notify)(format!(
                 "{} {}: {}; retrying in {:.1}s",
                 describe(class),
@@ -549,6 +556,64 @@ mod tests {
             waited >= Duration::from_secs(60) && waited < Duration::from_secs(90),
             "{waited:?}"
         );
+    }
+
+    /// Azure catches up at an unknown moment (here 40 s in): the call notices within a quarter
+    /// of the time waited, where doubling pauses (up to 20 s) would notice up to 20 s late.
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_for_azure_overshoots_by_at_most_a_quarter() {
+        let notify: Notify = Arc::new(|_| {});
+        let started = Instant::now();
+        let attempts = std::sync::Mutex::new(Vec::new());
+        let busy = |e: &Error| (e.code == "AnotherOperationInProgress").then_some(Class::Busy);
+        let propagating = |e: &Error| (e.code == "PrincipalNotFound").then_some(Class::Propagating);
+        for (code, classify) in [
+            (
+                "AnotherOperationInProgress",
+                &busy as &(dyn Fn(&Error) -> Option<Class> + Send + Sync),
+            ),
+            ("PrincipalNotFound", &propagating),
+        ] {
+            let began = Instant::now();
+            attempts.lock().expect("attempts").clear();
+            RetryPolicy {
+                jitter: Jitter::fixed(1.0),
+                ..Default::default()
+            }
+            .run(
+                Attempting {
+                    what: "PUT x",
+                    classify,
+                    notify: &notify,
+                },
+                || async {
+                    attempts.lock().expect("attempts").push(began.elapsed());
+                    if began.elapsed() < Duration::from_secs(40) {
+                        Err(http(409, code))
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
+            .await
+            .expect("succeeds once Azure is done");
+            let done = began.elapsed();
+            assert!(
+                done >= Duration::from_secs(40) && done <= Duration::from_secs(50),
+                "{code}: noticed at {done:?}, Azure was done at 40 s"
+            );
+            let attempts = attempts.lock().expect("attempts").clone();
+            for pair in attempts.windows(2) {
+                let pause = pair[1] - pair[0];
+                assert!(
+                    // tokio's timer rounds a pause up to the next millisecond.
+                    pause <= Duration::from_millis(250).max(pair[0] / 4) + Duration::from_millis(1),
+                    "{code}: paused {pause:?} after waiting {:?}: {attempts:?}",
+                    pair[0]
+                );
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(101));
     }
 
     #[tokio::test(start_paused = true)]
