@@ -79,8 +79,9 @@ async fn two_ups_at_once_take_turns_and_a_held_lock_names_its_holder() {
             w.user_agent
         );
     }
-    // The lock's own home (resource group, functions account, locks container) is made sure of
-    // before the lock can be taken, by both runs, and resource providers register from the start
+    // The lock's own home (resource group, functions account, locks container) and the rest of the
+    // group's new first level (storage accounts, workspace, plan) are made sure of before the lock
+    // can be taken, by both runs, and resource providers register from the start
     // of each run (a subscription-wide, idempotent action, not a write to the environment: either
     // run may send it); everything else happens under the lock, so the two runs' writes to it
     // form two blocks, never interleaved.
@@ -88,6 +89,10 @@ async fn two_ups_at_once_take_turns_and_a_held_lock_names_its_holder() {
     let bootstrap = [
         world.rg_id(),
         world.account_id(&names.functions_account),
+        world.account_id(&names.raw_account),
+        world.account_id(&names.standard_account),
+        world.resource_id("Microsoft.OperationalInsights/workspaces", &names.workspace),
+        world.resource_id("Microsoft.Web/serverfarms", &names.plan),
         format!(
             "{}/blobServices/default/containers/locks",
             world.account_id(&names.functions_account)

@@ -22,6 +22,7 @@ pub struct Planned {
 
 pub async fn observe_and_plan(s: &Session) -> Result<Planned, CliError> {
     let stack = Stack::new(crate::resources::all(&s.ctx.env))?;
+    crate::resources::function_package::prepare(&s.ctx);
     let observed = engine::observe(&s.ctx, &stack, s.global.parallelism).await?;
     if s.ctx.package_path.is_none() && observed.is_present(Key::FunctionPackage) {
         s.reporter.event(Event::Note {
@@ -50,13 +51,32 @@ pub const LOCK_HOME: [Key; 3] = [
     Key::Container(Container::Locks),
 ];
 
-/// What an apply did: the lock's home, made sure of before the lock, and the rest, under it.
+/// What is made sure of before the lock: its home, and the resource group's first level when it
+/// does not exist yet (the storage accounts, the workspace, the plan: resources that live in the
+/// group and need nothing else). A storage account is the longest of the first creates and the
+/// site needs all of them, so creating them beside the lock's home, not after it, takes their
+/// length off every cold `up`. Two runs that both find one absent send their create twice; the
+/// run that takes the lock second re-reads it under the lock and sets what its own file says, as
+/// it would after the first run had finished.
+fn before_the_lock(stack: &Stack, plan: &Plan, key: Key) -> bool {
+    if LOCK_HOME.contains(&key) {
+        return true;
+    }
+    let first_level = stack.position(key).is_some_and(|i| {
+        let r = &stack.resources[i];
+        r.contained_in() == Some(Key::ResourceGroup) && r.depends_on() == [Key::ResourceGroup]
+    });
+    first_level && matches!(plan.action(key), Some(Action::Create))
+}
+
+/// What an apply did: what it made sure of before the lock (the lock's home, the group's new
+/// first level), and the rest, under it.
 pub struct Applied {
     pub lock_home: Option<ApplySummary>,
     pub locked: ApplySummary,
 }
 
-/// Makes sure the lock's home exists, takes the lock, applies the rest of the plan (reading what
+/// Makes sure the lock's home (and the group's new first level) exists, takes the lock, applies the rest of the plan (reading what
 /// it is about to change again, now that no other run can), and releases the lock. The resource
 /// providers the plan needs register from the start, beside all of it: registering is a
 /// subscription-wide, idempotent action, not a write to the environment, and on a fresh
@@ -87,6 +107,7 @@ async fn apply_under_lock(
     let home_changes = LOCK_HOME
         .iter()
         .any(|k| plan.action(*k).is_some_and(Action::is_change));
+    let first = |k: Key| before_the_lock(&stack, &plan, k);
     let mut lock_home = None;
     if home_changes {
         let options = ApplyOptions {
@@ -95,17 +116,10 @@ async fn apply_under_lock(
             gate: Some(gate),
         };
         let summary = progress
-            .apply(
-                ctx,
-                &stack,
-                &plan,
-                &|k| LOCK_HOME.contains(&k),
-                &options,
-                s.reporter.clone(),
-            )
+            .apply(ctx, &stack, &plan, &first, &options, s.reporter.clone())
             .await;
         if !summary.ok() {
-            eprint!("{}", render::summary_text("the lock's home", &summary));
+            eprint!("{}", render::summary_text("before the lock", &summary));
             return Err(failed(command, &summary));
         }
         lock_home = Some(summary);
@@ -181,7 +195,7 @@ pub fn report_applied(
     } else {
         s.notices(&all_notices);
         if let Some(home) = &applied.lock_home {
-            print!("{}", render::summary_text("the lock's home", home));
+            print!("{}", render::summary_text("before the lock", home));
         }
         print!("{}", render::summary_text(command, &applied.locked));
     }

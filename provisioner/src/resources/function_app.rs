@@ -433,17 +433,22 @@ impl Resource for FunctionApp {
     }
     fn read<'a>(&'a self, ctx: &'a Ctx, _inputs: &'a Outputs) -> BoxFuture<'a, Result<Read>> {
         Box::pin(async move {
-            let Some(site) = ctx.azure.get(&path(ctx, "")).await? else {
-                return Ok(Read::absent());
-            };
-            let (config_path, settings_path) = (
+            // All three at once: the site's children answer 404 when it is absent, and then
+            // only the site's own answer counts.
+            let (site_path, config_path, settings_path) = (
+                path(ctx, ""),
                 path(ctx, "/config/web"),
                 path(ctx, "/config/appsettings/list"),
             );
-            let (config, settings) = futures::try_join!(
+            let (site, config, settings) = futures::join!(
+                ctx.azure.get(&site_path),
                 ctx.azure.get(&config_path),
                 ctx.azure.post(&settings_path, None)
-            )?;
+            );
+            let Some(site) = site? else {
+                return Ok(Read::absent());
+            };
+            let (config, settings) = (config?, settings?);
             let outputs = Outputs {
                 site_principal_id: site
                     .pointer("/identity/principalId")

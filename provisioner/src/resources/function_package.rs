@@ -46,8 +46,12 @@ static BUILT: OnceLock<std::result::Result<(Vec<u8>, String), String>> = OnceLoc
 
 /// The zip and its SHA-256, built once per run.
 pub fn package(ctx: &Ctx) -> Result<&'static (Vec<u8>, String)> {
+    package_at(ctx.package_path.as_deref())
+}
+
+fn package_at(path: Option<&std::path::Path>) -> Result<&'static (Vec<u8>, String)> {
     BUILT
-        .get_or_init(|| match &ctx.package_path {
+        .get_or_init(|| match path {
             Some(path) => std::fs::read(path)
                 .map(|zip| {
                     let sha = sha256_hex(&zip);
@@ -60,6 +64,19 @@ pub fn package(ctx: &Ctx) -> Result<&'static (Vec<u8>, String)> {
         })
         .as_ref()
         .map_err(|e| ResourceError::Other(e.clone()))
+}
+
+/// Reads and hashes a package given with `--package` on a blocking thread, so it is ready when
+/// the plan compares it with the deployed one instead of after every read (a debug handler's zip
+/// is tens of MB). A package built from source is left to the plan, which builds it only when
+/// something is deployed to compare it with.
+pub fn prepare(ctx: &Ctx) {
+    if let Some(path) = ctx.package_path.clone() {
+        tokio::task::spawn_blocking(move || {
+            // An error is kept in BUILT and reported where the package is used.
+            let _ = package_at(Some(&path));
+        });
+    }
 }
 
 /// Uploads the package under its hash unless that blob is there already; the account and the
