@@ -141,11 +141,52 @@ async fn assert_identity_based(world: &World, state: &Value, settings: &Value) {
     );
 }
 
+/// The group's first level (storage accounts, workspace, plan) is created beside the lock's home:
+/// every one of their creates is sent before the locks container is, which comes only once the
+/// functions account exists; nothing else is created before it.
+fn assert_first_level_created_before_the_lock(world: &World) {
+    let names = world.names();
+    let writes: Vec<String> = world
+        .writes()
+        .iter()
+        .filter(|w| w.method == "PUT")
+        .map(|w| w.path.to_ascii_lowercase())
+        .collect();
+    let position = |id: String| {
+        let id = id.to_ascii_lowercase();
+        writes
+            .iter()
+            .position(|p| *p == id)
+            .unwrap_or_else(|| panic!("up created {id}: {writes:#?}"))
+    };
+    let locks = position(format!(
+        "{}/blobServices/default/containers/locks",
+        world.account_id(&names.functions_account)
+    ));
+    for id in [
+        world.account_id(&names.raw_account),
+        world.account_id(&names.standard_account),
+        world.resource_id("Microsoft.OperationalInsights/workspaces", &names.workspace),
+        world.resource_id("Microsoft.Web/serverfarms", &names.plan),
+    ] {
+        assert!(
+            position(id.clone()) < locks,
+            "{id} was created after the lock's container: {writes:#?}"
+        );
+    }
+    let site = position(world.resource_id("Microsoft.Web/sites", &names.function_app));
+    assert!(
+        locks < site,
+        "the site was created before the lock: {writes:#?}"
+    );
+}
+
 #[tokio::test]
 async fn up_creates_everything_then_a_rerun_writes_nothing_and_down_leaves_nothing_of_ours() {
     let world = World::start().await;
     let up = world.provision(&["up", "--yes"]).await;
     assert_eq!(up.code, 0, "up failed:\n{}\n{}", up.stdout, up.stderr);
+    assert_first_level_created_before_the_lock(&world);
     let state = world.state().await;
     for (kind, count) in [
         ("Microsoft.Resources/resourceGroups", 1),

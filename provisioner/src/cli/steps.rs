@@ -62,10 +62,9 @@ fn before_the_lock(stack: &Stack, plan: &Plan, key: Key) -> bool {
     if LOCK_HOME.contains(&key) {
         return true;
     }
-    let first_level = stack.position(key).is_some_and(|i| {
-        let r = &stack.resources[i];
-        r.contained_in() == Some(Key::ResourceGroup) && r.depends_on() == [Key::ResourceGroup]
-    });
+    let first_level = stack
+        .position(key)
+        .is_some_and(|i| stack.resources[i].depends_on() == [Key::ResourceGroup]);
     first_level && matches!(plan.action(key), Some(Action::Create))
 }
 
