@@ -53,10 +53,7 @@ pub fn test_package() -> PathBuf {
                 .unwrap_or_else(|_| root.join("target"));
             let handler = std::fs::read(target.join("debug/handler")).expect("handler binary");
             let zip = function_zip::package::zip_package(&handler).expect("zip");
-            let path = std::env::temp_dir()
-                .join(format!("superhero-test-package-{}.zip", std::process::id()));
-            std::fs::write(&path, zip).expect("write package");
-            path
+            test_kit::keep_package(&target, &zip).expect("write package")
         })
         .clone()
 }

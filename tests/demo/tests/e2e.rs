@@ -26,9 +26,7 @@ fn build_binaries_and_package() -> PathBuf {
         .unwrap_or_else(|_| workspace().join("target"));
     let handler = std::fs::read(target.join("debug/handler")).expect("handler");
     let zip = function_zip::package::zip_package(&handler).expect("zip");
-    let path = std::env::temp_dir().join(format!("e2e-package-{}.zip", std::process::id()));
-    std::fs::write(&path, zip).expect("write");
-    path
+    test_kit::keep_package(&target, &zip).expect("write package")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

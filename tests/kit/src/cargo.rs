@@ -34,3 +34,41 @@ pub fn build_as_the_suite(workspace: &Path, extra: &[&str]) -> std::io::Result<E
     }
     command.status()
 }
+
+/// Keeps `bytes` (a package a test built) as `<target dir>/test-packages/<content hash>.zip` and
+/// returns its path: the same handler gives the same file, shared by every test process, written
+/// once (to a temporary name, then renamed, so a reader never sees half of it). Files not touched
+/// for a day are removed, so packages of old builds do not pile up; per-process files in the
+/// temp dir used to (32 MB each, never removed).
+pub fn keep_package(target_dir: &Path, bytes: &[u8]) -> std::io::Result<std::path::PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let dir = target_dir.join("test-packages");
+    std::fs::create_dir_all(&dir)?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    let path = dir.join(format!("{:016x}-{}.zip", hasher.finish(), bytes.len()));
+    if path.exists() {
+        // In use: not stale for the sweep below in other processes.
+        std::fs::File::options()
+            .append(true)
+            .open(&path)?
+            .set_modified(std::time::SystemTime::now())?;
+    } else {
+        let partial = dir.join(format!(".partial-{}", std::process::id()));
+        std::fs::write(&partial, bytes)?;
+        std::fs::rename(&partial, &path)?;
+    }
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if stale && entry.path() != path {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(path)
+}

@@ -7,7 +7,7 @@ mod launch;
 mod process;
 mod tools;
 
-pub use cargo::build_as_the_suite;
+pub use cargo::{build_as_the_suite, keep_package};
 pub use launch::{redis, tansu, Azurite};
 pub use process::{
     free_port, port_for_child, try_free_port, wait_listening, Service, READY_TIMEOUT,
