@@ -18,7 +18,8 @@
 # provisioner::resources::all + depends_on, LatencyProfile::azure_like and Behaviours::default(); see
 # provisioner/examples/bench_support.rs): the least time any client could take on this emulator with
 # every Azure behaviour on. Each resource weighs its LRO (emulated seconds * S), the least number of
-# sequential ARM/Graph requests its create takes * request_ms (80 ms real, not scaled), and the waits
+# sequential ARM/Graph requests its create takes * request_ms (80 ms real, not scaled), the LRO rounded
+# up to the emulator's Retry-After (a client polls no sooner, so it sees the end at the next poll), and the waits
 # Azure imposes on it (scaled by S): provider registration before a namespace's first write, the
 # package URL's stored access policy, the Functions host restarting after a settings write, the site
 # identity's data roles landing (then a restart), and the webhook's cold start before Event Grid's
@@ -106,7 +107,8 @@ resource_manager = "$URL"
 graph = "$URL"
 EOF
 
-now() { python3 -c 'import time; print(f"{time.monotonic():.6f}")'; }
+# Bash's own clock: a python3 per sample would add its start-up (tens of ms, more under load).
+now() { printf '%s' "$EPOCHREALTIME"; }
 
 # run LABEL ARGS...: runs provision against the emulator with a cleared request log; records the wall
 # time, exit code, output and the requests it made under $WORK/LABEL.*
@@ -244,7 +246,7 @@ print("=" * 96)
 print()
 print("critical path chain (model):")
 for s in crit["chain"]:
-    lro = f"{s['lro_field']} {s['lro_emulated_s']:g} s x {scale:g} = {s['lro_s']:.3f} s" if s["lro_field"] else "no LRO"
+    lro = f"{s['lro_field']} {s['lro_emulated_s']:g} s x {scale:g}, seen at {s['lro_s']:.3f} s" if s["lro_field"] else "no LRO"
     print(f"  {s['key']:<42} {lro:<48} + {s['requests']} req  = {s['seconds']:.3f} s")
     for w in s["waits"]:
         print(f"  {'':<42}   + {w['seconds']:.3f} s {w['what']}")

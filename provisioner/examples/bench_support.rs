@@ -10,7 +10,9 @@
 //! durations from `Behaviours::default()`). It walks the real dependency graph
 //! (`provisioner::resources::all` + `depends_on`) and gives every resource a weight:
 //!
-//! * its long-running operation from `LatencyProfile::azure_like()`, times TIME_SCALE;
+//! * its long-running operation from `LatencyProfile::azure_like()`, times TIME_SCALE, rounded up
+//!   to the operation's `Retry-After` (a client following the protocol polls no sooner, so it
+//!   learns of the end at the first poll after it);
 //! * plus `request_ms` (real milliseconds, not scaled) for each request a create needs at the
 //!   least, one after the other (`MIN_REQUESTS` below: the PUT, one poll that finds the operation
 //!   done, the GET some protocols need afterwards, and any list/sync calls the create makes);
@@ -130,6 +132,16 @@ fn critical_path(time_scale: f64) -> anyhow::Result<serde_json::Value> {
             None => bail!("bench_support has no request model for resource kind `{kind}`: add it to MIN_REQUESTS"),
         }
     };
+    // A client that follows the protocol learns an operation is done at the first poll at or
+    // after its end: polls come every Retry-After, not sooner.
+    let retry_after = local_cloud::arm::lro::retry_after_at(time_scale) as f64;
+    let observed = |lro_s: f64| {
+        if retry_after > 0.0 && lro_s > 0.0 {
+            (lro_s / retry_after - 1e-9).ceil() * retry_after
+        } else {
+            lro_s
+        }
+    };
     let initial_reads = 1u32;
     let first_read = f64::from(initial_reads) * request_s;
     let registered = first_read + 2.0 * request_s + scaled(behaviours.provider_register_s);
@@ -142,7 +154,7 @@ fn critical_path(time_scale: f64) -> anyhow::Result<serde_json::Value> {
         for &i in level {
             let r = &all[i];
             let (lro, _) = lro_seconds(&profile, r.kind());
-            let mut own = scaled(lro) + f64::from(requests_for(r.kind())?) * request_s;
+            let mut own = observed(scaled(lro)) + f64::from(requests_for(r.kind())?) * request_s;
             let mut start = first_read;
             for &j in &stack.prereqs()[i] {
                 if finish[j] > start {
@@ -228,13 +240,13 @@ fn critical_path(time_scale: f64) -> anyhow::Result<serde_json::Value> {
             let (lro, field) = lro_seconds(&profile, r.kind());
             let n = requests_for(r.kind()).unwrap_or(0);
             let waited: f64 = waits[i].iter().map(|w| w.seconds).sum();
-            lro_total += scaled(lro);
+            lro_total += observed(scaled(lro));
             waits_total += waited;
             requests_total += n;
             json!({"key": r.key(), "kind": r.kind(), "lro_field": field, "lro_emulated_s": lro,
-                   "lro_s": scaled(lro), "requests": n,
+                   "lro_s": observed(scaled(lro)), "requests": n,
                    "waits": waits[i].iter().map(|w| json!({"what": w.what, "seconds": w.seconds})).collect::<Vec<_>>(),
-                   "seconds": scaled(lro) + f64::from(n) * request_s + waited})
+                   "seconds": observed(scaled(lro)) + f64::from(n) * request_s + waited})
         })
         .collect();
     Ok(json!({

@@ -39,11 +39,16 @@ pub fn start(
 
 /// Seconds a client should wait before polling again, as ARM would say it.
 fn retry_after(state: &Shared) -> u64 {
-    let cfg = state.cfg();
-    if cfg.time_scale < 0.05 {
+    retry_after_at(state.cfg().time_scale)
+}
+
+/// The `Retry-After` every long-running operation answers at `time_scale` (10 emulated seconds,
+/// whole seconds as ARM sends them; none when time barely passes).
+pub fn retry_after_at(time_scale: f64) -> u64 {
+    if time_scale < 0.05 {
         0
     } else {
-        (10.0 * cfg.time_scale).ceil() as u64
+        (10.0 * time_scale).ceil() as u64
     }
 }
 
