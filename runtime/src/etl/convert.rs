@@ -19,6 +19,7 @@ use serde_json::value::RawValue;
 use super::builders::BatchBuilder;
 use super::direct::RowSlots;
 use super::elements::{ArrayElements, Element};
+use super::layout::writer_properties;
 use super::quarantine::RejectWriter;
 use super::read_ahead::with_read_ahead;
 use super::record;
@@ -38,7 +39,7 @@ pub enum ParquetCodec {
 pub const GZIP_LEVEL: u32 = 9;
 
 impl ParquetCodec {
-    fn compression(self) -> Compression {
+    pub(super) fn compression(self) -> Compression {
         match self {
             ParquetCodec::Zstd => Compression::ZSTD(ZstdLevel::default()),
             // 9 is within 0..=9: never the default.
@@ -166,25 +167,30 @@ pub fn convert<R: Read + Send, W: Write + Send, Q: Write>(
         }
         Err(e) => return Ok(ConvertOutcome::Rejected(FileRejection::Gzip(e.to_string()))),
     }
+    let batch_rows = options.batch_rows.max(1);
+    let properties = writer_properties(folder, options.codec.compression(), batch_rows);
     with_read_ahead(MultiGzDecoder::new(input), |json| {
-        convert_json(folder, json, parquet_out, rejects_out, options)
+        convert_json(
+            folder,
+            json,
+            parquet_out,
+            rejects_out,
+            batch_rows,
+            properties,
+        )
     })
 }
 
-/// Converts the inflated JSON text.
-fn convert_json<R: Read, W: Write + Send, Q: Write>(
+/// Converts the inflated JSON text, one row group per `batch_rows` rows.
+pub(super) fn convert_json<R: Read, W: Write + Send, Q: Write>(
     folder: Folder,
     json: R,
     parquet_out: W,
     rejects_out: Q,
-    options: &ConvertOptions,
+    batch_rows: usize,
+    properties: WriterProperties,
 ) -> Result<ConvertOutcome, OutputError> {
     let mut elements = ArrayElements::new(json);
-    let batch_rows = options.batch_rows.max(1);
-    let properties = WriterProperties::builder()
-        .set_compression(options.codec.compression())
-        .set_max_row_group_size(batch_rows)
-        .build();
     let batch = BatchBuilder::new(folder);
     let writer = ArrowWriter::try_new(parquet_out, batch.schema(), Some(properties))?;
     let mut sink = RowSink {

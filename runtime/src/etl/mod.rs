@@ -4,7 +4,8 @@
 //!   may be null, each kind's range; [`timestamp`] for the accepted timestamp forms), rendered by
 //!   [`contract`] as the table in `runtime/docs/data-contract.md`.
 //! - [`path`]: raw names, the standard and quarantine names derived from them.
-//! - [`convert()`]: streaming gzip JSON array -> Parquet with per-record validation.
+//! - [`convert()`]: streaming gzip JSON array -> Parquet with per-record validation; [`layout`]:
+//!   each column's Parquet encoding.
 //! - [`process_raw_blob`]: one blob end to end against the standard container.
 //! - [`stages`]: where a conversion's time goes (`etl stages`, runtime/docs/etl-performance.md).
 //!
@@ -18,6 +19,7 @@ pub mod contract;
 mod convert;
 mod direct;
 mod elements;
+mod layout;
 pub mod path;
 mod quarantine;
 mod read_ahead;

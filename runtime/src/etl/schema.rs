@@ -96,6 +96,9 @@ pub struct Column {
     pub kind: ColumnKind,
     /// Whether a JSON `null` is a valid value; a null in any other column rejects the record.
     pub nullable: bool,
+    /// Every record has its own value (an id): a dictionary would only add an index per row
+    /// (see [`super::layout`]).
+    pub unique: bool,
 }
 
 /// What a raw JSON value must be and how it is stored.
@@ -142,6 +145,17 @@ const fn col(name: &'static str, kind: ColumnKind) -> Column {
         name,
         kind,
         nullable: false,
+        unique: false,
+    }
+}
+
+/// A required string that identifies its record (a message id).
+const fn id(name: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColumnKind::Utf8,
+        nullable: false,
+        unique: true,
     }
 }
 
@@ -151,6 +165,7 @@ const fn nullable(name: &'static str, kind: ColumnKind) -> Column {
         name,
         kind,
         nullable: true,
+        unique: false,
     }
 }
 
@@ -168,7 +183,7 @@ const ETL_META: &[Column] = &[
 
 const BUFFER_META: &[Column] = &[
     col("etl_id", Utf8),
-    col("msg_id", Utf8),
+    id("msg_id"),
     // aiokafka's deprecated CRC: always null for v2 record batches (seed §2.5).
     nullable("checksum", Utf8),
     col("headers", Utf8List),
@@ -185,7 +200,7 @@ const BUFFER_META: &[Column] = &[
 
 const LOG_META: &[Column] = &[
     col("etl_id", Utf8),
-    col("msg_id", Utf8),
+    id("msg_id"),
     col("level", Utf8),
     col("timestamp", TS_MS),
     col("name", Utf8),
@@ -194,7 +209,7 @@ const LOG_META: &[Column] = &[
 
 const LIB_SERVER_LOBBY: &[Column] = &[
     col("etl_id", Utf8),
-    col("msg_id", Utf8),
+    id("msg_id"),
     col("timestamp", TS_S),
     col("game_token", Utf8),
     col("user_token", Utf8),
@@ -205,7 +220,7 @@ const LIB_SERVER_LOBBY: &[Column] = &[
 
 const LIB_SERVER_GAME: &[Column] = &[
     col("etl_id", Utf8),
-    col("msg_id", Utf8),
+    id("msg_id"),
     col("timestamp", TS_S),
     col("game_token", Utf8),
     col("user_token", Utf8),
