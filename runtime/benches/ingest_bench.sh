@@ -14,6 +14,9 @@
 # their last message: the bare consumer's own report, the worker's last committed offset in Redis.
 # CPU is user + system of the whole process (every thread, librdkafka's too) at that point.
 #
+# The worker's CPU is also printed per thread name (its own loop on the tokio threads, librdkafka's
+# rdk:* threads), and the size of the files at the faster level beside level 6's.
+#
 # Env: GAMES (default 2000, about 29 messages per game), BATCH_SIZE (1000), BENCH_FAST_LEVEL (default
 # 1: also run the worker at this RAW_GZIP_LEVEL and check its files hold the same JSON; empty = no),
 # BENCH_COMPARE_BIN (another `ingest` binary, e.g. a build from before a change: run it too and fail
@@ -107,8 +110,22 @@ while time.time() < deadline:
 sys.exit("rust ingest did not finish in 600 s")
 PY
   end=$(date +%s.%N)
-  # CPU seconds (user + system) of the worker so far, from /proc/<pid>/stat fields 14 and 15.
+  # CPU seconds (user + system) of the worker so far, from /proc/<pid>/stat fields 14 and 15; and
+  # per thread name (librdkafka's rdk:* threads, tokio's workers, ...) into $WORK/NAME.threads.
   cpu=$(python3 -c "import os;f=open('/proc/$ipid/stat').read().rsplit(')',1)[1].split();print(round((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'),2))")
+  python3 - "$ipid" >"$WORK/$1.threads" <<'PY' || true
+import os, sys, collections
+pid, tck, by = sys.argv[1], os.sysconf('SC_CLK_TCK'), collections.Counter()
+for t in os.listdir(f'/proc/{pid}/task'):
+    try:
+        stat = open(f'/proc/{pid}/task/{t}/stat').read()
+    except OSError:
+        continue
+    name, rest = stat.split('(', 1)[1].rsplit(')', 1)
+    f = rest.split()
+    by[name.rstrip('0123456789')] += int(f[11]) + int(f[12])
+print(', '.join(f'{n} {v / tck:.2f}' for n, v in by.most_common()))
+PY
   kill -TERM $ipid; wait $ipid || true
   echo "$(python3 -c "print(round($end-$start,3))") $(python3 -c "print(round($TOTAL/($end-$start)))") $cpu"
 }
@@ -132,6 +149,10 @@ if [ -n "$BENCH_FAST_LEVEL" ]; then
   read -r FAST_SECS FAST_RATE FAST_CPU < <(run_rust rust-fast "$BENCH_FAST_LEVEL" 1)
   SAME=$(same_json rust rust-fast)
   echo "   $SAME files of the batches cut alike hold the same JSON as at level 6"
+  # The price of the faster level: compressed bytes of the batches both runs cut alike.
+  read -r GZ6 GZFAST < <(cd "$WORK/rust" && find . -type f | while read -r f; do
+    [ -f "$WORK/rust-fast/$f" ] && echo "$(stat -c %s "$f") $(stat -c %s "$WORK/rust-fast/$f")"; done |
+    awk '{a += $1; b += $2} END {print a, b}')
 fi
 if [ -n "$BENCH_COMPARE_BIN" ]; then
   # Another build of the worker (e.g. before a change) must write the very same bytes at level 6.
@@ -185,6 +206,10 @@ if [ -n "$BENCH_FAST_LEVEL" ]; then
   echo "rust ingest / ceiling, level $BENCH_FAST_LEVEL: $(pct "$FAST_RATE" "$BARE_RATE") % of the bare consumer's msgs/s,"
   echo "  $(us_per_msg "$FAST_CPU") us cpu per message (same file names and JSON content as level 6: checked)"
 fi
+if [ -n "$BENCH_FAST_LEVEL" ]; then
+  echo "  files at level $BENCH_FAST_LEVEL: $GZFAST bytes vs $GZ6 at level 6 (same batches): $(python3 -c "print(round(100*($GZFAST/$GZ6-1),1))") % larger"
+fi
+echo "worker CPU seconds by thread, level 6: $(cat "$WORK/rust.threads")"
 echo "  (the bare consumer drained in $BARE_DRAIN s after its first message; the rest of its $BARE_SECS s is"
 echo "   process start and the group join, which the worker pays too)"
 echo "(wall times include process start and group join; broker: tansu on sqlite, db $BYTES bytes)"

@@ -13,9 +13,8 @@
 //! `/proc/self/stat` clock ticks: the bench divides by `getconf CLK_TCK`).
 
 use clap::Parser;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use runtime::ingest::config::IngestConfig;
-use runtime::ingest::consumer::client_config;
+use runtime::ingest::consumer::subscribed;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -50,18 +49,7 @@ fn run() -> Result<String, String> {
     };
     let cfg = IngestConfig::try_parse_from(["bare_consumer"])
         .map_err(|e| format!("worker settings in the environment: {e}"))?;
-    let consumer: BaseConsumer = client_config(
-        &cfg.bootstrap(),
-        &cfg.group_id,
-        cfg.session_timeout_ms,
-        &cfg.kafka_config,
-    )
-    .create()
-    .map_err(|e| format!("cannot create the consumer: {e}"))?;
-    let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&topics)
-        .map_err(|e| format!("cannot subscribe to {topics:?}: {e}"))?;
+    let consumer = subscribed(&cfg)?;
 
     let deadline = Instant::now() + Duration::from_secs(600);
     let (mut messages, mut payload_bytes) = (0u64, 0u64);

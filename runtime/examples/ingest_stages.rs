@@ -7,10 +7,11 @@
 //! * `parse, general`: `records::parse_general` of every message (a `serde_json::Value` tree),
 //! * `parse`: `records::parse` of every message (the typed parser, the general one as fallback),
 //! * `ids + times`: the per-message `msg_id` and the `buffer_meta` timestamp text,
-//! * `rows (no gzip)`: parse + every row serialised into plain buffers, as `json.dumps` would,
+//! * `rows, serde`: parse + every row serialised into plain buffers by serde with the `json.dumps`
+//!   formatter (`pyjson`), as the worker did before,
+//! * `rows, by hand`: the same with `rowjson` (the worker now; the same bytes, checked here too),
 //! * `gzip level L`: deflate of those buffers, one call per file, for the levels in `GZIP_LEVELS`,
-//! * `rows written into gzip`: the rows serialised straight into a level-6 `GzEncoder`, as the worker
-//!   did before (every small write of the serialiser is a deflate call),
+//!   and the compressed size of the files at each level,
 //! * `assemble`: the worker's whole batch encoding (`layout::assemble`) at `RAW_GZIP_LEVEL`.
 //!
 //! Consuming itself is the bare consumer's CPU (`examples/bare_consumer.rs`), not repeated here.
@@ -19,14 +20,12 @@
 use clap::Parser;
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use runtime::ingest::config::IngestConfig;
-use runtime::ingest::consumer::{client_config, to_raw};
+use runtime::ingest::consumer::{subscribed, to_raw};
 use runtime::ingest::layout::{self, Batch};
 use runtime::ingest::records::{self, buffer_row, GameRow, LobbyRow, LogRow, TaskKind};
-use runtime::ingest::{pyjson, timefmt};
+use runtime::ingest::timefmt;
 use std::collections::BTreeMap;
-use std::io;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -92,49 +91,51 @@ fn run() -> Result<(), String> {
             }
         }),
     );
-    let mut plain: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut by_serde: Vec<[Vec<u8>; 3]> = Vec::new();
     row(
-        "rows (no gzip)",
+        "rows, serde",
         best_of(3, || {
-            plain = batches
-                .iter()
-                .map(|b| rows(b, Vec::new).into_iter().collect())
-                .collect();
+            by_serde = batches.iter().map(|b| rows(b, |r, o| r.serde(o))).collect();
         }),
     );
+    let mut plain: Vec<[Vec<u8>; 3]> = Vec::new();
+    row(
+        "rows, by hand",
+        best_of(3, || {
+            plain = batches.iter().map(|b| rows(b, |r, o| r.hand(o))).collect();
+        }),
+    );
+    if plain != by_serde {
+        return Err("the rows written by hand differ from serde's".into());
+    }
     let levels = std::env::var("GZIP_LEVELS").unwrap_or_else(|_| "6,1".into());
     for level in levels
         .split(',')
         .filter_map(|l| l.trim().parse::<u32>().ok())
     {
+        let mut gz_bytes = 0;
         row(
             &format!("gzip level {level}"),
             best_of(3, || {
+                gz_bytes = 0;
                 for files in &plain {
                     for f in files {
                         let mut gz = GzEncoder::new(Vec::new(), Compression::new(level));
                         let _ = gz.write_all(f);
-                        std::hint::black_box(gz.finish().ok());
+                        gz_bytes += gz.finish().map_or(0, |b| b.len());
                     }
                 }
             }),
+        );
+        println!(
+            "  (level {level}: {gz_bytes} bytes of gzip, {:.0} per message)",
+            gz_bytes as f64 / n
         );
     }
     let raw_bytes: usize = plain.iter().flatten().map(Vec::len).sum();
     println!(
         "(raw JSON written: {raw_bytes} bytes, {:.0} per message)",
         raw_bytes as f64 / n
-    );
-    row(
-        "rows written into gzip",
-        best_of(3, || {
-            for b in &batches {
-                let files = rows(b, || GzEncoder::new(Vec::new(), Compression::default()));
-                for gz in files {
-                    std::hint::black_box(gz.finish().ok());
-                }
-            }
-        }),
     );
     let level = Compression::new(cfg.raw_gzip_level);
     row(
@@ -167,9 +168,9 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// The rows of a batch as the worker writes them, each file into a writer from `new`: buffer, log,
+/// The rows of a batch as the worker writes them, each file's JSON array by `write`: buffer, log,
 /// task.
-fn rows<W: io::Write>(batch: &Batch, new: impl Fn() -> W) -> [W; 3] {
+fn rows(batch: &Batch, write: fn(&dyn erased::Row, &mut Vec<u8>)) -> [Vec<u8>; 3] {
     let etl = layout::etl_id(
         &batch.topic,
         batch.partition,
@@ -177,22 +178,21 @@ fn rows<W: io::Write>(batch: &Batch, new: impl Fn() -> W) -> [W; 3] {
         batch.last_offset(),
     )
     .to_string();
-    let (mut buffers, mut logs, mut tasks) =
-        (Counted(new(), 0), Counted(new(), 0), Counted(new(), 0));
-    let push = |out: &mut Counted<W>, row: &dyn erased::Row| {
-        let _ = out.0.write_all(if out.1 == 0 { b"[" } else { b", " });
-        out.1 += 1;
-        row.write(&mut out.0);
+    let mut files = [Vec::new(), Vec::new(), Vec::new()];
+    let [buffers, logs, tasks] = &mut files;
+    let push = |out: &mut Vec<u8>, row: &dyn erased::Row| {
+        out.extend_from_slice(if out.is_empty() { b"[" } else { b", " });
+        write(row, out);
     };
     for m in &batch.messages {
         let id = layout::msg_id(&batch.topic, m.partition, m.offset).to_string();
         let Ok(p) = records::parse(&batch.topic, m.value.as_deref()) else {
             continue;
         };
-        push(&mut buffers, &buffer_row(&etl, id.clone(), m));
+        push(buffers, &buffer_row(&etl, &id, m));
         let e = &p.envelope;
         push(
-            &mut logs,
+            logs,
             &LogRow {
                 etl_id: &etl,
                 msg_id: &id,
@@ -210,7 +210,7 @@ fn rows<W: io::Write>(batch: &Batch, new: impl Fn() -> W) -> [W; 3] {
             } => {
                 for h in heroes {
                     push(
-                        &mut tasks,
+                        tasks,
                         &LobbyRow {
                             etl_id: &etl,
                             msg_id: &id,
@@ -225,7 +225,7 @@ fn rows<W: io::Write>(batch: &Batch, new: impl Fn() -> W) -> [W; 3] {
                 }
             }
             TaskKind::AttackCompleted(a) => push(
-                &mut tasks,
+                tasks,
                 &GameRow {
                     etl_id: &etl,
                     msg_id: &id,
@@ -242,42 +242,34 @@ fn rows<W: io::Write>(batch: &Batch, new: impl Fn() -> W) -> [W; 3] {
             _ => {}
         }
     }
-    for out in [&mut buffers, &mut logs, &mut tasks] {
-        let _ = out.0.write_all(b"]");
+    for out in &mut files {
+        out.push(b']');
     }
-    [buffers.0, logs.0, tasks.0]
+    files
 }
 
-/// A writer and the rows written to it.
-struct Counted<W>(W, usize);
-
 mod erased {
-    use super::pyjson;
-    use std::io::Write;
+    use runtime::ingest::pyjson;
+    use runtime::ingest::rowjson::RowJson;
+
+    /// A row written either way.
     pub trait Row {
-        fn write(&self, out: &mut dyn Write);
+        fn serde(&self, out: &mut Vec<u8>);
+        fn hand(&self, out: &mut Vec<u8>);
     }
-    impl<T: serde::Serialize> Row for T {
-        fn write(&self, out: &mut dyn Write) {
+    impl<T: serde::Serialize + RowJson> Row for T {
+        fn serde(&self, out: &mut Vec<u8>) {
             let _ = pyjson::write(out, self);
+        }
+        fn hand(&self, out: &mut Vec<u8>) {
+            self.write_json(out);
         }
     }
 }
 
 /// The first `expect` messages of the worker's topics, cut into batches as the worker cuts them.
 fn read_batches(cfg: &IngestConfig, expect: usize) -> Result<Vec<Batch>, String> {
-    let consumer: BaseConsumer = client_config(
-        &cfg.bootstrap(),
-        &cfg.group_id,
-        cfg.session_timeout_ms,
-        &cfg.kafka_config,
-    )
-    .create()
-    .map_err(|e| format!("cannot create the consumer: {e}"))?;
-    let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&topics)
-        .map_err(|e| format!("cannot subscribe to {topics:?}: {e}"))?;
+    let consumer = subscribed(cfg)?;
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut open: BTreeMap<(String, i32), Vec<_>> = BTreeMap::new();
     let mut batches = Vec::new();

@@ -4,6 +4,12 @@ use clap::Parser;
 use runtime::ingest::config::IngestConfig;
 use runtime::ingest::worker;
 
+// Every message is copied out of librdkafka, parsed into short strings and written into per-file
+// buffers, and every file gets a fresh deflate state: mimalloc (already the ETL's allocator, see
+// docs/decisions.md) serves these faster than glibc's malloc (runtime/docs/ingest-performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cfg = IngestConfig::parse();

@@ -7,6 +7,7 @@
 //! which drops in-memory batches of partitions it no longer owns.
 
 use crate::ingest::batcher::Tp;
+use crate::ingest::config::IngestConfig;
 use crate::ingest::offsets::{self, Committed};
 use crate::ingest::records::RawMessage;
 use bytes::Bytes;
@@ -243,6 +244,24 @@ pub fn subscribe(
         .create_with_context(context)?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names)?;
+    Ok(consumer)
+}
+
+/// A plain consumer with the worker's settings (`client_config`), subscribed to the worker's topics:
+/// the bench's examples (`bare_consumer`, `ingest_stages`) read the broker the way the worker does.
+pub fn subscribed(cfg: &IngestConfig) -> Result<BaseConsumer, String> {
+    let consumer: BaseConsumer = client_config(
+        &cfg.bootstrap(),
+        &cfg.group_id,
+        cfg.session_timeout_ms,
+        &cfg.kafka_config,
+    )
+    .create()
+    .map_err(|e| format!("cannot create the consumer: {e}"))?;
+    let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .map_err(|e| format!("cannot subscribe to {topics:?}: {e}"))?;
     Ok(consumer)
 }
 

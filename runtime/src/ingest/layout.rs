@@ -11,17 +11,16 @@
 //!
 //! So a replay of the same offsets produces the same paths and the same bytes.
 
-use crate::ingest::pyjson;
 use crate::ingest::quarantine::QuarantineRow;
 use crate::ingest::records::{
     self, buffer_row, GameRow, LobbyRow, LogRow, RawMessage, TaskKind, GAME_TOPIC, LOBBY_TOPIC,
 };
+use crate::ingest::rowjson::RowJson;
 use crate::ingest::timefmt;
 use bytes::Bytes;
 use chrono::{Datelike, NaiveDateTime};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use serde::Serialize;
 use std::io::Write;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -97,8 +96,8 @@ pub fn task_folder(topic: &str) -> Option<&'static str> {
     }
 }
 
-/// Gzip of a JSON array, written like `json.dump(rows, f)`. The rows are serialised into a plain
-/// buffer and deflated in one call at the end: fed straight into the encoder, each of the
+/// Gzip of a JSON array, written like `json.dump(rows, f)`. The rows are written (by
+/// [`RowJson`]) into a plain buffer and deflated in one call at the end: fed straight into the encoder, each of the
 /// serialiser's many small writes was a deflate call, which cost more than the deflating itself.
 /// The compressed bytes are the same either way (deflate without flushes does not depend on how its
 /// input is cut).
@@ -113,13 +112,12 @@ impl ArrayWriter {
         json.push(b'[');
         Self { json, rows: 0 }
     }
-    fn push<T: Serialize>(&mut self, row: &T) -> std::io::Result<()> {
+    fn push(&mut self, row: &impl RowJson) {
         if self.rows > 0 {
             self.json.extend_from_slice(b", ");
         }
-        pyjson::write(&mut self.json, row).map_err(std::io::Error::other)?;
+        row.write_json(&mut self.json);
         self.rows += 1;
-        Ok(())
     }
     fn finish(mut self, path: String, level: Compression) -> std::io::Result<RawFile> {
         self.json.push(b']');
@@ -180,12 +178,12 @@ pub fn assemble_at(batch: &Batch, level: Compression) -> std::io::Result<BatchOu
             Ok(p) => p,
             Err(err) => {
                 let error = err.to_string();
-                quarantine.push(&QuarantineRow::new(&etl, &id, msg, &error))?;
+                quarantine.push(&QuarantineRow::new(&etl, &id, msg, &error));
                 out.errors.push((msg.offset, error));
                 continue;
             }
         };
-        buffers.push(&buffer_row(&etl, id.clone(), msg))?;
+        buffers.push(&buffer_row(&etl, &id, msg));
         let env = &parsed.envelope;
         logs.push(&LogRow {
             etl_id: &etl,
@@ -194,7 +192,7 @@ pub fn assemble_at(batch: &Batch, level: Compression) -> std::io::Result<BatchOu
             timestamp: &env.timestamp,
             name: &env.name,
             log_message: &env.log_message,
-        })?;
+        });
         match &parsed.task {
             TaskKind::StartingMatch {
                 timestamp,
@@ -211,7 +209,7 @@ pub fn assemble_at(batch: &Batch, level: Compression) -> std::io::Result<BatchOu
                         superhero_id: h.id,
                         superhero_attack: h.attack,
                         superhero_health: h.health,
-                    })?;
+                    });
                 }
             }
             TaskKind::AttackCompleted(a) => tasks.push(&GameRow {
@@ -225,7 +223,7 @@ pub fn assemble_at(batch: &Batch, level: Compression) -> std::io::Result<BatchOu
                 enemy_damage: a.enemy_damage,
                 enemy_health_prior: a.enemy_health_prior,
                 enemy_health_post: a.enemy_health_post,
-            })?,
+            }),
             TaskKind::Cleaning {
                 game_token,
                 user_token,
@@ -245,7 +243,7 @@ pub fn assemble_at(batch: &Batch, level: Compression) -> std::io::Result<BatchOu
             mode: "Batch",
             timestamp_start: timefmt::format_raw(&start),
             timestamp_end: timefmt::format_raw(&end),
-        })?;
+        });
         out.files.push(etl_rows.finish(path("etl_meta"), level)?);
         out.files.push(buffers.finish(path("buffer_meta"), level)?);
         out.files.push(logs.finish(path("log_meta"), level)?);

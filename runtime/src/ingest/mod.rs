@@ -50,6 +50,7 @@ pub mod offsets;
 pub mod pyjson;
 pub mod quarantine;
 pub mod records;
+pub mod rowjson;
 pub mod sink;
 pub mod timefmt;
 pub mod worker;

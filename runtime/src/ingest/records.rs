@@ -323,7 +323,7 @@ pub struct EtlRow<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct BufferRow<'a> {
     pub etl_id: &'a str,
-    pub msg_id: String,
+    pub msg_id: &'a str,
     pub checksum: Option<u32>,
     pub headers: &'a [String],
     pub key: String,
@@ -378,7 +378,7 @@ pub struct GameRow<'a> {
 }
 
 /// The `buffer_meta` row of a message (aiokafka's `ConsumerRecord` fields as the original saw them).
-pub fn buffer_row<'a>(etl_id: &'a str, msg_id: String, msg: &'a RawMessage) -> BufferRow<'a> {
+pub fn buffer_row<'a>(etl_id: &'a str, msg_id: &'a str, msg: &'a RawMessage) -> BufferRow<'a> {
     let timestamp = msg
         .timestamp_ms
         .and_then(timefmt::from_epoch_ms)

@@ -9,7 +9,7 @@
 //! A crash anywhere before 4 replays the same range (step 1 makes the next owner cut the batch at the
 //! same `last`), so every message lands in raw exactly once.
 
-use crate::ingest::batcher::{Batcher, Limits, Tp};
+use crate::ingest::batcher::{Batcher, Limits, Pushed, Tp};
 use crate::ingest::cleanup;
 use crate::ingest::config::IngestConfig;
 use crate::ingest::consumer::{self, IngestConsumer, IngestContext, RebalanceEvent};
@@ -17,7 +17,9 @@ use crate::ingest::layout::{self, Batch, BatchOutput};
 use crate::ingest::offsets;
 use crate::ingest::sink::RawSink;
 use futures::future::join_all;
+use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::Consumer;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::Offset;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Serialize;
@@ -67,6 +69,58 @@ pub enum WorkerError {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+}
+
+/// Most messages taken from librdkafka's queue in one wake-up of the loop without waiting (the timers
+/// are checked between runs).
+const DRAIN_MAX: usize = 4096;
+
+/// Where a received message goes: the fields of [`Worker`] the consumer's stream does not borrow.
+struct Intake<'a> {
+    context: &'a IngestContext,
+    batcher: &'a mut Batcher,
+    committed: &'a mut HashMap<Tp, Option<i64>>,
+    stats: &'a mut Stats,
+}
+
+impl Intake<'_> {
+    /// Applies the rebalances queued so far (they happened before `m` was returned), then buffers
+    /// `m`; batches it closed go to `closed`.
+    fn take(&mut self, m: &BorrowedMessage<'_>, closed: &mut Vec<Batch>) {
+        apply_events(self.context, self.batcher, self.committed);
+        let topic = self.context.topic(rdkafka::Message::topic(m));
+        let (pushed, done) = self
+            .batcher
+            .push(consumer::to_raw(m, topic), Instant::now());
+        if pushed == Pushed::Duplicate {
+            self.stats.duplicates_dropped += 1;
+        }
+        closed.extend(done);
+    }
+}
+
+/// Applies the consumer's queued rebalance events to the batcher and the committed offsets.
+fn apply_events(
+    context: &IngestContext,
+    batcher: &mut Batcher,
+    committed: &mut HashMap<Tp, Option<i64>>,
+) {
+    for ev in context.take_events() {
+        match ev {
+            RebalanceEvent::Revoked(tps) => {
+                for tp in tps {
+                    batcher.revoke(&tp);
+                    committed.remove(&tp);
+                }
+            }
+            RebalanceEvent::Assigned(list) => {
+                for (tp, c) in list {
+                    batcher.assign(tp.clone(), c.pending);
+                    committed.insert(tp, c.last_offset);
+                }
+            }
+        }
+    }
 }
 
 /// Retries `op` with exponential backoff until it succeeds, `deadline` passes, or it reports a
@@ -210,34 +264,60 @@ impl Worker {
                 .batcher
                 .next_deadline()
                 .map_or(next_report, |d| d.min(next_report));
-            let mut received = None;
-            tokio::select! {
-                biased;
-                _ = &mut *shutdown => break,
-                r = self.consumer.recv() => match r {
-                    Ok(m) => {
-                        let topic = self.consumer.context().topic(rdkafka::Message::topic(&m));
-                        received = Some(consumer::to_raw(&m, topic));
-                    }
-                    Err(e) => {
-                        if last_consume_error.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(10)) {
-                            tracing::warn!(error = %e, "consume error (retrying; repeats are logged every 10 s)");
-                            last_consume_error = Some(Instant::now());
+            let mut closed = Vec::new();
+            let mut consume_error = None;
+            {
+                // One stream per wake-up, not per message: `recv` registers and drops a waker slot
+                // (two mutex locks) for every message, and each `select!` round polls the shutdown
+                // future and builds a timer.
+                let mut stream = self.consumer.stream();
+                tokio::select! {
+                    biased;
+                    _ = &mut *shutdown => break,
+                    r = stream.next() => match r {
+                        Some(Ok(m)) => {
+                            let mut intake = Intake {
+                                context: self.consumer.context(),
+                                batcher: &mut self.batcher,
+                                committed: &mut self.committed,
+                                stats: &mut self.stats,
+                            };
+                            intake.take(&m, &mut closed);
+                            drop(m);
+                            // Then whatever is already queued, without waiting, until a batch
+                            // closes (it is flushed before the next message is taken, as before).
+                            for _ in 0..DRAIN_MAX {
+                                if !closed.is_empty() {
+                                    break;
+                                }
+                                match stream.next().now_or_never() {
+                                    Some(Some(Ok(m))) => intake.take(&m, &mut closed),
+                                    Some(Some(Err(e))) => {
+                                        consume_error = Some(e);
+                                        break;
+                                    }
+                                    _ => break,
+                                }
+                            }
                         }
-                        sleep(Duration::from_millis(200)).await;
-                    }
-                },
-                _ = sleep_until(wake) => {}
+                        Some(Err(e)) => consume_error = Some(e),
+                        None => {}
+                    },
+                    _ = sleep_until(wake) => {}
+                }
+            }
+            if let Some(e) = consume_error {
+                if last_consume_error
+                    .is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(10))
+                {
+                    tracing::warn!(error = %e, "consume error (retrying; repeats are logged every 10 s)");
+                    last_consume_error = Some(Instant::now());
+                }
+                sleep(Duration::from_millis(200)).await;
             }
             self.apply_rebalances();
-            if let Some(msg) = received {
-                let (pushed, closed) = self.batcher.push(msg, Instant::now());
-                if pushed == crate::ingest::batcher::Pushed::Duplicate {
-                    self.stats.duplicates_dropped += 1;
-                }
-                for batch in closed {
-                    self.flush(batch).await?;
-                }
+            for batch in closed {
+                self.flush(batch).await?;
             }
             for batch in self.batcher.due(Instant::now()) {
                 self.flush(batch).await?;
@@ -259,22 +339,11 @@ impl Worker {
     }
 
     fn apply_rebalances(&mut self) {
-        for ev in self.consumer.context().take_events() {
-            match ev {
-                RebalanceEvent::Revoked(tps) => {
-                    for tp in tps {
-                        self.batcher.revoke(&tp);
-                        self.committed.remove(&tp);
-                    }
-                }
-                RebalanceEvent::Assigned(list) => {
-                    for (tp, c) in list {
-                        self.batcher.assign(tp.clone(), c.pending);
-                        self.committed.insert(tp, c.last_offset);
-                    }
-                }
-            }
-        }
+        apply_events(
+            self.consumer.context(),
+            &mut self.batcher,
+            &mut self.committed,
+        );
     }
 
     async fn flush(&mut self, batch: Batch) -> Result<(), WorkerError> {
