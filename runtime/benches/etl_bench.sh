@@ -7,7 +7,8 @@
 #
 # Each run prints wall seconds, CPU seconds (user + sys) and peak RSS; "rust-*-1cpu" rows are the same
 # conversion pinned to one core (taskset -c 0), as on a one-core Functions instance. The stage
-# profile (`etl stages`, cumulative prefixes of the pipeline, one thread) is printed per folder.
+# profile (`etl stages`, cumulative prefixes of the pipeline, one thread) is printed per folder, with
+# the gzip floor: inflate + deflate-9 of the pages our file holds, beside the original's time / 20.
 # On a loaded machine compare the ratio, which is taken within the same run.
 #
 # Needs python3 with pyarrow (pip install pyarrow) and GNU time at /usr/bin/time for peak RSS.
@@ -54,13 +55,16 @@ for folder in lib_server_game buffer_meta; do
     secs_of[$run]=$secs
     python3 -c "print(f'%-16s %-15s %9.2f %8.2f %9.1f %10.0f %12s' % ('$folder', 'rust-$run', $secs, $cpu, $json_mb/$secs, $rows/$secs, '$rss'))"
   done
+  stages=$("$etl" stages --folder "$folder" --input "$raw")
   if [ "${ETL_BENCH_ORIGINAL:-1}" = 1 ] && python3 -c 'import pyarrow' 2>/dev/null; then
     read -r secs rss cpu < <(measure python3 runtime/benches/original_transform.py "$folder" "$raw" "$work/python.parquet")
     python3 -c "print(f'%-16s %-15s %9.2f %8.2f %9.1f %10.0f %12s %8.1fx' % ('$folder', 'python-gz', $secs, $cpu, $json_mb/$secs, $rows/$secs, '$rss', $secs/${secs_of[gzip]}))"
     python3 -c "print(f'%-16s %-15s %9s %8s %9s %10s %12s %8.1fx' % ('$folder', '  vs 1 cpu', '', '', '', '', '', $secs/${secs_of[gzip-1cpu]}))"
+    # The floor: no one-core gzip conversion beats inflating the input plus deflate-9 of our pages.
+    python3 -c "import json; s = json.loads('$stages'); f = s['gzip_floor']; print(f'# {\"$folder\"}: gzip floor on one core (inflate {s[\"inflate\"]:.3f} + deflate-9 of our pages {s[\"deflate_pages\"]:.3f}) = {f:.3f} s; python / 20 = {$secs / 20:.3f} s; best ratio this floor allows: {$secs / f:.1f}x')"
   elif [ "${ETL_BENCH_ORIGINAL:-1}" = 1 ]; then
     echo "(pyarrow not installed: python comparison skipped)"
   fi
-  echo "# stages ($folder, one thread, cumulative seconds): $("$etl" stages --folder "$folder" --input "$raw")"
+  echo "# stages ($folder, one thread, cumulative seconds): $stages"
 done
 echo "ratio = python seconds / rust-gzip seconds (same codec and level as the original: GZIP 9, pyarrow's default; second line: ours on one core)"

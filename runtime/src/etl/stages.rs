@@ -2,16 +2,25 @@
 //! pipeline (inflate, then read and check each record, then build Arrow batches, then the whole
 //! conversion with each codec). The differences between consecutive figures are the stages' costs;
 //! `etl stages` prints them for runtime/docs/etl-performance.md.
+//!
+//! It also measures a floor for the gzip codec: inflating the input plus deflating, at the
+//! original's level, the pages our file holds (each page of the uncompressed file on its own).
+//! A gzip conversion cannot take less than that on one core, whatever its parser and encoders do.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::time::Instant;
 
 use flate2::bufread::MultiGzDecoder;
+use parquet::basic::Compression;
+use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use super::builders::BatchBuilder;
-use super::convert::{convert, ConvertOptions, ConvertOutcome, FileRejection, OutputError};
+use super::convert::{
+    convert, convert_json, ConvertOptions, ConvertOutcome, FileRejection, OutputError, GZIP_LEVEL,
+};
 use super::direct::RowSlots;
 use super::elements::{ArrayElements, Element};
+use super::layout::writer_properties;
 use super::record;
 use super::schema::Folder;
 use super::ParquetCodec;
@@ -25,6 +34,13 @@ pub struct StageSeconds {
     pub inflate_parse_build: f64,
     pub convert_zstd: f64,
     pub convert_gzip: f64,
+    /// The whole conversion on one thread with uncompressed pages.
+    pub convert_uncompressed: f64,
+    /// Deflating each page of the uncompressed Parquet file at [`GZIP_LEVEL`], one stream per
+    /// page as the gzip codec does, on one thread.
+    pub deflate_pages: f64,
+    /// `inflate + deflate_pages`: the least a one-core gzip conversion can take.
+    pub gzip_floor: f64,
     pub records: u64,
 }
 
@@ -40,6 +56,8 @@ pub enum StageError {
     Inflate(#[from] io::Error),
     #[error("building a batch: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    #[error("reading the uncompressed pages back: {0}")]
+    Pages(#[from] parquet::errors::ParquetError),
 }
 
 fn timed<T>(run: impl FnOnce() -> Result<T, StageError>) -> Result<(f64, T), StageError> {
@@ -98,12 +116,49 @@ pub fn measure(folder: Folder, raw: &[u8], batch_rows: usize) -> Result<StageSec
         })
         .map(|(seconds, ())| seconds)
     };
+    let (convert_uncompressed, pages) = timed(|| {
+        let properties = writer_properties(folder, Compression::UNCOMPRESSED, batch_rows);
+        let mut pages = Vec::new();
+        let json = MultiGzDecoder::new(raw);
+        match convert_json(folder, json, &mut pages, io::sink(), batch_rows, properties)? {
+            ConvertOutcome::Converted(_) => Ok(pages),
+            other => Err(StageError::Rejected(other)),
+        }
+    })?;
+    let pages = page_bodies(pages)?;
+    let (deflate_pages, ()) = timed(|| {
+        let level = flate2::Compression::new(GZIP_LEVEL);
+        for page in &pages {
+            let mut encoder = flate2::write::GzEncoder::new(io::sink(), level);
+            encoder.write_all(page)?;
+            encoder.finish()?;
+        }
+        Ok(())
+    })?;
     Ok(StageSeconds {
         inflate,
         inflate_parse,
         inflate_parse_build,
         convert_zstd: whole(ParquetCodec::Zstd)?,
         convert_gzip: whole(ParquetCodec::Gzip)?,
+        convert_uncompressed,
+        deflate_pages,
+        gzip_floor: inflate + deflate_pages,
         records,
     })
+}
+
+/// The body of every page (dictionary and data) of an uncompressed Parquet file.
+fn page_bodies(file: Vec<u8>) -> Result<Vec<bytes::Bytes>, StageError> {
+    let reader = SerializedFileReader::new(bytes::Bytes::from(file))?;
+    let mut bodies = Vec::new();
+    for group in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(group)?;
+        for column in 0..group.num_columns() {
+            for page in group.get_column_page_reader(column)? {
+                bodies.push(page?.buffer().clone());
+            }
+        }
+    }
+    Ok(bodies)
 }
