@@ -18,7 +18,8 @@
 # rdk:* threads), and the size of the files at the faster level beside level 6's.
 #
 # Env: GAMES (default 2000, about 29 messages per game), BATCH_SIZE (1000), BENCH_FAST_LEVEL (default
-# 1: also run the worker at this RAW_GZIP_LEVEL and check its files hold the same JSON; empty = no),
+# 2, the worker's default: also run the worker at this RAW_GZIP_LEVEL beside level 6, check its files
+# hold the same JSON and print their size beside level 6's; empty = no),
 # BENCH_COMPARE_BIN (another `ingest` binary, e.g. a build from before a change: run it too and fail
 # unless the files of the batches both cut alike hold the same JSON), BENCH_NO_BUILD (1 = use the binaries
 # already built), BENCH_ORIGINAL_SLEEP
@@ -29,7 +30,7 @@ set -euo pipefail
 GAMES=${GAMES:-2000}
 BATCH_SIZE=${BATCH_SIZE:-1000}
 BENCH_ORIGINAL_SLEEP=${BENCH_ORIGINAL_SLEEP:-1}
-BENCH_FAST_LEVEL=${BENCH_FAST_LEVEL-1}
+BENCH_FAST_LEVEL=${BENCH_FAST_LEVEL-2}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TANSU_BIN=${TANSU_BIN:-/root/.cache/superhero-dataflow/tansu/bin/tansu}
 REDIS_SERVER_BIN=${REDIS_SERVER_BIN:-redis-server}
@@ -142,7 +143,7 @@ same_json() {
   [ "$n" -gt 0 ] || { echo "$1 and $2 have no batch in common" >&2; exit 1; }
   echo "$n"
 }
-echo "== rust ingest (RAW_GZIP_LEVEL=6, the default)"
+echo "== rust ingest (RAW_GZIP_LEVEL=6, the default until now)"
 read -r RUST_SECS RUST_RATE RUST_CPU < <(run_rust rust 6 0)
 if [ -n "$BENCH_FAST_LEVEL" ]; then
   echo "== rust ingest (RAW_GZIP_LEVEL=$BENCH_FAST_LEVEL)"

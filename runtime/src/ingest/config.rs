@@ -88,10 +88,12 @@ pub struct IngestConfig {
     /// (AZURE_CLIENT_ID/AZURE_CLIENT_SECRET/AZURE_TENANT_ID, workload or managed identity).
     #[arg(long, env = "RAW_ACCOUNT_KEY", hide_env_values = true)]
     pub raw_account_key: Option<Secret>,
-    /// Gzip level (0-9) of the raw files. 6, zlib's default, writes the same bytes as every file so
-    /// far; 1 spends about a third of level 6's CPU on deflate for somewhat larger files. The JSON
-    /// inside is the same at every level, and a replay at another level rewrites the same content.
-    #[arg(long, env = "RAW_GZIP_LEVEL", default_value_t = 6,
+    /// Gzip level (0-9) of the raw files. 2: deflate at level 6 (zlib's default, used until now)
+    /// cost more CPU than all the rest of the worker per message; level 2 spends about half of it for
+    /// files ~10 % larger, level 1 a third of it for files ~60 % larger
+    /// (runtime/docs/ingest-performance.md). The JSON inside is the same at every level, and a
+    /// replay at another level rewrites the same content.
+    #[arg(long, env = "RAW_GZIP_LEVEL", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(0..=9))]
     pub raw_gzip_level: u32,
     /// Write to this local directory instead of blob storage (tests, benchmarks).
