@@ -131,8 +131,9 @@ impl ArrayWriter {
     }
 }
 
-/// Builds the raw files of `batch` at gzip level 6 (zlib's default, the level of every file written
-/// so far). Pure; only fails on an internal I/O error of the gzip encoder.
+/// Builds the raw files of `batch` at gzip level 6 (zlib's default; the worker writes at
+/// `RAW_GZIP_LEVEL`, see [`assemble_at`]). Pure; only fails on an internal I/O error of the gzip
+/// encoder.
 pub fn assemble(batch: &Batch) -> std::io::Result<BatchOutput> {
     assemble_at(batch, Compression::default())
 }
