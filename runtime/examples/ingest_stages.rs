@@ -23,7 +23,7 @@ use flate2::Compression;
 use runtime::ingest::config::IngestConfig;
 use runtime::ingest::consumer::{subscribed, to_raw};
 use runtime::ingest::layout::{self, Batch};
-use runtime::ingest::records::{self, buffer_row, GameRow, LobbyRow, LogRow, TaskKind};
+use runtime::ingest::records::{self, buffer_row, log_row};
 use runtime::ingest::timefmt;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -190,57 +190,8 @@ fn rows(batch: &Batch, write: fn(&dyn erased::Row, &mut Vec<u8>)) -> [Vec<u8>; 3
             continue;
         };
         push(buffers, &buffer_row(&etl, &id, m));
-        let e = &p.envelope;
-        push(
-            logs,
-            &LogRow {
-                etl_id: &etl,
-                msg_id: &id,
-                level: &e.level,
-                timestamp: &e.timestamp,
-                name: &e.name,
-                log_message: &e.log_message,
-            },
-        );
-        match &p.task {
-            TaskKind::StartingMatch {
-                timestamp,
-                game_token,
-                heroes,
-            } => {
-                for h in heroes {
-                    push(
-                        tasks,
-                        &LobbyRow {
-                            etl_id: &etl,
-                            msg_id: &id,
-                            timestamp,
-                            game_token,
-                            user_token: &h.user_token,
-                            superhero_id: h.id,
-                            superhero_attack: h.attack,
-                            superhero_health: h.health,
-                        },
-                    )
-                }
-            }
-            TaskKind::AttackCompleted(a) => push(
-                tasks,
-                &GameRow {
-                    etl_id: &etl,
-                    msg_id: &id,
-                    timestamp: &a.timestamp,
-                    game_token: &a.game_token,
-                    user_token: &a.user_token,
-                    action: &a.action,
-                    enemy_token: &a.enemy_token,
-                    enemy_damage: a.enemy_damage,
-                    enemy_health_prior: a.enemy_health_prior,
-                    enemy_health_post: a.enemy_health_post,
-                },
-            ),
-            _ => {}
-        }
+        push(logs, &log_row(&etl, &id, &p.envelope));
+        p.task.for_each_row(&etl, &id, |row| push(tasks, &row));
     }
     for out in &mut files {
         out.push(b']');

@@ -13,7 +13,7 @@
 
 use crate::ingest::quarantine::QuarantineRow;
 use crate::ingest::records::{
-    self, buffer_row, GameRow, LobbyRow, LogRow, RawMessage, TaskKind, GAME_TOPIC, LOBBY_TOPIC,
+    self, buffer_row, log_row, RawMessage, TaskKind, GAME_TOPIC, LOBBY_TOPIC,
 };
 use crate::ingest::rowjson::RowJson;
 use crate::ingest::timefmt;
@@ -185,51 +185,14 @@ pub fn assemble_at(batch: &Batch, level: Compression) -> std::io::Result<BatchOu
             }
         };
         buffers.push(&buffer_row(&etl, &id, msg));
-        let env = &parsed.envelope;
-        logs.push(&LogRow {
-            etl_id: &etl,
-            msg_id: &id,
-            level: &env.level,
-            timestamp: &env.timestamp,
-            name: &env.name,
-            log_message: &env.log_message,
-        });
-        match &parsed.task {
-            TaskKind::StartingMatch {
-                timestamp,
-                game_token,
-                heroes,
-            } => {
-                for h in heroes {
-                    tasks.push(&LobbyRow {
-                        etl_id: &etl,
-                        msg_id: &id,
-                        timestamp,
-                        game_token,
-                        user_token: &h.user_token,
-                        superhero_id: h.id,
-                        superhero_attack: h.attack,
-                        superhero_health: h.health,
-                    });
-                }
-            }
-            TaskKind::AttackCompleted(a) => tasks.push(&GameRow {
-                etl_id: &etl,
-                msg_id: &id,
-                timestamp: &a.timestamp,
-                game_token: &a.game_token,
-                user_token: &a.user_token,
-                action: &a.action,
-                enemy_token: &a.enemy_token,
-                enemy_damage: a.enemy_damage,
-                enemy_health_prior: a.enemy_health_prior,
-                enemy_health_post: a.enemy_health_post,
-            }),
-            TaskKind::Cleaning {
-                game_token,
-                user_token,
-            } => out.cleanups.push((game_token.clone(), user_token.clone())),
-            TaskKind::Other => {}
+        logs.push(&log_row(&etl, &id, &parsed.envelope));
+        parsed.task.for_each_row(&etl, &id, |row| tasks.push(&row));
+        if let TaskKind::Cleaning {
+            game_token,
+            user_token,
+        } = &parsed.task
+        {
+            out.cleanups.push((game_token.clone(), user_token.clone()));
         }
     }
     out.quarantined = quarantine.rows;

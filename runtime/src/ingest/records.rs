@@ -377,6 +377,71 @@ pub struct GameRow<'a> {
     pub enemy_health_post: i64,
 }
 
+/// A task's row in `lib_server_lobby` or `lib_server_game`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum TaskRow<'a> {
+    Lobby(LobbyRow<'a>),
+    Game(GameRow<'a>),
+}
+
+impl TaskKind {
+    /// The task rows of a message: a lobby row per hero of a starting match, a game row per
+    /// completed attack, none for the rest.
+    pub fn for_each_row<'a>(
+        &'a self,
+        etl_id: &'a str,
+        msg_id: &'a str,
+        mut each: impl FnMut(TaskRow<'a>),
+    ) {
+        match self {
+            TaskKind::StartingMatch {
+                timestamp,
+                game_token,
+                heroes,
+            } => {
+                for h in heroes {
+                    each(TaskRow::Lobby(LobbyRow {
+                        etl_id,
+                        msg_id,
+                        timestamp,
+                        game_token,
+                        user_token: &h.user_token,
+                        superhero_id: h.id,
+                        superhero_attack: h.attack,
+                        superhero_health: h.health,
+                    }));
+                }
+            }
+            TaskKind::AttackCompleted(a) => each(TaskRow::Game(GameRow {
+                etl_id,
+                msg_id,
+                timestamp: &a.timestamp,
+                game_token: &a.game_token,
+                user_token: &a.user_token,
+                action: &a.action,
+                enemy_token: &a.enemy_token,
+                enemy_damage: a.enemy_damage,
+                enemy_health_prior: a.enemy_health_prior,
+                enemy_health_post: a.enemy_health_post,
+            })),
+            TaskKind::Cleaning { .. } | TaskKind::Other => {}
+        }
+    }
+}
+
+/// The `log_meta` row of a message.
+pub fn log_row<'a>(etl_id: &'a str, msg_id: &'a str, envelope: &'a Envelope) -> LogRow<'a> {
+    LogRow {
+        etl_id,
+        msg_id,
+        level: &envelope.level,
+        timestamp: &envelope.timestamp,
+        name: &envelope.name,
+        log_message: &envelope.log_message,
+    }
+}
+
 /// The `buffer_meta` row of a message (aiokafka's `ConsumerRecord` fields as the original saw them).
 pub fn buffer_row<'a>(etl_id: &'a str, msg_id: &'a str, msg: &'a RawMessage) -> BufferRow<'a> {
     let timestamp = msg

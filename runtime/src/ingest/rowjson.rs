@@ -5,7 +5,7 @@
 //! type, with strings of every kind of character.
 
 use crate::ingest::quarantine::QuarantineRow;
-use crate::ingest::records::{BufferRow, EtlRow, GameRow, LobbyRow, LogRow};
+use crate::ingest::records::{BufferRow, EtlRow, GameRow, LobbyRow, LogRow, TaskRow};
 
 /// A row that writes itself as `json.dumps(row)` would.
 pub trait RowJson {
@@ -83,6 +83,15 @@ fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
         Some(s) => put_str(out, s),
         None => out.extend_from_slice(b"null"),
+    }
+}
+
+impl RowJson for TaskRow<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            TaskRow::Lobby(row) => row.write_json(out),
+            TaskRow::Game(row) => row.write_json(out),
+        }
     }
 }
 
@@ -292,7 +301,7 @@ mod tests {
             name: s,
             log_message: t,
         });
-        agree(&LobbyRow {
+        let lobby = LobbyRow {
             etl_id: s,
             msg_id: t,
             timestamp: s,
@@ -301,8 +310,10 @@ mod tests {
             superhero_id: n,
             superhero_attack: i64::from(m),
             superhero_health: i64::MIN,
-        });
-        agree(&GameRow {
+        };
+        agree(&lobby);
+        agree(&TaskRow::Lobby(lobby));
+        let game = GameRow {
             etl_id: s,
             msg_id: t,
             timestamp: s,
@@ -313,7 +324,9 @@ mod tests {
             enemy_damage: n,
             enemy_health_prior: i64::MAX,
             enemy_health_post: i64::from(m),
-        });
+        };
+        agree(&game);
+        agree(&TaskRow::Game(game));
         for (timestamp, value) in [(Some(t.to_string()), Some(s.to_string())), (None, None)] {
             agree(&QuarantineRow {
                 etl_id: s,
