@@ -145,13 +145,7 @@ impl Stack {
         i: usize,
         outputs_of: impl Fn(usize) -> Option<&'a Outputs>,
     ) -> Outputs {
-        let mut inputs = Outputs::default();
-        for &a in &self.ancestors[i] {
-            if let Some(o) = outputs_of(a) {
-                inputs.overlay(o);
-            }
-        }
-        inputs
+        overlaid(self.ancestors[i].iter().copied(), outputs_of)
     }
 
     /// What `i`'s read is given: the outputs of what it reads after, directly or not. Only
@@ -168,13 +162,7 @@ impl Stack {
                 todo.extend(self.read_prereqs[d].iter().copied());
             }
         }
-        let mut inputs = Outputs::default();
-        for a in before {
-            if let Some(o) = outputs_of(a) {
-                inputs.overlay(o);
-            }
-        }
-        inputs
+        overlaid(before.into_iter(), outputs_of)
     }
 
     fn topological(&self) -> Result<Vec<usize>, GraphError> {
@@ -203,6 +191,18 @@ impl Stack {
         }
         Ok(out)
     }
+}
+
+/// The outputs of `resources`, in index order, each laid over the ones before.
+fn overlaid<'a>(
+    resources: impl Iterator<Item = usize>,
+    outputs_of: impl Fn(usize) -> Option<&'a Outputs>,
+) -> Outputs {
+    let mut all = Outputs::default();
+    for o in resources.filter_map(outputs_of) {
+        all.overlay(o);
+    }
+    all
 }
 
 #[cfg(test)]
