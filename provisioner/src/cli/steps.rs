@@ -75,8 +75,9 @@ pub struct Applied {
     pub locked: ApplySummary,
 }
 
-/// Makes sure the lock's home (and the group's new first level) exists, takes the lock, applies the rest of the plan (reading what
-/// it is about to change again, now that no other run can), and releases the lock. The resource
+/// Makes sure the lock's home (and the group's new first level) exists, takes the lock, applies
+/// the rest of the plan (reading what it is about to change again, now that no other run can),
+/// and releases the lock. The resource
 /// providers the plan needs register from the start, beside all of it: registering is a
 /// subscription-wide, idempotent action, not a write to the environment, and on a fresh
 /// subscription it is the longest wait before a resource's first write.
@@ -103,12 +104,13 @@ async fn apply_under_lock(
     } = planned;
     let ctx = &s.ctx;
     let mut progress = Progress::new(observed);
-    let home_changes = LOCK_HOME
-        .iter()
-        .any(|k| plan.action(*k).is_some_and(Action::is_change));
     let first = |k: Key| before_the_lock(&stack, &plan, k);
     let mut lock_home = None;
-    if home_changes {
+    if plan
+        .items
+        .iter()
+        .any(|p| first(p.key) && p.action.is_change())
+    {
         let options = ApplyOptions {
             parallelism: s.global.parallelism,
             reread_planned: false,
