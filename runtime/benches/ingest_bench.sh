@@ -22,7 +22,10 @@
 # hold the same JSON and print their size beside level 6's; empty = no),
 # BENCH_COMPARE_BIN (another `ingest` binary, e.g. a build from before a change: run it too and fail
 # unless the files of the batches both cut alike hold the same JSON), BENCH_NO_BUILD (1 = use the binaries
-# already built), BENCH_ORIGINAL_SLEEP
+# already built), BENCH_PROFILE (cargo profile of the binaries: release, or `profiling` for a build
+# with symbols), BENCH_PERF (a directory: attach `perf record --call-graph dwarf` to every worker run
+# and keep NAME.perf.data there; its figures then carry perf's own overhead), BENCH_PYTHON (0 = skip
+# the Python port, e.g. for a profile; default 1), BENCH_ORIGINAL_SLEEP
 # (1 = also run the port with the original's sleep; default 1), TANSU_BIN, REDIS_SERVER_BIN,
 # BENCH_VENV (Python venv location).
 set -euo pipefail
@@ -31,6 +34,10 @@ GAMES=${GAMES:-2000}
 BATCH_SIZE=${BATCH_SIZE:-1000}
 BENCH_ORIGINAL_SLEEP=${BENCH_ORIGINAL_SLEEP:-1}
 BENCH_FAST_LEVEL=${BENCH_FAST_LEVEL-2}
+BENCH_PROFILE=${BENCH_PROFILE:-release}
+BENCH_PERF=${BENCH_PERF:-}
+BENCH_PYTHON=${BENCH_PYTHON:-1}
+[ "$BENCH_PYTHON" = 1 ] || BENCH_ORIGINAL_SLEEP=0
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TANSU_BIN=${TANSU_BIN:-/root/.cache/superhero-dataflow/tansu/bin/tansu}
 REDIS_SERVER_BIN=${REDIS_SERVER_BIN:-redis-server}
@@ -52,11 +59,12 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up"; exit 1; }
 
-echo "== building release binaries"
+echo "== building $BENCH_PROFILE binaries"
 # The whole workspace (a -p selection changes the shared target's features), into the target dir
 # cargo uses, wherever CARGO_TARGET_DIR points it.
-(cd "$ROOT" && [ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --workspace --bins --examples -q)
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+(cd "$ROOT" && [ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --profile "$BENCH_PROFILE" --workspace --bins --examples -q)
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$BENCH_PROFILE"
+if [ -n "$BENCH_PERF" ]; then mkdir -p "$BENCH_PERF"; BENCH_PERF=$(cd "$BENCH_PERF" && pwd); fi
 
 echo "== python venv ($VENV)"
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
@@ -96,6 +104,11 @@ run_rust() {
     RAW_LOCAL_DIR="$WORK/$1" RAW_GZIP_LEVEL=$2 BATCH_SIZE=$BATCH_SIZE BATCH_MAX_AGE=0.2 \
     INGEST_GROUP_ID="bench-$1" RUST_LOG=warn "${4:-$BIN/ingest}" >"$WORK/$1.out" 2>"$WORK/$1.err" &
   ipid=$!; PIDS+=($ipid)
+  local perf_pid=
+  if [ -n "$BENCH_PERF" ]; then
+    perf record -q -F 997 --call-graph dwarf -p "$ipid" -o "$BENCH_PERF/$1.perf.data" >/dev/null 2>"$WORK/$1.perf.err" &
+    perf_pid=$!
+  fi
   # Done when every partition's committed offset is its last message (tansu offsets start at 0).
   "$VENV/bin/python" - "$WORK/counts.json" "$RPORT" "$3" <<'PY' || { kill $ipid; exit 1; }
 import json, sys, time, redis
@@ -127,6 +140,7 @@ for t in os.listdir(f'/proc/{pid}/task'):
     by[name.rstrip('0123456789')] += int(f[11]) + int(f[12])
 print(', '.join(f'{n} {v / tck:.2f}' for n, v in by.most_common()))
 PY
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   kill -TERM $ipid; wait $ipid || true
   echo "$(python3 -c "print(round($end-$start,3))") $(python3 -c "print(round($TOTAL/($end-$start)))") $cpu"
 }
@@ -155,7 +169,7 @@ if [ -n "$BENCH_FAST_LEVEL" ]; then
     [ -f "$WORK/rust-fast/$f" ] && echo "$(stat -c %s "$f") $(stat -c %s "$WORK/rust-fast/$f")"; done |
     awk '{a += $1; b += $2} END {print a, b}')
 fi
-if [ -n "$BENCH_COMPARE_BIN" ]; then
+if [ -n "${BENCH_COMPARE_BIN:-}" ]; then
   # Another build of the worker (e.g. before a change) must write the very same bytes at level 6.
   echo "== $BENCH_COMPARE_BIN (RAW_GZIP_LEVEL=6), for a byte comparison"
   read -r CMP_SECS CMP_RATE CMP_CPU < <(run_rust compare 6 2 "$BENCH_COMPARE_BIN")
@@ -168,11 +182,13 @@ run_py() {
   "$VENV/bin/python" "$ROOT/runtime/benches/ingest_original.py" --bootstrap "127.0.0.1:$KPORT" \
     --out "$WORK/$1" --expect "$TOTAL" --batch-size "$BATCH_SIZE" --redis-port "$RPORT" --group "bench-$1" "${@:2}"
 }
-echo "== python port of the original (no sleep)"
-PY_JSON=$(run_py py)
-PY_SECS=$(python3 -c "import json;print(round(json.loads('$PY_JSON')['elapsed_secs'],3))")
-PY_RATE=$(python3 -c "import json;print(round(json.loads('$PY_JSON')['messages_per_sec']))")
-PY_CPU=$(python3 -c "import json;print(round(json.loads('$PY_JSON')['cpu_secs'],2))")
+if [ "$BENCH_PYTHON" = 1 ]; then
+  echo "== python port of the original (no sleep)"
+  PY_JSON=$(run_py py)
+  PY_SECS=$(python3 -c "import json;print(round(json.loads('$PY_JSON')['elapsed_secs'],3))")
+  PY_RATE=$(python3 -c "import json;print(round(json.loads('$PY_JSON')['messages_per_sec']))")
+  PY_CPU=$(python3 -c "import json;print(round(json.loads('$PY_JSON')['cpu_secs'],2))")
+fi
 if [ "$BENCH_ORIGINAL_SLEEP" = 1 ]; then
   echo "== python port of the original (with its 1 s sleep per partition per poll)"
   PYS_JSON=$(run_py pysleep --sleep)
@@ -194,8 +210,10 @@ if [ -n "$BENCH_FAST_LEVEL" ]; then
   printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest (release), gzip level $BENCH_FAST_LEVEL" "$FAST_SECS" "$FAST_RATE" \
     "$(ratio "$FAST_RATE" "$RUST_RATE")" "$FAST_CPU" "$(ratio "$FAST_CPU" "$RUST_CPU")" "$(us_per_msg "$FAST_CPU")"
 fi
-printf '%-42s %8s %9s %11s %8s %14s %9s\n' "python original logic, no sleep" "$PY_SECS" "$PY_RATE" \
-  "$(ratio "$RUST_RATE" "$PY_RATE")" "$PY_CPU" "$(ratio "$PY_CPU" "$RUST_CPU")" "$(us_per_msg "$PY_CPU")"
+if [ "$BENCH_PYTHON" = 1 ]; then
+  printf '%-42s %8s %9s %11s %8s %14s %9s\n' "python original logic, no sleep" "$PY_SECS" "$PY_RATE" \
+    "$(ratio "$RUST_RATE" "$PY_RATE")" "$PY_CPU" "$(ratio "$PY_CPU" "$RUST_CPU")" "$(us_per_msg "$PY_CPU")"
+fi
 if [ "$BENCH_ORIGINAL_SLEEP" = 1 ]; then
   printf '%-42s %8s %9s %11s %8s %14s %9s\n' "python original logic, as written (sleep)" "$PYS_SECS" "$PYS_RATE" \
     "$(ratio "$RUST_RATE" "$PYS_RATE")" "$PYS_CPU" "$(ratio "$PYS_CPU" "$RUST_CPU")" "$(us_per_msg "$PYS_CPU")"
