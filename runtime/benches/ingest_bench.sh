@@ -25,7 +25,9 @@
 # already built), BENCH_PROFILE (cargo profile of the binaries: release, or `profiling` for a build
 # with symbols), BENCH_PERF (a directory: attach `perf record --call-graph dwarf` to every worker run
 # and keep NAME.perf.data there; its figures then carry perf's own overhead), BENCH_PYTHON (0 = skip
-# the Python port, e.g. for a profile; default 1), BENCH_ORIGINAL_SLEEP
+# the Python port, e.g. for a profile; default 1), BENCH_STAGES (default 50000: also run
+# examples/ingest_stages on that many of the messages and print what parsing and deflate alone cost
+# per message at the faster level, beside the 5 us target; 0 = no), BENCH_ORIGINAL_SLEEP
 # (1 = also run the port with the original's sleep; default 1), TANSU_BIN, REDIS_SERVER_BIN,
 # BENCH_VENV (Python venv location).
 set -euo pipefail
@@ -37,6 +39,7 @@ BENCH_FAST_LEVEL=${BENCH_FAST_LEVEL-2}
 BENCH_PROFILE=${BENCH_PROFILE:-release}
 BENCH_PERF=${BENCH_PERF:-}
 BENCH_PYTHON=${BENCH_PYTHON:-1}
+BENCH_STAGES=${BENCH_STAGES:-50000}
 [ "$BENCH_PYTHON" = 1 ] || BENCH_ORIGINAL_SLEEP=0
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TANSU_BIN=${TANSU_BIN:-/root/.cache/superhero-dataflow/tansu/bin/tansu}
@@ -178,6 +181,20 @@ if [ -n "${BENCH_COMPARE_BIN:-}" ]; then
   echo "   ($CMP_SECS s, $CMP_RATE msgs/s, $CMP_CPU cpu s)"
 fi
 
+if [ "$BENCH_STAGES" != 0 ]; then
+  # Where the worker's CPU goes, on the same broker and messages: this thread's CPU per stage, best
+  # of 3 (examples/ingest_stages). Parsing and deflate at the default level are the floor of the
+  # worker's CPU per message whatever else changes.
+  STAGE_LEVEL=${BENCH_FAST_LEVEL:-6}
+  echo "== stage profile: examples/ingest_stages, $BENCH_STAGES messages, RAW_GZIP_LEVEL=$STAGE_LEVEL"
+  KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KPORT" INGEST_GROUP_ID=bench-stages BATCH_SIZE=$BATCH_SIZE \
+    RAW_GZIP_LEVEL=$STAGE_LEVEL GZIP_LEVELS=$STAGE_LEVEL RUST_LOG=warn \
+    "$BIN/examples/ingest_stages" "$BENCH_STAGES" >"$WORK/stages.txt"
+  sed 's/^/   /' "$WORK/stages.txt"
+  stage_us() { awk -v s="$1" 'index($0, s) == 1 {print $(NF - 1)}' "$WORK/stages.txt"; }
+  PARSE_US=$(stage_us "parse  "); GZIP_US=$(stage_us "gzip level $STAGE_LEVEL")
+fi
+
 run_py() {
   "$VENV/bin/python" "$ROOT/runtime/benches/ingest_original.py" --bootstrap "127.0.0.1:$KPORT" \
     --out "$WORK/$1" --expect "$TOTAL" --batch-size "$BATCH_SIZE" --redis-port "$RPORT" --group "bench-$1" "${@:2}"
@@ -229,6 +246,10 @@ if [ -n "$BENCH_FAST_LEVEL" ]; then
   echo "  files at level $BENCH_FAST_LEVEL: $GZFAST bytes vs $GZ6 at level 6 (same batches): $(python3 -c "print(round(100*($GZFAST/$GZ6-1),1))") % larger"
 fi
 echo "worker CPU seconds by thread, level 6: $(cat "$WORK/rust.threads")"
+if [ "$BENCH_STAGES" != 0 ]; then
+  echo "floor at level $STAGE_LEVEL (stage profile, same run): parse $PARSE_US + deflate $GZIP_US =" \
+    "$(python3 -c "print(round($PARSE_US + $GZIP_US, 2))") us/msg of the 5 us target, before writing rows, ids, consuming, files"
+fi
 echo "  (the bare consumer drained in $BARE_DRAIN s after its first message; the rest of its $BARE_SECS s is"
 echo "   process start and the group join, which the worker pays too)"
 echo "(wall times include process start and group join; broker: tansu on sqlite, db $BYTES bytes)"
