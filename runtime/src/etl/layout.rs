@@ -9,9 +9,14 @@
 //! DELTA_BYTE_ARRAY (lengths as deltas, values without length prefixes). Columns with few distinct
 //! values keep the dictionary. The values read back are the same; only the pages' bytes change
 //! (runtime/docs/etl-performance.md has the measurements).
+//!
+//! Min/max statistics are kept for numbers, booleans and timestamps (row group and page index: what
+//! readers prune time and offset ranges with) and left out for text: parquet-rs computes them by
+//! comparing every string twice, which was ~10 % of a buffer_meta conversion, and on ids (random
+//! UUIDs) or a batch's constant `etl_id` they cannot skip anything within a file.
 
 use parquet::basic::{Compression, Encoding};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::schema::{Column, ColumnKind, Folder};
@@ -25,9 +30,29 @@ fn delta_encoding(column: &Column) -> Option<Encoding> {
     }
 }
 
+/// Text columns carry no min/max statistics (module doc).
+fn statistics(column: &Column) -> EnabledStatistics {
+    match column.kind {
+        ColumnKind::Utf8 | ColumnKind::Utf8List => EnabledStatistics::None,
+        _ => EnabledStatistics::Page,
+    }
+}
+
+/// The Parquet path of the column's values: a list's strings are its `list.item` leaf.
+fn leaf_path(column: &Column) -> ColumnPath {
+    match column.kind {
+        ColumnKind::Utf8List => ColumnPath::new(vec![
+            column.name.to_owned(),
+            "list".to_owned(),
+            "item".to_owned(),
+        ]),
+        _ => ColumnPath::from(column.name),
+    }
+}
+
 /// Writer properties for one conversion of `folder`: `compression` on every page (a
 /// [`super::ParquetCodec`]'s, or none for `etl stages`), one row group per `batch_rows` rows, each
-/// column's encoding as described in the module doc.
+/// column's encoding and statistics as described in the module doc.
 pub(super) fn writer_properties(
     folder: Folder,
     compression: Compression,
@@ -39,14 +64,15 @@ pub(super) fn writer_properties(
     folder
         .columns()
         .iter()
-        .fold(builder, |builder, column| match delta_encoding(column) {
-            Some(encoding) => {
-                let path = ColumnPath::from(column.name);
-                builder
+        .fold(builder, |builder, column| {
+            let path = leaf_path(column);
+            let builder = builder.set_column_statistics_enabled(path.clone(), statistics(column));
+            match delta_encoding(column) {
+                Some(encoding) => builder
                     .set_column_dictionary_enabled(path.clone(), false)
-                    .set_column_encoding(path, encoding)
+                    .set_column_encoding(path, encoding),
+                None => builder,
             }
-            None => builder,
         })
         .build()
 }
@@ -134,6 +160,73 @@ mod tests {
                     }
                     _ => assert!(dictionary, "{name}: {encodings:?}"),
                 }
+            }
+        }
+    }
+
+    /// Statistics per leaf column of a written file: `Some(has_min_max)` or `None` when absent.
+    fn statistics_by_column(file: bytes::Bytes) -> Vec<(String, Option<bool>)> {
+        let reader = SerializedFileReader::new(file).expect("a Parquet file");
+        let group = reader.metadata().row_group(0);
+        group
+            .columns()
+            .iter()
+            .map(|chunk| {
+                let stats = chunk
+                    .statistics()
+                    .map(|s| s.min_bytes_opt().is_some() && s.max_bytes_opt().is_some());
+                (chunk.column_path().string(), stats)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_columns_have_no_statistics_and_the_others_have_min_and_max() {
+        let lobby = statistics_by_column(write(&lobby_batch(10_000), ParquetCodec::Gzip));
+        assert_eq!(lobby.len(), 8);
+        for (name, stats) in lobby {
+            match name.as_str() {
+                "etl_id" | "msg_id" | "game_token" | "user_token" => {
+                    assert_eq!(stats, None, "{name}")
+                }
+                _ => assert_eq!(stats, Some(true), "{name}"),
+            }
+        }
+
+        // buffer_meta holds the list column, whose strings are the `headers.list.item` leaf.
+        let record = r#"{"etl_id": "e", "msg_id": "m", "checksum": null, "headers": ["h1", "h2"], "key": "k", "offset": 7, "partition": 1, "serialized_key_size": -1, "serialized_value_size": 9, "timestamp": "2024-01-14T00:00:00.000000", "timestamp_type": 0, "topic": "t", "_is_protocol": false}"#;
+        let json = format!("[{record}, {record}]");
+        let properties =
+            writer_properties(Folder::BufferMeta, ParquetCodec::Zstd.compression(), 4096);
+        let mut out = Vec::new();
+        let outcome = crate::etl::convert::convert_json(
+            Folder::BufferMeta,
+            json.as_bytes(),
+            &mut out,
+            std::io::sink(),
+            4096,
+            properties,
+        )
+        .expect("written");
+        assert!(
+            matches!(outcome, crate::etl::ConvertOutcome::Converted(ref s) if s.rows_written == 2),
+            "{outcome:?}"
+        );
+        let buffer = statistics_by_column(out.into());
+        let text = [
+            "etl_id",
+            "msg_id",
+            "checksum",
+            "headers.list.item",
+            "key",
+            "topic",
+        ];
+        assert_eq!(buffer.len(), 13);
+        for (name, stats) in buffer {
+            if text.contains(&name.as_str()) {
+                assert_eq!(stats, None, "{name}");
+            } else {
+                assert_eq!(stats, Some(true), "{name}");
             }
         }
     }
