@@ -330,17 +330,25 @@ pub(crate) fn parse(
         if cur.peek_token()? != b'"' {
             return Err(Stop::Fallback);
         }
-        let key = cur.string()?;
-        if key.escaped {
-            return Err(Stop::Fallback);
-        }
-        let name = &bytes[key.start..key.end];
-        let index = match columns.get(next) {
-            Some(c) if c.name.as_bytes() == name => next,
-            _ => columns
-                .iter()
-                .position(|c| c.name.as_bytes() == name)
-                .ok_or(Stop::Fallback)?,
+        let index = match columns
+            .get(next)
+            .and_then(|c| quoted_at(bytes, cur.at, c.name))
+        {
+            Some(len) => {
+                cur.at += len;
+                next
+            }
+            None => {
+                let key = cur.string()?;
+                if key.escaped {
+                    return Err(Stop::Fallback);
+                }
+                let name = &bytes[key.start..key.end];
+                columns
+                    .iter()
+                    .position(|c| c.name.as_bytes() == name)
+                    .ok_or(Stop::Fallback)?
+            }
         };
         if row.slots[index] != Slot::Missing {
             return Err(Stop::Fallback);
@@ -370,6 +378,13 @@ pub(crate) fn parse(
         len: cur.at,
         ascii: !cur.non_ascii,
     })
+}
+
+/// The length of `"name"` when `bytes` hold exactly that at `at` (a key read without scanning it).
+fn quoted_at(bytes: &[u8], at: usize, name: &str) -> Option<usize> {
+    let end = at + 1 + name.len();
+    (bytes.get(at + 1..end) == Some(name.as_bytes()) && bytes.get(end) == Some(&b'"'))
+        .then_some(name.len() + 2)
 }
 
 /// Reads the value starting with `token` for `column`, or falls back when it is not one the column
@@ -500,6 +515,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn reads_keys_in_any_order() {
+        let reordered = BUFFER
+            .replacen(
+                "\"offset\": 18446744073709551615, \"partition\": 255",
+                "\"partition\": 255, \"offset\": 18446744073709551615",
+                1,
+            )
+            .replacen("{\"etl_id\": \"e\", ", "{", 1)
+            .replacen(
+                "\"_is_protocol\": false}",
+                "\"_is_protocol\": false, \"etl_id\": \"e\"}",
+                1,
+            );
+        assert_ne!(reordered, BUFFER);
+        let (_, in_order) = read(BUFFER).expect("taken");
+        let (len, row) = read(&reordered).expect("taken");
+        assert_eq!(&reordered[len..], " ");
+        assert_eq!(row.slots.len(), in_order.slots.len());
+        for (index, (a, b)) in row.slots.iter().zip(&in_order.slots).enumerate() {
+            match (*a, *b) {
+                (Slot::Str(x), Slot::Str(y)) => assert_eq!(text(&reordered, x), text(BUFFER, y)),
+                (Slot::List { len: x, .. }, Slot::List { len: y, .. }) => assert_eq!(x, y),
+                (x, y) => assert_eq!(x, y, "column {index}"),
+            }
+        }
+    }
+
     /// Every form this reader does not take goes to the general path, which decides it.
     #[test]
     fn leaves_everything_unusual_to_the_general_path() {
@@ -527,6 +570,9 @@ mod tests {
             ("\"key\": \"\"", "\"key\": \"\t\""),
             ("\"key\": \"\", ", ""),
             ("\"key\": \"\"", "\"key\": \"\", \"extra\": 1"),
+            // A key that starts like the expected column, or that the expected column starts with.
+            ("\"key\": \"\"", "\"keys\": \"\""),
+            ("\"key\": \"\"", "\"ke\": \"\""),
             (
                 "\"headers\": [\"a\", \"b\\u00e9\"]",
                 "\"headers\": [\"a\",]",
