@@ -21,7 +21,8 @@
 # 2, the worker's default: also run the worker at this RAW_GZIP_LEVEL beside level 6, check its files
 # hold the same JSON and print their size beside level 6's; empty = no),
 # BENCH_COMPARE_BIN (another `ingest` binary, e.g. a build from before a change: run it too and fail
-# unless the files of the batches both cut alike hold the same JSON), BENCH_NO_BUILD (1 = use the binaries
+# unless the files of the batches both cut alike hold the same JSON), BENCH_COMPARE_LEVEL (its
+# RAW_GZIP_LEVEL, default 6; its JSON is checked against the level-6 run's either way), BENCH_NO_BUILD (1 = use the binaries
 # already built), BENCH_PROFILE (cargo profile of the binaries: release, or `profiling` for a build
 # with symbols), BENCH_PERF (a directory: attach `perf record --call-graph dwarf` to every worker run
 # and keep NAME.perf.data there; its figures then carry perf's own overhead), BENCH_PYTHON (0 = skip
@@ -36,6 +37,7 @@ GAMES=${GAMES:-2000}
 BATCH_SIZE=${BATCH_SIZE:-1000}
 BENCH_ORIGINAL_SLEEP=${BENCH_ORIGINAL_SLEEP:-1}
 BENCH_FAST_LEVEL=${BENCH_FAST_LEVEL-2}
+BENCH_COMPARE_LEVEL=${BENCH_COMPARE_LEVEL:-6}
 BENCH_PROFILE=${BENCH_PROFILE:-release}
 BENCH_PERF=${BENCH_PERF:-}
 BENCH_PYTHON=${BENCH_PYTHON:-1}
@@ -173,12 +175,12 @@ if [ -n "$BENCH_FAST_LEVEL" ]; then
     awk '{a += $1; b += $2} END {print a, b}')
 fi
 if [ -n "${BENCH_COMPARE_BIN:-}" ]; then
-  # Another build of the worker (e.g. before a change) must write the very same bytes at level 6.
-  echo "== $BENCH_COMPARE_BIN (RAW_GZIP_LEVEL=6), for a byte comparison"
-  read -r CMP_SECS CMP_RATE CMP_CPU < <(run_rust compare 6 2 "$BENCH_COMPARE_BIN")
+  # Another build of the worker (e.g. before a change) must write the very same JSON.
+  echo "== $BENCH_COMPARE_BIN (RAW_GZIP_LEVEL=$BENCH_COMPARE_LEVEL), for a byte comparison"
+  read -r CMP_SECS CMP_RATE CMP_CPU < <(run_rust compare "$BENCH_COMPARE_LEVEL" 2 "$BENCH_COMPARE_BIN")
   SAME=$(same_json rust compare)
   echo "   $SAME files of the batches cut alike hold the same JSON as $BENCH_COMPARE_BIN's"
-  echo "   ($CMP_SECS s, $CMP_RATE msgs/s, $CMP_CPU cpu s)"
+  echo "   ($CMP_SECS s, $CMP_RATE msgs/s, $CMP_CPU cpu s, $(python3 -c "print(round(1e6*$CMP_CPU/$TOTAL,1))") cpu us/msg)"
 fi
 
 if [ "$BENCH_STAGES" != 0 ]; then
