@@ -54,7 +54,10 @@ pub fn keep_package(target_dir: &Path, bytes: &[u8]) -> std::io::Result<std::pat
             .open(&path)?
             .set_modified(std::time::SystemTime::now())?;
     } else {
-        let partial = dir.join(format!(".partial-{}", std::process::id()));
+        // One name per call, so two threads of a process never write into each other's file.
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let partial = dir.join(format!(".partial-{}-{call}", std::process::id()));
         std::fs::write(&partial, bytes)?;
         std::fs::rename(&partial, &path)?;
     }
