@@ -77,10 +77,9 @@ pub struct Applied {
 
 /// Makes sure the lock's home (and the group's new first level) exists, takes the lock, applies
 /// the rest of the plan (reading what it is about to change again, now that no other run can),
-/// and releases the lock. The resource
-/// providers the plan needs register from the start, beside all of it: registering is a
-/// subscription-wide, idempotent action, not a write to the environment, and on a fresh
-/// subscription it is the longest wait before a resource's first write.
+/// and releases the lock. The resource providers the plan needs register from the start, beside
+/// all of it: registering is a subscription-wide, idempotent action, not a write to the
+/// environment, and on a fresh subscription it is the longest wait before a resource's first write.
 pub async fn apply_locked(
     s: &Session,
     planned: Planned,

@@ -97,8 +97,9 @@ pub fn task_folder(topic: &str) -> Option<&'static str> {
 }
 
 /// Gzip of a JSON array, written like `json.dump(rows, f)`. The rows are written (by
-/// [`RowJson`]) into a plain buffer and deflated in one call at the end: fed straight into the encoder, each of the
-/// serialiser's many small writes was a deflate call, which cost more than the deflating itself.
+/// [`RowJson`]) into a plain buffer and deflated in one call at the end: fed straight into the
+/// encoder, each of the serialiser's many small writes was a deflate call, which cost more than the
+/// deflating itself.
 /// The compressed bytes are the same either way (deflate without flushes does not depend on how its
 /// input is cut).
 struct ArrayWriter {
