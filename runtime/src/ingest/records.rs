@@ -18,6 +18,7 @@ use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The lobby topic.
@@ -75,26 +76,26 @@ pub(crate) const HERO_ID_MAX: i64 = u16::MAX as i64;
 /// The other task integers are `uint64`; the raw rows carry them as `i64`.
 const COUNT_MAX: i64 = i64::MAX;
 
-/// The envelope (`log_meta` content).
+/// The envelope (`log_meta` content), borrowed from the message where it has no escapes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Envelope {
-    pub level: String,
-    pub timestamp: String,
-    pub name: String,
-    pub log_message: String,
+pub struct Envelope<'a> {
+    pub level: Cow<'a, str>,
+    pub timestamp: Cow<'a, str>,
+    pub name: Cow<'a, str>,
+    pub log_message: Cow<'a, str>,
 }
 
 /// What the task of a message means for the raw tables and for Redis.
 #[derive(Debug, Clone, PartialEq)]
-pub enum TaskKind {
+pub enum TaskKind<'a> {
     /// `Starting Match` on the lobby topic: one lobby row per hero.
     StartingMatch {
         timestamp: String,
-        game_token: String,
-        heroes: Vec<Hero>,
+        game_token: Cow<'a, str>,
+        heroes: Vec<Hero<'a>>,
     },
     /// `Attack Completed` on the game topic: one game row.
-    AttackCompleted(AttackRow),
+    AttackCompleted(AttackRow<'a>),
     /// `Cleaning Game Records`: no task rows; the game's Redis keys get an expiry.
     Cleaning {
         game_token: String,
@@ -106,8 +107,8 @@ pub enum TaskKind {
 
 /// One `PARTICIPANTS_HEROS` entry.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Hero {
-    pub user_token: String,
+pub struct Hero<'a> {
+    pub user_token: Cow<'a, str>,
     pub id: i64,
     pub attack: i64,
     pub health: i64,
@@ -115,12 +116,12 @@ pub struct Hero {
 
 /// The fields of a `lib_server_game` row taken from the task.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AttackRow {
+pub struct AttackRow<'a> {
     pub timestamp: String,
-    pub game_token: String,
-    pub user_token: String,
-    pub action: String,
-    pub enemy_token: String,
+    pub game_token: Cow<'a, str>,
+    pub user_token: Cow<'a, str>,
+    pub action: Cow<'a, str>,
+    pub enemy_token: Cow<'a, str>,
     pub enemy_damage: i64,
     pub enemy_health_prior: i64,
     pub enemy_health_post: i64,
@@ -128,13 +129,13 @@ pub struct AttackRow {
 
 /// A message that parsed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
-    pub envelope: Envelope,
-    pub task: TaskKind,
+pub struct Parsed<'a> {
+    pub envelope: Envelope<'a>,
+    pub task: TaskKind<'a>,
 }
 
-/// Parses one message of `topic`.
-pub fn parse(topic: &str, value: Option<&[u8]>) -> Result<Parsed, BadMessage> {
+/// Parses one message of `topic`; the result borrows from `value`.
+pub fn parse<'a>(topic: &str, value: Option<&'a [u8]>) -> Result<Parsed<'a>, BadMessage> {
     let bytes = value.ok_or(BadMessage::NoValue)?;
     let text = std::str::from_utf8(bytes).map_err(|e| BadMessage::NotUtf8(e.to_string()))?;
     match fastparse::parse(topic, text) {
@@ -145,21 +146,21 @@ pub fn parse(topic: &str, value: Option<&[u8]>) -> Result<Parsed, BadMessage> {
 
 /// [`parse`] through a `serde_json::Value` tree: slower than the typed parser that `parse` tries
 /// first, but it takes every message that typed parser leaves to it and names what is wrong.
-pub fn parse_general(topic: &str, value: Option<&[u8]>) -> Result<Parsed, BadMessage> {
+pub fn parse_general(topic: &str, value: Option<&[u8]>) -> Result<Parsed<'static>, BadMessage> {
     let bytes = value.ok_or(BadMessage::NoValue)?;
     let text = std::str::from_utf8(bytes).map_err(|e| BadMessage::NotUtf8(e.to_string()))?;
     let doc: Value = serde_json::from_str(text).map_err(|e| BadMessage::NotJson(e.to_string()))?;
     let obj = doc.as_object().ok_or(BadMessage::NotObject)?;
     let envelope = Envelope {
-        level: str_field(obj, "level")?,
-        timestamp: str_field(obj, "timestamp")?,
-        name: str_field(obj, "name")?,
-        log_message: str_field(obj, "log_message")?,
+        level: owned_field(obj, "level")?,
+        timestamp: owned_field(obj, "timestamp")?,
+        name: owned_field(obj, "name")?,
+        log_message: owned_field(obj, "log_message")?,
     };
     if parse_timestamp(&envelope.timestamp).is_none() {
         return Err(BadMessage::BadTimestamp {
             field: "timestamp",
-            value: envelope.timestamp,
+            value: envelope.timestamp.into_owned(),
         });
     }
     let task_value = obj.get("task").ok_or(BadMessage::Missing("task"))?;
@@ -180,7 +181,7 @@ pub fn parse_general(topic: &str, value: Option<&[u8]>) -> Result<Parsed, BadMes
             })
         }
     };
-    let kind = match (topic, envelope.log_message.as_str()) {
+    let kind = match (topic, &*envelope.log_message) {
         (LOBBY_TOPIC, "Starting Match") => starting_match(task)?,
         (GAME_TOPIC, "Attack Completed") => TaskKind::AttackCompleted(attack_completed(task)?),
         (_, "Cleaning Game Records") => TaskKind::Cleaning {
@@ -195,10 +196,10 @@ pub fn parse_general(topic: &str, value: Option<&[u8]>) -> Result<Parsed, BadMes
     })
 }
 
-fn starting_match(task: &Map<String, Value>) -> Result<TaskKind, BadMessage> {
+fn starting_match(task: &Map<String, Value>) -> Result<TaskKind<'static>, BadMessage> {
     let timestamp = task_timestamp(task)?;
     let payload = obj_field(task, "PAYLOAD")?;
-    let game_token = str_field(payload, "GAME_TOKEN")?;
+    let game_token = owned_field(payload, "GAME_TOKEN")?;
     let heroes_obj = obj_field(payload, "PARTICIPANTS_HEROS")?;
     let mut heroes = Vec::with_capacity(heroes_obj.len());
     for (user, hero) in heroes_obj {
@@ -207,7 +208,7 @@ fn starting_match(task: &Map<String, Value>) -> Result<TaskKind, BadMessage> {
             expected: "object",
         })?;
         heroes.push(Hero {
-            user_token: user.clone(),
+            user_token: Cow::Owned(user.clone()),
             id: int_field(hero, "id", HERO_ID_MAX)?,
             attack: int_field(hero, "attack", COUNT_MAX)?,
             health: int_field(hero, "health", COUNT_MAX)?,
@@ -220,17 +221,17 @@ fn starting_match(task: &Map<String, Value>) -> Result<TaskKind, BadMessage> {
     })
 }
 
-fn attack_completed(task: &Map<String, Value>) -> Result<AttackRow, BadMessage> {
+fn attack_completed(task: &Map<String, Value>) -> Result<AttackRow<'static>, BadMessage> {
     let timestamp = task_timestamp(task)?;
     let payload = obj_field(task, "PAYLOAD")?;
     let status = obj_field(task, "STATUS")?;
     let details = obj_field(status, "DETAILS")?;
     Ok(AttackRow {
         timestamp,
-        game_token: str_field(payload, "GAME_TOKEN")?,
-        user_token: str_field(payload, "USER_TOKEN")?,
-        action: str_field(status, "ACTION")?,
-        enemy_token: str_field(details, "ENEMY_TOKEN")?,
+        game_token: owned_field(payload, "GAME_TOKEN")?,
+        user_token: owned_field(payload, "USER_TOKEN")?,
+        action: owned_field(status, "ACTION")?,
+        enemy_token: owned_field(details, "ENEMY_TOKEN")?,
         enemy_damage: int_field(details, "ENEMY_DAMAGE", COUNT_MAX)?,
         enemy_health_prior: int_field(details, "ENEMY_HEALTH_PRIOR", COUNT_MAX)?,
         enemy_health_post: int_field(details, "ENEMY_HEALTH_POST", COUNT_MAX)?,
@@ -269,6 +270,13 @@ fn str_field(obj: &Map<String, Value>, field: &'static str) -> Result<String, Ba
             expected: "string",
         }),
     }
+}
+
+fn owned_field(
+    obj: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Cow<'static, str>, BadMessage> {
+    str_field(obj, field).map(Cow::Owned)
 }
 
 /// A JSON integer in `0..=max`.
@@ -385,7 +393,7 @@ pub enum TaskRow<'a> {
     Game(GameRow<'a>),
 }
 
-impl TaskKind {
+impl TaskKind<'_> {
     /// The task rows of a message: a lobby row per hero of a starting match, a game row per
     /// completed attack, none for the rest.
     pub fn for_each_row<'a>(
@@ -431,7 +439,7 @@ impl TaskKind {
 }
 
 /// The `log_meta` row of a message.
-pub fn log_row<'a>(etl_id: &'a str, msg_id: &'a str, envelope: &'a Envelope) -> LogRow<'a> {
+pub fn log_row<'a>(etl_id: &'a str, msg_id: &'a str, envelope: &'a Envelope<'_>) -> LogRow<'a> {
     LogRow {
         etl_id,
         msg_id,
@@ -472,7 +480,7 @@ pub fn buffer_row<'a>(etl_id: &'a str, msg_id: &'a str, msg: &'a RawMessage) -> 
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const ATTACK: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T22:25:41.654999", "name": "kafka.lib.server.game", "log_message": "Attack Completed", "task": "{\"TIMESTAMP\": \"2024-01-13T22:25:41.654321\", \"PAYLOAD\": {\"GAME_TOKEN\": \"g1\", \"USER_TOKEN\": \"u1\"}, \"STATUS\": {\"ACTION\": \"ATTACK\", \"DETAILS\": {\"ENEMY_TOKEN\": \"u2\", \"ENEMY_DAMAGE\": 74378, \"ENEMY_HEALTH_PRIOR\": 401800, \"ENEMY_HEALTH_POST\": 327422}}}"}"#;
@@ -481,11 +489,9 @@ mod tests {
     const CLEAN: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:25.000001", "name": "kafka.lib.server.lobby", "log_message": "Cleaning Game Records", "task": {"game_token": "g", "user_token": "a"}}"#;
     const OTHER: &str = r#"{"level": "WARNING", "timestamp": "2024-01-13T23:59:25", "name": "kafka.lib.server.game", "log_message": "Game Timed Out", "task": "{\"GAME_TOKEN\": \"g\", \"N\": [1, 2.5, null, true]}"}"#;
 
-    /// The typed parser that `parse` tries first must agree with the general parser: same result
-    /// when it takes a message, and every message it leaves goes to the general one. Checked on the
-    /// four message shapes and on every one-character change of them (the inner task JSON too).
-    #[test]
-    fn typed_parser_agrees_with_general_parser() {
+    /// The four message shapes, every one-character change of them (the inner task JSON too), and
+    /// shapes a derived struct would take that the general parser must decide.
+    pub(crate) fn mutation_cases() -> Vec<(&'static str, String)> {
         let templates = [
             (GAME_TOPIC, ATTACK.to_string()),
             (LOBBY_TOPIC, START.to_string()),
@@ -500,7 +506,7 @@ mod tests {
                     .replace("\\\"", "\""),
             ),
         ];
-        let mut cases: Vec<(&str, String)> = Vec::new();
+        let mut cases: Vec<(&'static str, String)> = Vec::new();
         for (topic, text) in &templates {
             cases.push((topic, text.clone()));
             for (i, _) in text.char_indices() {
@@ -573,6 +579,14 @@ mod tests {
             (GAME_TOPIC, ATTACK.replace("g1", "g\\\\u00e9\\\\n")),
         ];
         cases.extend(structural.iter().map(|(t, s)| (*t, s.clone())));
+        cases
+    }
+
+    /// The typed parsers that `parse` tries first must agree with the general parser: same result
+    /// when they take a message, and every message they leave goes to the general one.
+    #[test]
+    fn typed_parser_agrees_with_general_parser() {
+        let cases = mutation_cases();
         let (mut accepted, mut refused) = (0, 0);
         for (topic, text) in &cases {
             let general = parse_general(topic, Some(text.as_bytes()));
