@@ -15,20 +15,21 @@
 # CPU is user + system of the whole process (every thread, librdkafka's too) at that point.
 #
 # The worker's CPU is also printed per thread name (its own loop on the tokio threads, librdkafka's
-# rdk:* threads), and the size of the files at the faster level beside level 6's.
+# rdk:* threads), and the size of the files at the faster setting beside the reference's.
 #
-# Env: GAMES (default 2000, about 29 messages per game), BATCH_SIZE (1000), BENCH_FAST_LEVEL (default
-# 2, the worker's default: also run the worker at this RAW_GZIP_LEVEL beside level 6, check its files
-# hold the same JSON and print their size beside level 6's; empty = no),
+# Env: GAMES (default 2000, about 29 messages per game), BATCH_SIZE (1000), BENCH_REF_LEVEL (default
+# 2, zlib level 2, the worker's default until the row encoder: the reference run's RAW_GZIP_LEVEL),
+# BENCH_FAST_LEVEL (default `rows`, the worker's default: also run the worker at this RAW_GZIP_LEVEL,
+# check its files hold the same JSON as the reference's and print their size beside them; empty = no),
 # BENCH_COMPARE_BIN (another `ingest` binary, e.g. a build from before a change: run it too and fail
 # unless the files of the batches both cut alike hold the same JSON), BENCH_COMPARE_LEVEL (its
-# RAW_GZIP_LEVEL, default 6; its JSON is checked against the level-6 run's either way), BENCH_NO_BUILD (1 = use the binaries
+# RAW_GZIP_LEVEL, default 6; its JSON is checked against the reference run's either way), BENCH_NO_BUILD (1 = use the binaries
 # already built), BENCH_PROFILE (cargo profile of the binaries: release, or `profiling` for a build
 # with symbols), BENCH_PERF (a directory: attach `perf record --call-graph dwarf` to every worker run
 # and keep NAME.perf.data there; its figures then carry perf's own overhead), BENCH_PYTHON (0 = skip
 # the Python port, e.g. for a profile; default 1), BENCH_STAGES (default 50000: also run
-# examples/ingest_stages on that many of the messages and print what parsing and deflate alone cost
-# per message at the faster level, beside the 5 us target; 0 = no), BENCH_ORIGINAL_SLEEP
+# examples/ingest_stages on that many of the messages and print what parsing and gzip alone cost
+# per message at the faster setting, beside the 5 us target; 0 = no), BENCH_ORIGINAL_SLEEP
 # (1 = also run the port with the original's sleep; default 1), TANSU_BIN, REDIS_SERVER_BIN,
 # BENCH_VENV (Python venv location).
 set -euo pipefail
@@ -36,7 +37,8 @@ set -euo pipefail
 GAMES=${GAMES:-2000}
 BATCH_SIZE=${BATCH_SIZE:-1000}
 BENCH_ORIGINAL_SLEEP=${BENCH_ORIGINAL_SLEEP:-1}
-BENCH_FAST_LEVEL=${BENCH_FAST_LEVEL-2}
+BENCH_REF_LEVEL=${BENCH_REF_LEVEL:-2}
+BENCH_FAST_LEVEL=${BENCH_FAST_LEVEL-rows}
 BENCH_COMPARE_LEVEL=${BENCH_COMPARE_LEVEL:-6}
 BENCH_PROFILE=${BENCH_PROFILE:-release}
 BENCH_PERF=${BENCH_PERF:-}
@@ -115,9 +117,14 @@ run_rust() {
     perf_pid=$!
   fi
   # Done when every partition's committed offset is its last message (tansu offsets start at 0).
-  "$VENV/bin/python" - "$WORK/counts.json" "$RPORT" "$3" <<'PY' || { kill $ipid; exit 1; }
+  "$VENV/bin/python" - "$WORK/counts.json" "$RPORT" "$3" "$ipid" "$WORK/$1.err" <<'PY' || { kill $ipid; exit 1; }
 import json, sys, time, redis
 counts = json.load(open(sys.argv[1])); r = redis.Redis(port=int(sys.argv[2]), db=int(sys.argv[3]))
+def exited():
+    try:
+        return open(f"/proc/{sys.argv[4]}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 want = {f"kafka.topic.{t}.partition.{p}.state.last_offset": n - 1
         for t, ps in counts["partitions"].items() for p, n in enumerate(ps) if n > 0}
 deadline = time.time() + 600
@@ -125,6 +132,8 @@ while time.time() < deadline:
     vals = r.mget(list(want))
     if all(v is not None and int(v) == w for v, w in zip(vals, want.values())):
         sys.exit(0)
+    if exited():
+        sys.exit("rust ingest exited before its last message:\n" + open(sys.argv[5]).read()[-2000:])
     time.sleep(0.02)
 sys.exit("rust ingest did not finish in 600 s")
 PY
@@ -162,15 +171,15 @@ same_json() {
   [ "$n" -gt 0 ] || { echo "$1 and $2 have no batch in common" >&2; exit 1; }
   echo "$n"
 }
-echo "== rust ingest (RAW_GZIP_LEVEL=6, the default until now)"
-read -r RUST_SECS RUST_RATE RUST_CPU < <(run_rust rust 6 0)
+echo "== rust ingest (RAW_GZIP_LEVEL=$BENCH_REF_LEVEL, the reference)"
+read -r RUST_SECS RUST_RATE RUST_CPU < <(run_rust rust "$BENCH_REF_LEVEL" 0)
 if [ -n "$BENCH_FAST_LEVEL" ]; then
   echo "== rust ingest (RAW_GZIP_LEVEL=$BENCH_FAST_LEVEL)"
   read -r FAST_SECS FAST_RATE FAST_CPU < <(run_rust rust-fast "$BENCH_FAST_LEVEL" 1)
   SAME=$(same_json rust rust-fast)
-  echo "   $SAME files of the batches cut alike hold the same JSON as at level 6"
-  # The price of the faster level: compressed bytes of the batches both runs cut alike.
-  read -r GZ6 GZFAST < <(cd "$WORK/rust" && find . -type f | while read -r f; do
+  echo "   $SAME files of the batches cut alike hold the same JSON as at $BENCH_REF_LEVEL"
+  # The price of the faster setting: compressed bytes of the batches both runs cut alike.
+  read -r GZREF GZFAST < <(cd "$WORK/rust" && find . -type f | while read -r f; do
     [ -f "$WORK/rust-fast/$f" ] && echo "$(stat -c %s "$f") $(stat -c %s "$WORK/rust-fast/$f")"; done |
     awk '{a += $1; b += $2} END {print a, b}')
 fi
@@ -185,16 +194,17 @@ fi
 
 if [ "$BENCH_STAGES" != 0 ]; then
   # Where the worker's CPU goes, on the same broker and messages: this thread's CPU per stage, best
-  # of 3 (examples/ingest_stages). Parsing and deflate at the default level are the floor of the
+  # of 3 (examples/ingest_stages). Parsing and gzip with the default setting are the floor of the
   # worker's CPU per message whatever else changes.
-  STAGE_LEVEL=${BENCH_FAST_LEVEL:-6}
+  STAGE_LEVEL=${BENCH_FAST_LEVEL:-$BENCH_REF_LEVEL}
   echo "== stage profile: examples/ingest_stages, $BENCH_STAGES messages, RAW_GZIP_LEVEL=$STAGE_LEVEL"
   KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KPORT" INGEST_GROUP_ID=bench-stages BATCH_SIZE=$BATCH_SIZE \
-    RAW_GZIP_LEVEL=$STAGE_LEVEL GZIP_LEVELS=$STAGE_LEVEL RUST_LOG=warn \
+    RAW_GZIP_LEVEL=$STAGE_LEVEL GZIP_LEVELS=$STAGE_LEVEL,$BENCH_REF_LEVEL RUST_LOG=warn \
     "$BIN/examples/ingest_stages" "$BENCH_STAGES" >"$WORK/stages.txt"
   sed 's/^/   /' "$WORK/stages.txt"
   stage_us() { awk -v s="$1" 'index($0, s) == 1 {print $(NF - 1)}' "$WORK/stages.txt"; }
-  PARSE_US=$(stage_us "parse  "); GZIP_US=$(stage_us "gzip level $STAGE_LEVEL")
+  PARSE_US=$(stage_us "parse  "); GZIP_US=$(stage_us "gzip $STAGE_LEVEL ")
+  GZIP_REF_US=$(stage_us "gzip $BENCH_REF_LEVEL ")
 fi
 
 run_py() {
@@ -223,10 +233,10 @@ echo
 printf '%-42s %8s %9s %11s %8s %14s %9s\n' "worker (1 instance, $TOTAL msgs, batch $BATCH_SIZE)" "seconds" "msgs/s" "rust x (wall)" "cpu s" "rust x (cpu)" "cpu us/msg"
 printf '%-42s %8s %9s %11s %8s %14s %9s\n' "ceiling: bare consumer, counts only" "$BARE_SECS" "$BARE_RATE" "-" "$BARE_CPU" "-" \
   "$(us_per_msg "$BARE_CPU")"
-printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest (release), gzip level 6" "$RUST_SECS" "$RUST_RATE" "1.0" "$RUST_CPU" "1.0" \
+printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest (release), gzip $BENCH_REF_LEVEL" "$RUST_SECS" "$RUST_RATE" "1.0" "$RUST_CPU" "1.0" \
   "$(us_per_msg "$RUST_CPU")"
 if [ -n "$BENCH_FAST_LEVEL" ]; then
-  printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest (release), gzip level $BENCH_FAST_LEVEL" "$FAST_SECS" "$FAST_RATE" \
+  printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest (release), gzip $BENCH_FAST_LEVEL" "$FAST_SECS" "$FAST_RATE" \
     "$(ratio "$FAST_RATE" "$RUST_RATE")" "$FAST_CPU" "$(ratio "$FAST_CPU" "$RUST_CPU")" "$(us_per_msg "$FAST_CPU")"
 fi
 if [ "$BENCH_PYTHON" = 1 ]; then
@@ -238,19 +248,20 @@ if [ "$BENCH_ORIGINAL_SLEEP" = 1 ]; then
     "$(ratio "$RUST_RATE" "$PYS_RATE")" "$PYS_CPU" "$(ratio "$PYS_CPU" "$RUST_CPU")" "$(us_per_msg "$PYS_CPU")"
 fi
 echo
-echo "rust ingest / ceiling, level 6: $(pct "$RUST_RATE" "$BARE_RATE") % of the bare consumer's msgs/s (target >= 90 %),"
+echo "rust ingest / ceiling, gzip $BENCH_REF_LEVEL: $(pct "$RUST_RATE" "$BARE_RATE") % of the bare consumer's msgs/s (target >= 90 %),"
 echo "  $(us_per_msg "$RUST_CPU") us cpu per message (target <= 5), of which the bare consumer's own: $(us_per_msg "$BARE_CPU")"
 if [ -n "$BENCH_FAST_LEVEL" ]; then
-  echo "rust ingest / ceiling, level $BENCH_FAST_LEVEL: $(pct "$FAST_RATE" "$BARE_RATE") % of the bare consumer's msgs/s,"
-  echo "  $(us_per_msg "$FAST_CPU") us cpu per message (same file names and JSON content as level 6: checked)"
+  echo "rust ingest / ceiling, gzip $BENCH_FAST_LEVEL: $(pct "$FAST_RATE" "$BARE_RATE") % of the bare consumer's msgs/s,"
+  echo "  $(us_per_msg "$FAST_CPU") us cpu per message (target <= 5; same file names and JSON content as gzip $BENCH_REF_LEVEL: checked)"
 fi
 if [ -n "$BENCH_FAST_LEVEL" ]; then
-  echo "  files at level $BENCH_FAST_LEVEL: $GZFAST bytes vs $GZ6 at level 6 (same batches): $(python3 -c "print(round(100*($GZFAST/$GZ6-1),1))") % larger"
+  echo "  files with gzip $BENCH_FAST_LEVEL: $GZFAST bytes vs $GZREF with gzip $BENCH_REF_LEVEL (same batches): $(python3 -c "print(round(100*($GZFAST/$GZREF-1),1))") % larger"
 fi
-echo "worker CPU seconds by thread, level 6: $(cat "$WORK/rust.threads")"
+echo "worker CPU seconds by thread, gzip $BENCH_REF_LEVEL: $(cat "$WORK/rust.threads")"
 if [ "$BENCH_STAGES" != 0 ]; then
-  echo "floor at level $STAGE_LEVEL (stage profile, same run): parse $PARSE_US + deflate $GZIP_US =" \
+  echo "floor with gzip $STAGE_LEVEL (stage profile, same run): parse $PARSE_US + gzip $GZIP_US =" \
     "$(python3 -c "print(round($PARSE_US + $GZIP_US, 2))") us/msg of the 5 us target, before writing rows, ids, consuming, files"
+  echo "  (gzip $BENCH_REF_LEVEL of the same files, same run: $GZIP_REF_US us/msg)"
 fi
 echo "  (the bare consumer drained in $BARE_DRAIN s after its first message; the rest of its $BARE_SECS s is"
 echo "   process start and the group join, which the worker pays too)"

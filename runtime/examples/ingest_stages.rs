@@ -10,23 +10,22 @@
 //! * `rows, serde`: parse + every row serialised into plain buffers by serde with the `json.dumps`
 //!   formatter (`pyjson`), as the worker did before,
 //! * `rows, by hand`: the same with `rowjson` (the worker now; the same bytes, checked here too),
-//! * `gzip level L`: deflate of those buffers, one call per file, for the levels in `GZIP_LEVELS`,
-//!   and the compressed size of the files at each level,
-//! * `assemble`: the worker's whole batch encoding (`layout::assemble`) at `RAW_GZIP_LEVEL`.
+//! * `gzip L`: gzip of those buffers, one call per file, for the settings in `GZIP_LEVELS` (`rows`,
+//!   the row encoder, or zlib levels 0-9; default `rows,2,6`), and the compressed size of the files
+//!   with each,
+//! * `assemble`: the worker's whole batch encoding (`layout::assemble_at`) at `RAW_GZIP_LEVEL`.
 //!
 //! Consuming itself is the bare consumer's CPU (`examples/bare_consumer.rs`), not repeated here.
 //! Usage: `ingest_stages <messages>`; prints a table of seconds and microseconds per message.
 
 use clap::Parser;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use runtime::ingest::config::IngestConfig;
 use runtime::ingest::consumer::{subscribed, to_raw};
+use runtime::ingest::gzip::RawGzip;
 use runtime::ingest::layout::{self, Batch};
 use runtime::ingest::records::{self, buffer_row, log_row};
 use runtime::ingest::timefmt;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,27 +107,23 @@ fn run() -> Result<(), String> {
     if plain != by_serde {
         return Err("the rows written by hand differ from serde's".into());
     }
-    let levels = std::env::var("GZIP_LEVELS").unwrap_or_else(|_| "6,1".into());
-    for level in levels
-        .split(',')
-        .filter_map(|l| l.trim().parse::<u32>().ok())
-    {
+    let levels = std::env::var("GZIP_LEVELS").unwrap_or_else(|_| "rows,2,6".into());
+    for level in levels.split(',').map(str::parse::<RawGzip>) {
+        let level = level?;
         let mut gz_bytes = 0;
         row(
-            &format!("gzip level {level}"),
+            &format!("gzip {level}"),
             best_of(3, || {
                 gz_bytes = 0;
                 for files in &plain {
                     for f in files {
-                        let mut gz = GzEncoder::new(Vec::new(), Compression::new(level));
-                        let _ = gz.write_all(f);
-                        gz_bytes += gz.finish().map_or(0, |b| b.len());
+                        gz_bytes += level.compress(f).map_or(0, |b| b.len());
                     }
                 }
             }),
         );
         println!(
-            "  (level {level}: {gz_bytes} bytes of gzip, {:.0} per message)",
+            "  (gzip {level}: {gz_bytes} bytes, {:.0} per message)",
             gz_bytes as f64 / n
         );
     }
@@ -137,9 +132,9 @@ fn run() -> Result<(), String> {
         "(raw JSON written: {raw_bytes} bytes, {:.0} per message)",
         raw_bytes as f64 / n
     );
-    let level = Compression::new(cfg.raw_gzip_level);
+    let level = cfg.raw_gzip_level;
     row(
-        &format!("assemble, level {}", cfg.raw_gzip_level),
+        &format!("assemble, gzip {level}"),
         best_of(3, || {
             for b in &batches {
                 std::hint::black_box(layout::assemble_at(b, level).ok());

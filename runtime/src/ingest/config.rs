@@ -1,5 +1,6 @@
 //! Worker settings: the original's environment variables plus the raw-storage ones, each also a flag.
 
+use crate::ingest::gzip::RawGzip;
 use clap::Parser;
 use std::fmt;
 use std::path::PathBuf;
@@ -88,14 +89,13 @@ pub struct IngestConfig {
     /// (AZURE_CLIENT_ID/AZURE_CLIENT_SECRET/AZURE_TENANT_ID, workload or managed identity).
     #[arg(long, env = "RAW_ACCOUNT_KEY", hide_env_values = true)]
     pub raw_account_key: Option<Secret>,
-    /// Gzip level (0-9) of the raw files. 2: deflate at level 6 (zlib's default, used until now)
-    /// cost more CPU than all the rest of the worker per message; level 2 spends about half of it for
-    /// files ~10 % larger, level 1 a third of it for files ~60 % larger
-    /// (runtime/docs/ingest-performance.md). The JSON inside is the same at every level, and a
-    /// replay at another level rewrites the same content.
-    #[arg(long, env = "RAW_GZIP_LEVEL", default_value_t = 2,
-          value_parser = clap::value_parser!(u32).range(0..=9))]
-    pub raw_gzip_level: u32,
+    /// How the raw files are gzipped: `rows` (the default), an encoder made for these JSON rows
+    /// (back-references only where a string starts, one deflate block per file), or a zlib level
+    /// 0-9. `rows` costs a fraction of zlib level 2's CPU for files about as small
+    /// (runtime/docs/ingest-performance.md). Every setting writes ordinary gzip of the same JSON,
+    /// so a replay with another setting rewrites the same content.
+    #[arg(long, env = "RAW_GZIP_LEVEL", default_value_t = RawGzip::Rows)]
+    pub raw_gzip_level: RawGzip,
     /// Write to this local directory instead of blob storage (tests, benchmarks).
     #[arg(long, env = "RAW_LOCAL_DIR", conflicts_with = "raw_account_url")]
     pub raw_local_dir: Option<PathBuf>,

@@ -19,9 +19,7 @@ use crate::ingest::rowjson::RowJson;
 use crate::ingest::timefmt;
 use bytes::Bytes;
 use chrono::{Datelike, NaiveDateTime};
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use std::io::Write;
+use crate::ingest::gzip::RawGzip;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -97,11 +95,9 @@ pub fn task_folder(topic: &str) -> Option<&'static str> {
 }
 
 /// Gzip of a JSON array, written like `json.dump(rows, f)`. The rows are written (by
-/// [`RowJson`]) into a plain buffer and deflated in one call at the end: fed straight into the
+/// [`RowJson`]) into a plain buffer and compressed in one call at the end: fed straight into an
 /// encoder, each of the serialiser's many small writes was a deflate call, which cost more than the
-/// deflating itself.
-/// The compressed bytes are the same either way (deflate without flushes does not depend on how its
-/// input is cut).
+/// deflating itself, and the row encoder needs the whole file.
 struct ArrayWriter {
     json: Vec<u8>,
     rows: usize,
@@ -120,27 +116,25 @@ impl ArrayWriter {
         row.write_json(&mut self.json);
         self.rows += 1;
     }
-    fn finish(mut self, path: String, level: Compression) -> std::io::Result<RawFile> {
+    fn finish(mut self, path: String, gzip: RawGzip) -> std::io::Result<RawFile> {
         self.json.push(b']');
-        let mut gz = GzEncoder::new(Vec::with_capacity(self.json.len() / 4), level);
-        gz.write_all(&self.json)?;
         Ok(RawFile {
             path,
-            bytes: Bytes::from(gz.finish()?),
+            bytes: Bytes::from(gzip.compress(&self.json)?),
             rows: self.rows,
         })
     }
 }
 
-/// Builds the raw files of `batch` at gzip level 6 (zlib's default; the worker writes at
-/// `RAW_GZIP_LEVEL`, see [`assemble_at`]). Pure; only fails on an internal I/O error of the gzip
+/// Builds the raw files of `batch` with the default compression (the row encoder; the worker uses
+/// `RAW_GZIP_LEVEL`, see [`assemble_at`]). Pure; only fails on an internal I/O error of a zlib
 /// encoder.
 pub fn assemble(batch: &Batch) -> std::io::Result<BatchOutput> {
-    assemble_at(batch, Compression::default())
+    assemble_at(batch, RawGzip::default())
 }
 
-/// [`assemble`] at gzip `level` (`RAW_GZIP_LEVEL`): the files hold the same JSON at every level.
-pub fn assemble_at(batch: &Batch, level: Compression) -> std::io::Result<BatchOutput> {
+/// [`assemble`] with `gzip` (`RAW_GZIP_LEVEL`): the files hold the same JSON with every setting.
+pub fn assemble_at(batch: &Batch, level: RawGzip) -> std::io::Result<BatchOutput> {
     let topic: &str = &batch.topic;
     let (first, last) = (batch.first_offset(), batch.last_offset());
     let etl = etl_id(topic, batch.partition, first, last).to_string();

@@ -45,6 +45,7 @@ pub mod cleanup;
 pub mod config;
 pub mod consumer;
 mod fastparse;
+pub mod gzip;
 pub mod layout;
 pub mod offsets;
 pub mod pyjson;

@@ -393,8 +393,7 @@ impl Worker {
         let timeout = self.cfg.flush_timeout();
         let deadline = Instant::now() + timeout;
         let expected = self.committed.get(tp).copied().flatten();
-        let level = flate2::Compression::new(self.cfg.raw_gzip_level);
-        let out = layout::assemble_at(batch, level)
+        let out = layout::assemble_at(batch, self.cfg.raw_gzip_level)
             .map_err(|e| FlushError::Timeout(Duration::ZERO, format!("encoding batch: {e}")))?;
         let (topic, partition) = (tp.0.to_string(), tp.1);
 

@@ -1,0 +1,111 @@
+//! Bits out, least significant first, as deflate packs them (RFC 1951 §3.1.1).
+
+pub struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    filled: u32,
+}
+
+impl BitWriter {
+    pub fn new(out: Vec<u8>) -> Self {
+        Self {
+            out,
+            acc: 0,
+            filled: 0,
+        }
+    }
+
+    /// Appends the low `n` bits of `bits` (`n` <= 32; higher bits of `bits` must be zero).
+    #[inline]
+    pub fn put(&mut self, bits: u32, n: u32) {
+        self.acc |= u64::from(bits) << self.filled;
+        self.filled += n;
+        if self.filled >= 32 {
+            // Truncation intended: the low 32 bits are the complete ones.
+            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
+            self.acc >>= 32;
+            self.filled -= 32;
+        }
+    }
+
+    /// Appends the code of each of `bytes`, `table[byte]` holding its bits in the low 16 and its
+    /// length above them: [`put`](Self::put) per byte, with the state kept in registers.
+    #[inline]
+    pub fn put_each(&mut self, bytes: &[u8], table: &[u32; 256]) {
+        let (mut acc, mut filled) = (self.acc, self.filled);
+        self.out.reserve(bytes.len() * 2 + 8);
+        for &b in bytes {
+            let entry = table[usize::from(b)];
+            acc |= u64::from(entry & 0xffff) << filled;
+            filled += entry >> 16;
+            if filled >= 32 {
+                self.out.extend_from_slice(&(acc as u32).to_le_bytes());
+                acc >>= 32;
+                filled -= 32;
+            }
+        }
+        (self.acc, self.filled) = (acc, filled);
+    }
+
+    /// Pads to a byte boundary with zero bits and returns the bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        let bytes = self.filled.div_ceil(8) as usize;
+        self.out
+            .extend_from_slice(&self.acc.to_le_bytes()[..bytes.min(8)]);
+        self.out
+    }
+}
+
+/// `code` with its lowest `len` bits in reverse order: Huffman codes are defined most significant
+/// bit first but packed starting from the least significant bit.
+pub fn reverse(code: u32, len: u32) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        code.reverse_bits() >> (32 - len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_are_packed_low_first_across_word_boundaries() {
+        let mut w = BitWriter::new(Vec::new());
+        w.put(0b1, 1);
+        w.put(0b10, 2);
+        w.put(0b1_0110, 5);
+        // 0b10110_10_1 = 0xB5
+        w.put(0xABCD_EF01, 32);
+        w.put(0b111, 3);
+        assert_eq!(w.finish(), vec![0xB5, 0x01, 0xEF, 0xCD, 0xAB, 0b111]);
+    }
+
+    #[test]
+    fn put_each_writes_what_put_writes() {
+        let mut table = [0u32; 256];
+        for (b, entry) in table.iter_mut().enumerate() {
+            let len = 1 + (b as u32 * 7) % 15;
+            *entry = ((b as u32).wrapping_mul(2_654_435_761) >> 7) & ((1 << len) - 1) | len << 16;
+        }
+        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 37 % 256) as u8).collect();
+        let (mut one, mut each) = (BitWriter::new(vec![9]), BitWriter::new(vec![9]));
+        one.put(0b101, 3);
+        each.put(0b101, 3);
+        for b in &bytes {
+            let e = table[usize::from(*b)];
+            one.put(e & 0xffff, e >> 16);
+        }
+        each.put_each(&bytes, &table);
+        assert_eq!(one.finish(), each.finish());
+    }
+
+    #[test]
+    fn reverse_mirrors_only_the_code_bits() {
+        assert_eq!(reverse(0b110, 3), 0b011);
+        assert_eq!(reverse(0b1, 1), 0b1);
+        assert_eq!(reverse(0b0000_0001, 8), 0b1000_0000);
+        assert_eq!(reverse(0, 0), 0);
+    }
+}
