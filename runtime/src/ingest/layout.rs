@@ -15,7 +15,7 @@ use crate::ingest::quarantine::QuarantineRow;
 use crate::ingest::records::{
     self, buffer_row, log_row, RawMessage, TaskKind, GAME_TOPIC, LOBBY_TOPIC,
 };
-use crate::ingest::rowjson::RowJson;
+use crate::ingest::rowjson::{self, RowJson};
 use crate::ingest::timefmt;
 use bytes::Bytes;
 use chrono::{Datelike, NaiveDateTime};
@@ -79,10 +79,14 @@ pub fn etl_id(topic: &str, partition: i32, first: i64, last: i64) -> Uuid {
 
 /// Deterministic message id.
 pub fn msg_id(topic: &str, partition: i32, offset: i64) -> Uuid {
-    Uuid::new_v5(
-        &ID_NAMESPACE,
-        format!("{topic}/{partition}/{offset}").as_bytes(),
-    )
+    // `topic/partition/offset`, built without the formatting machinery: this runs per message.
+    let mut name = Vec::with_capacity(topic.len() + 32);
+    name.extend_from_slice(topic.as_bytes());
+    name.push(b'/');
+    rowjson::put_int(&mut name, i64::from(partition));
+    name.push(b'/');
+    rowjson::put_int(&mut name, offset);
+    Uuid::new_v5(&ID_NAMESPACE, &name)
 }
 
 /// The task folder of a topic, if it has one.
@@ -169,19 +173,22 @@ pub fn assemble_at(batch: &Batch, level: RawGzip) -> std::io::Result<BatchOutput
     let mut tasks = ArrayWriter::new();
     let mut quarantine = ArrayWriter::new();
     for msg in &batch.messages {
-        let id = msg_id(topic, msg.partition, msg.offset).to_string();
+        let mut id_text = Uuid::encode_buffer();
+        let id: &str = msg_id(topic, msg.partition, msg.offset)
+            .hyphenated()
+            .encode_lower(&mut id_text);
         let parsed = match records::parse(topic, msg.value.as_deref()) {
             Ok(p) => p,
             Err(err) => {
                 let error = err.to_string();
-                quarantine.push(&QuarantineRow::new(&etl, &id, msg, &error));
+                quarantine.push(&QuarantineRow::new(&etl, id, msg, &error));
                 out.errors.push((msg.offset, error));
                 continue;
             }
         };
-        buffers.push(&buffer_row(&etl, &id, msg));
-        logs.push(&log_row(&etl, &id, &parsed.envelope));
-        parsed.task.for_each_row(&etl, &id, |row| tasks.push(&row));
+        buffers.push(&buffer_row(&etl, id, msg));
+        logs.push(&log_row(&etl, id, &parsed.envelope));
+        parsed.task.for_each_row(&etl, id, |row| tasks.push(&row));
         if let TaskKind::Cleaning {
             game_token,
             user_token,
@@ -247,6 +254,23 @@ mod tests {
 
     const START: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:20.999999", "name": "kafka.lib.server.lobby", "log_message": "Starting Match", "task": "{\"TIMESTAMP\": \"2024-01-13T23:59:20Z\", \"PAYLOAD\": {\"GAME_TOKEN\": \"g\", \"PARTICIPANTS\": [\"a\", \"b\"], \"PARTICIPANTS_HEROS\": {\"a\": {\"token\": \"a\", \"id\": 14, \"attack\": 73600, \"health\": 4536000}, \"b\": {\"token\": \"b\", \"id\": 243, \"attack\": 1, \"health\": 10}}}, \"STATUS\": {\"GAME\": \"START\"}}"}"#;
     const CLEAN: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:25.000001", "name": "kafka.lib.server.lobby", "log_message": "Cleaning Game Records", "task": {"game_token": "g", "user_token": "a"}}"#;
+
+    #[test]
+    fn msg_id_is_the_uuid_v5_of_topic_partition_offset() {
+        for (topic, partition, offset) in [
+            (LOBBY_TOPIC, 0, 0),
+            (GAME_TOPIC, 5, 538_948),
+            ("t", -1, -42),
+            (GAME_TOPIC, i32::MAX, i64::MIN),
+        ] {
+            let name = format!("{topic}/{partition}/{offset}");
+            assert_eq!(
+                msg_id(topic, partition, offset),
+                Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()),
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn batch_files_are_deterministic_and_shaped_like_the_original() {

@@ -34,8 +34,21 @@ impl BitWriter {
     pub fn put_each(&mut self, bytes: &[u8], table: &[u32; 256]) {
         let (mut acc, mut filled) = (self.acc, self.filled);
         self.out.reserve(bytes.len() * 2 + 8);
-        for &b in bytes {
-            let entry = table[usize::from(b)];
+        // Two codes (15 bits each at most) go in per step, which halves the chain of shifts.
+        let mut pairs = bytes.chunks_exact(2);
+        for pair in &mut pairs {
+            let (a, b) = (table[usize::from(pair[0])], table[usize::from(pair[1])]);
+            let bits = u64::from(a & 0xffff) | u64::from(b & 0xffff) << (a >> 16);
+            acc |= bits << filled;
+            filled += (a >> 16) + (b >> 16);
+            if filled >= 32 {
+                self.out.extend_from_slice(&(acc as u32).to_le_bytes());
+                acc >>= 32;
+                filled -= 32;
+            }
+        }
+        if let [last] = pairs.remainder() {
+            let entry = table[usize::from(*last)];
             acc |= u64::from(entry & 0xffff) << filled;
             filled += entry >> 16;
             if filled >= 32 {

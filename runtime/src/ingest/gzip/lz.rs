@@ -133,11 +133,15 @@ impl<'a> Quotes<'a> {
 #[inline]
 fn quote_bits(data: &[u8], at: usize) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let mut w = [0u8; 8];
-    if let Some(tail) = data.get(at..) {
-        let n = tail.len().min(8);
-        w[..n].copy_from_slice(&tail[..n]);
-    }
+    let w = match data.get(at..at + 8) {
+        Some(full) => word(full, 0),
+        None => {
+            let mut w = [0u8; 8];
+            let tail = data.get(at..).unwrap_or_default();
+            w[..tail.len()].copy_from_slice(tail);
+            w
+        }
+    };
     let x = u64::from_le_bytes(w) ^ (u64::from(b'"') * 0x0101_0101_0101_0101);
     // A byte of x is zero exactly where the input had `"`: without its high bit, add 0x7f; the
     // high bit ends up clear only for zero.
