@@ -81,6 +81,9 @@ struct Intake<'a> {
     batcher: &'a mut Batcher,
     committed: &'a mut HashMap<Tp, Option<i64>>,
     stats: &'a mut Stats,
+    /// The wake-up's time, read once for every message it takes (all were already queued then): a
+    /// batch's age counts from it.
+    now: Instant,
 }
 
 impl Intake<'_> {
@@ -89,9 +92,7 @@ impl Intake<'_> {
     fn take(&mut self, m: &BorrowedMessage<'_>, closed: &mut Vec<Batch>) {
         apply_events(self.context, self.batcher, self.committed);
         let topic = self.context.topic(rdkafka::Message::topic(m));
-        let (pushed, done) = self
-            .batcher
-            .push(consumer::to_raw(m, topic), Instant::now());
+        let (pushed, done) = self.batcher.push(consumer::to_raw(m, topic), self.now);
         if pushed == Pushed::Duplicate {
             self.stats.duplicates_dropped += 1;
         }
@@ -281,6 +282,7 @@ impl Worker {
                                 batcher: &mut self.batcher,
                                 committed: &mut self.committed,
                                 stats: &mut self.stats,
+                                now: Instant::now(),
                             };
                             intake.take(&m, &mut closed);
                             drop(m);
