@@ -100,7 +100,8 @@ mod tests {
         let mut table = [0u32; 256];
         for (b, entry) in table.iter_mut().enumerate() {
             let len = 1 + (b as u32 * 7) % 15;
-            *entry = ((b as u32).wrapping_mul(2_654_435_761) >> 7) & ((1 << len) - 1) | len << 16;
+            *entry =
+                (((b as u32).wrapping_mul(2_654_435_761) >> 7) & ((1 << len) - 1)) | (len << 16);
         }
         let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 37 % 256) as u8).collect();
         let (mut one, mut each) = (BitWriter::new(vec![9]), BitWriter::new(vec![9]));

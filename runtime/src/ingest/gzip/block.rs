@@ -151,7 +151,10 @@ impl Codes {
                 lit(bits, sym);
                 bits.put(extra, n);
                 let (sym, n, extra) = distance_symbol(usize::from(s.dist));
-                bits.put(u32::from(self.dist_code[sym]), u32::from(self.dist_len[sym]));
+                bits.put(
+                    u32::from(self.dist_code[sym]),
+                    u32::from(self.dist_len[sym]),
+                );
                 bits.put(extra, n);
             }
         }

@@ -75,11 +75,8 @@ fn depth_counts(leaves: &[(u32, usize)], max_len: u32) -> Vec<u32> {
     // Lifting leaves to `max_len` over-fills the code (Kraft sum above 1). Each step takes one leaf
     // off the deepest level and hangs it beside the deepest shorter leaf, which moves down a level:
     // the sum drops by one unit of 2^-max_len, and no leaf is lost.
-    let units = |per_len: &[u32]| -> u64 {
-        (1..=max)
-            .map(|l| u64::from(per_len[l]) << (max - l))
-            .sum()
-    };
+    let units =
+        |per_len: &[u32]| -> u64 { (1..=max).map(|l| u64::from(per_len[l]) << (max - l)).sum() };
     let mut sum = units(&per_len);
     while sum > 1 << max {
         per_len[max] -= 1;
@@ -182,7 +179,7 @@ mod tests {
             let freqs: Vec<u32> = (0..n)
                 .map(|i| {
                     let x = seed.rotate_left(i as u32 * 7) ^ (i as u64 * 0x9e37_79b9);
-                    if x % 5 == 0 {
+                    if x.is_multiple_of(5) {
                         0
                     } else {
                         1 + (x >> (x % 40)) as u32 % 100_000

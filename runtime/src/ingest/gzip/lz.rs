@@ -236,7 +236,9 @@ mod tests {
         assert_eq!(replay(&data, &s), data);
         let literals: usize = s.iter().map(|s| s.literals as usize).sum();
         assert!(literals < data.len() / 5, "{literals} of {}", data.len());
-        assert!(s.iter().all(|s| s.dist as usize <= WINDOW && s.len as usize <= MAX_MATCH));
+        assert!(s
+            .iter()
+            .all(|s| s.dist as usize <= WINDOW && s.len as usize <= MAX_MATCH));
         assert!(s.iter().all(|s| s.len == 0 || s.len as usize >= MIN_MATCH));
     }
 
@@ -248,7 +250,10 @@ mod tests {
         data.extend_from_slice(&data.clone());
         let s = seqs(&data);
         assert_eq!(replay(&data, &s), data);
-        assert!(s.iter().filter(|s| s.len as usize == MAX_MATCH).count() >= 7, "{s:?}");
+        assert!(
+            s.iter().filter(|s| s.len as usize == MAX_MATCH).count() >= 7,
+            "{s:?}"
+        );
     }
 
     #[test]
@@ -272,7 +277,14 @@ mod tests {
     fn text_without_quotes_or_shorter_than_a_key_is_all_literals() {
         for data in [&b""[..], b"[]", b"\"abc\"", b"no quotes here at all, none"] {
             let s = seqs(data);
-            assert_eq!(s, vec![Seq { literals: data.len() as u32, len: 0, dist: 0 }]);
+            assert_eq!(
+                s,
+                vec![Seq {
+                    literals: data.len() as u32,
+                    len: 0,
+                    dist: 0
+                }]
+            );
         }
     }
 
@@ -281,7 +293,11 @@ mod tests {
         let mut x = 0x1234_5678u64;
         for round in 0..300 {
             let n = (round * 37) % 5000;
-            let alphabet: &[u8] = if round % 3 == 0 { b"\"ab, :" } else { b"\"abcdefghij0123456789{}[], :" };
+            let alphabet: &[u8] = if round % 3 == 0 {
+                b"\"ab, :"
+            } else {
+                b"\"abcdefghij0123456789{}[], :"
+            };
             let mut data = Vec::with_capacity(n);
             for _ in 0..n {
                 x ^= x << 13;

@@ -55,10 +55,8 @@ impl RawGzip {
         match self {
             Self::Rows => Ok(gzip_rows(data)),
             Self::Zlib(level) => {
-                let mut gz = GzEncoder::new(
-                    Vec::with_capacity(data.len() / 4),
-                    Compression::new(level),
-                );
+                let mut gz =
+                    GzEncoder::new(Vec::with_capacity(data.len() / 4), Compression::new(level));
                 gz.write_all(data)?;
                 gz.finish()
             }

@@ -125,7 +125,11 @@ fn incompressible_input_falls_back_to_fixed_codes_without_growing_much() {
         })
         .collect();
     let gz = both_inflate_to(&data);
-    assert!(gz.len() < data.len() + data.len() / 8 + 64, "{} bytes", gz.len());
+    assert!(
+        gz.len() < data.len() + data.len() / 8 + 64,
+        "{} bytes",
+        gz.len()
+    );
 }
 
 #[test]
