@@ -11,6 +11,7 @@
 //!
 //! So a replay of the same offsets produces the same paths and the same bytes.
 
+use crate::ingest::gzip::RawGzip;
 use crate::ingest::quarantine::QuarantineRow;
 use crate::ingest::records::{
     self, buffer_row, log_row, RawMessage, TaskKind, GAME_TOPIC, LOBBY_TOPIC,
@@ -19,7 +20,6 @@ use crate::ingest::rowjson::{self, RowJson};
 use crate::ingest::timefmt;
 use bytes::Bytes;
 use chrono::{Datelike, NaiveDateTime};
-use crate::ingest::gzip::RawGzip;
 use std::sync::Arc;
 use uuid::Uuid;
 
