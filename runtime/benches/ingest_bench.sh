@@ -255,7 +255,8 @@ if [ -n "$BENCH_FAST_LEVEL" ]; then
   echo "  $(us_per_msg "$FAST_CPU") us cpu per message (target <= 5; same file names and JSON content as gzip $BENCH_REF_LEVEL: checked)"
 fi
 if [ -n "$BENCH_FAST_LEVEL" ]; then
-  echo "  files with gzip $BENCH_FAST_LEVEL: $GZFAST bytes vs $GZREF with gzip $BENCH_REF_LEVEL (same batches): $(python3 -c "print(round(100*($GZFAST/$GZREF-1),1))") % larger"
+  echo "  files with gzip $BENCH_FAST_LEVEL: $GZFAST bytes vs $GZREF with gzip $BENCH_REF_LEVEL (same batches):" \
+    "$(python3 -c "d=round(100*($GZFAST/$GZREF-1),1); print(abs(d), '% larger' if d > 0 else '% smaller')")"
 fi
 echo "worker CPU seconds by thread, gzip $BENCH_REF_LEVEL: $(cat "$WORK/rust.threads")"
 if [ "$BENCH_STAGES" != 0 ]; then
