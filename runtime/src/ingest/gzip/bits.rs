@@ -20,12 +20,7 @@ impl BitWriter {
     pub fn put(&mut self, bits: u32, n: u32) {
         self.acc |= u64::from(bits) << self.filled;
         self.filled += n;
-        if self.filled >= 32 {
-            // Truncation intended: the low 32 bits are the complete ones.
-            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
-            self.acc >>= 32;
-            self.filled -= 32;
-        }
+        spill(&mut self.out, &mut self.acc, &mut self.filled);
     }
 
     /// Appends the code of each of `bytes`, `table[byte]` holding its bits in the low 16 and its
@@ -41,23 +36,13 @@ impl BitWriter {
             let bits = u64::from(a & 0xffff) | u64::from(b & 0xffff) << (a >> 16);
             acc |= bits << filled;
             filled += (a >> 16) + (b >> 16);
-            if filled >= 32 {
-                self.out.extend_from_slice(&(acc as u32).to_le_bytes());
-                acc >>= 32;
-                filled -= 32;
-            }
-        }
-        if let [last] = pairs.remainder() {
-            let entry = table[usize::from(*last)];
-            acc |= u64::from(entry & 0xffff) << filled;
-            filled += entry >> 16;
-            if filled >= 32 {
-                self.out.extend_from_slice(&(acc as u32).to_le_bytes());
-                acc >>= 32;
-                filled -= 32;
-            }
+            spill(&mut self.out, &mut acc, &mut filled);
         }
         (self.acc, self.filled) = (acc, filled);
+        if let [last] = pairs.remainder() {
+            let entry = table[usize::from(*last)];
+            self.put(entry & 0xffff, entry >> 16);
+        }
     }
 
     /// Pads to a byte boundary with zero bits and returns the bytes.
@@ -66,6 +51,17 @@ impl BitWriter {
         self.out
             .extend_from_slice(&self.acc.to_le_bytes()[..bytes.min(8)]);
         self.out
+    }
+}
+
+/// Moves the complete low 32 bits of `acc` to `out` once there are that many.
+#[inline]
+fn spill(out: &mut Vec<u8>, acc: &mut u64, filled: &mut u32) {
+    if *filled >= 32 {
+        // Truncation intended: the low 32 bits are the complete ones.
+        out.extend_from_slice(&(*acc as u32).to_le_bytes());
+        *acc >>= 32;
+        *filled -= 32;
     }
 }
 
