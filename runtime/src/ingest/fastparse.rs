@@ -133,20 +133,32 @@ impl<'a> Reader<'a> {
 
     /// `{ "key": value, ... }`, each key handed to `field`, which must read its value.
     fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Maybe<()>) -> Maybe<()> {
-        self.eat(b'{')?;
+        self.items(b'{', b'}', |r| {
+            let key = r.string()?;
+            r.eat(b':')?;
+            field(r, key)
+        })
+    }
+
+    /// `open item, item, ... close` (or `open close`), each item read by `item`.
+    fn items(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Maybe<()>,
+    ) -> Maybe<()> {
+        self.eat(open)?;
         self.enter()?;
         self.ws();
-        if self.peek() == Some(b'}') {
+        if self.peek() == Some(close) {
             self.pos += 1;
         } else {
             loop {
-                let key = self.string()?;
-                self.eat(b':')?;
-                field(self, key)?;
+                item(self)?;
                 self.ws();
                 match self.peek()? {
                     b',' => self.pos += 1,
-                    b'}' => {
+                    c if c == close => {
                         self.pos += 1;
                         break;
                     }
@@ -171,29 +183,7 @@ impl<'a> Reader<'a> {
         }
         match self.peek()? {
             b'{' => self.object(|r, _| r.skip()),
-            b'[' => {
-                self.pos += 1;
-                self.enter()?;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.skip()?;
-                        self.ws();
-                        match self.peek()? {
-                            b',' => self.pos += 1,
-                            b']' => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return None,
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Some(())
-            }
+            b'[' => self.items(b'[', b']', |r| r.skip()),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
