@@ -71,21 +71,25 @@ pub struct BatchOutput {
 
 /// Deterministic batch id.
 pub fn etl_id(topic: &str, partition: i32, first: i64, last: i64) -> Uuid {
-    Uuid::new_v5(
-        &ID_NAMESPACE,
-        format!("{topic}/{partition}/{first}/{last}").as_bytes(),
-    )
+    derived_id(topic, partition, &[first, last])
 }
 
 /// Deterministic message id.
 pub fn msg_id(topic: &str, partition: i32, offset: i64) -> Uuid {
-    // `topic/partition/offset`, built without the formatting machinery: this runs per message.
-    let mut name = Vec::with_capacity(topic.len() + 32);
+    derived_id(topic, partition, &[offset])
+}
+
+/// UUIDv5 of `topic/partition/n/...`, the name built without the formatting machinery: this runs
+/// per message.
+fn derived_id(topic: &str, partition: i32, numbers: &[i64]) -> Uuid {
+    let mut name = Vec::with_capacity(topic.len() + 16 + 21 * numbers.len());
     name.extend_from_slice(topic.as_bytes());
     name.push(b'/');
     rowjson::put_int(&mut name, i64::from(partition));
-    name.push(b'/');
-    rowjson::put_int(&mut name, offset);
+    for n in numbers {
+        name.push(b'/');
+        rowjson::put_int(&mut name, *n);
+    }
     Uuid::new_v5(&ID_NAMESPACE, &name)
 }
 
@@ -140,7 +144,7 @@ pub fn assemble(batch: &Batch) -> std::io::Result<BatchOutput> {
 }
 
 /// [`assemble`] with `gzip` (`RAW_GZIP_LEVEL`): the files hold the same JSON with every setting.
-pub fn assemble_at(batch: &Batch, level: RawGzip) -> std::io::Result<BatchOutput> {
+pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput> {
     let topic: &str = &batch.topic;
     let (first, last) = (batch.first_offset(), batch.last_offset());
     let etl = etl_id(topic, batch.partition, first, last).to_string();
@@ -214,18 +218,18 @@ pub fn assemble_at(batch: &Batch, level: RawGzip) -> std::io::Result<BatchOutput
             timestamp_start: timefmt::format_raw(&start),
             timestamp_end: timefmt::format_raw(&end),
         });
-        out.files.push(etl_rows.finish(path("etl_meta"), level)?);
-        out.files.push(buffers.finish(path("buffer_meta"), level)?);
-        out.files.push(logs.finish(path("log_meta"), level)?);
+        out.files.push(etl_rows.finish(path("etl_meta"), gzip)?);
+        out.files.push(buffers.finish(path("buffer_meta"), gzip)?);
+        out.files.push(logs.finish(path("log_meta"), gzip)?);
         if tasks.rows > 0 {
             if let Some(folder) = task_folder(topic) {
-                out.files.push(tasks.finish(path(folder), level)?);
+                out.files.push(tasks.finish(path(folder), gzip)?);
             }
         }
     }
     if quarantine.rows > 0 {
         out.files
-            .push(quarantine.finish(path(QUARANTINE_FOLDER), level)?);
+            .push(quarantine.finish(path(QUARANTINE_FOLDER), gzip)?);
     }
     Ok(out)
 }
@@ -260,7 +264,7 @@ mod tests {
     const CLEAN: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:25.000001", "name": "kafka.lib.server.lobby", "log_message": "Cleaning Game Records", "task": {"game_token": "g", "user_token": "a"}}"#;
 
     #[test]
-    fn msg_id_is_the_uuid_v5_of_topic_partition_offset() {
+    fn ids_are_the_uuid_v5_of_their_formatted_names() {
         for (topic, partition, offset) in [
             (LOBBY_TOPIC, 0, 0),
             (GAME_TOPIC, 5, 538_948),
@@ -270,6 +274,12 @@ mod tests {
             let name = format!("{topic}/{partition}/{offset}");
             assert_eq!(
                 msg_id(topic, partition, offset),
+                Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()),
+                "{name}"
+            );
+            let name = format!("{topic}/{partition}/{offset}/{}", i64::MAX);
+            assert_eq!(
+                etl_id(topic, partition, offset, i64::MAX),
                 Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()),
                 "{name}"
             );
