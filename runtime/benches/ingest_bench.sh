@@ -233,10 +233,10 @@ echo
 printf '%-42s %8s %9s %11s %8s %14s %9s\n' "worker (1 instance, $TOTAL msgs, batch $BATCH_SIZE)" "seconds" "msgs/s" "rust x (wall)" "cpu s" "rust x (cpu)" "cpu us/msg"
 printf '%-42s %8s %9s %11s %8s %14s %9s\n' "ceiling: bare consumer, counts only" "$BARE_SECS" "$BARE_RATE" "-" "$BARE_CPU" "-" \
   "$(us_per_msg "$BARE_CPU")"
-printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest (release), gzip $BENCH_REF_LEVEL" "$RUST_SECS" "$RUST_RATE" "1.0" "$RUST_CPU" "1.0" \
+printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest ($BENCH_PROFILE), gzip $BENCH_REF_LEVEL" "$RUST_SECS" "$RUST_RATE" "1.0" "$RUST_CPU" "1.0" \
   "$(us_per_msg "$RUST_CPU")"
 if [ -n "$BENCH_FAST_LEVEL" ]; then
-  printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest (release), gzip $BENCH_FAST_LEVEL" "$FAST_SECS" "$FAST_RATE" \
+  printf '%-42s %8s %9s %11s %8s %14s %9s\n' "rust ingest ($BENCH_PROFILE), gzip $BENCH_FAST_LEVEL" "$FAST_SECS" "$FAST_RATE" \
     "$(ratio "$FAST_RATE" "$RUST_RATE")" "$FAST_CPU" "$(ratio "$FAST_CPU" "$RUST_CPU")" "$(us_per_msg "$FAST_CPU")"
 fi
 if [ "$BENCH_PYTHON" = 1 ]; then

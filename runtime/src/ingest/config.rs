@@ -195,4 +195,21 @@ mod tests {
         let c = IngestConfig::parse_from(["ingest"]);
         assert!(c.validate().unwrap_err().contains("RAW_ACCOUNT_URL"));
     }
+
+    #[test]
+    fn raw_gzip_setting_defaults_to_rows_and_a_bad_one_names_the_choices() {
+        let c = IngestConfig::parse_from(["ingest"]);
+        assert_eq!(c.raw_gzip_level, RawGzip::Rows);
+        let c = IngestConfig::parse_from(["ingest", "--raw-gzip-level", "6"]);
+        assert_eq!(c.raw_gzip_level, RawGzip::Zlib(6));
+        for bad in ["10", "fast"] {
+            let err = IngestConfig::try_parse_from(["ingest", "--raw-gzip-level", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("--raw-gzip-level") && err.contains("`rows`") && err.contains("0-9"),
+                "{err}"
+            );
+        }
+    }
 }
