@@ -16,6 +16,7 @@
 use crate::ingest::records::{
     self, AttackRow, Envelope, Hero, Parsed, TaskKind, GAME_TOPIC, HERO_ID_MAX, LOBBY_TOPIC,
 };
+use crate::ingest::swar;
 use std::borrow::Cow;
 
 /// `None`: not sure, the next parser decides.
@@ -87,23 +88,14 @@ impl<'a> Reader<'a> {
         }
         self.pos += if self.escaped { 2 } else { 1 };
         let start = self.pos;
-        loop {
-            match *self.b.get(self.pos)? {
-                b'\\' if self.escaped && self.b.get(self.pos + 1) == Some(&b'"') => {
-                    let s = self.text.get(start..self.pos)?;
-                    self.pos += 2;
-                    return Some(s);
-                }
-                b'"' if !self.escaped => {
-                    let s = self.text.get(start..self.pos)?;
-                    self.pos += 1;
-                    return Some(s);
-                }
-                // An escape, a bare quote inside the task string, a raw control character.
-                b'\\' | b'"' | 0..=0x1f => return None,
-                _ => self.pos += 1,
-            }
+        let end = special_from(self.b, start);
+        match *self.b.get(end)? {
+            b'\\' if self.escaped && self.b.get(end + 1) == Some(&b'"') => self.pos = end + 2,
+            b'"' if !self.escaped => self.pos = end + 1,
+            // An escape, a bare quote inside the task string, a raw control character.
+            _ => return None,
         }
+        self.text.get(start..end)
     }
 
     /// An integer in `0..=i64::MAX` written without sign, fraction or exponent.
@@ -390,6 +382,26 @@ fn attack_completed<'a>(r: &mut Reader<'a>) -> Maybe<AttackRow<'a>> {
 
 fn task_timestamp(text: &str) -> Option<String> {
     records::parse_timestamp(text).map(|t| crate::ingest::timefmt::format_raw(&t))
+}
+
+/// The first `"`, `\\` or control character of `b` from `at` (or `b.len()`): the end of a string
+/// without escapes, eight bytes at a time. It stops only at ASCII bytes, so the text before it
+/// ends on a character boundary.
+fn special_from(b: &[u8], mut at: usize) -> usize {
+    while let Some(w) = swar::word_at(b, at) {
+        let hits = swar::equal(w, b'"') | swar::equal(w, b'\\') | swar::below(w, 0x20);
+        if hits != 0 {
+            return at + swar::first(hits);
+        }
+        at += 8;
+    }
+    while b
+        .get(at)
+        .is_some_and(|c| !matches!(c, b'"' | b'\\' | 0..=0x1f))
+    {
+        at += 1;
+    }
+    at
 }
 
 #[cfg(test)]

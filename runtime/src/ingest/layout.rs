@@ -20,6 +20,7 @@ use crate::ingest::rowjson::{self, RowJson};
 use crate::ingest::timefmt;
 use bytes::Bytes;
 use chrono::{Datelike, NaiveDateTime};
+use sha1::{Digest, Sha1};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -80,7 +81,8 @@ pub fn msg_id(topic: &str, partition: i32, offset: i64) -> Uuid {
 }
 
 /// UUIDv5 of `topic/partition/n/...`, the name built without the formatting machinery: this runs
-/// per message.
+/// per message. The SHA-1 is the `sha1` crate's, which uses the CPU's SHA instructions where it
+/// has them (uuid's own is portable code, ~4 % of the worker's CPU).
 fn derived_id(topic: &str, partition: i32, numbers: &[i64]) -> Uuid {
     let mut name = Vec::with_capacity(topic.len() + 16 + 21 * numbers.len());
     name.extend_from_slice(topic.as_bytes());
@@ -90,7 +92,13 @@ fn derived_id(topic: &str, partition: i32, numbers: &[i64]) -> Uuid {
         name.push(b'/');
         rowjson::put_int(&mut name, *n);
     }
-    Uuid::new_v5(&ID_NAMESPACE, &name)
+    let digest = Sha1::new()
+        .chain_update(ID_NAMESPACE.as_bytes())
+        .chain_update(&name)
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
 /// The task folder of a topic, if it has one.
@@ -270,6 +278,12 @@ mod tests {
             (GAME_TOPIC, 5, 538_948),
             ("t", -1, -42),
             (GAME_TOPIC, i32::MAX, i64::MIN),
+            // Names longer than one SHA-1 block (55 bytes with the namespace).
+            (
+                "lib.server.game.with.a.topic.name.longer.than.any.the.simulator.uses",
+                7,
+                1,
+            ),
         ] {
             let name = format!("{topic}/{partition}/{offset}");
             assert_eq!(

@@ -53,5 +53,6 @@ pub mod quarantine;
 pub mod records;
 pub mod rowjson;
 pub mod sink;
+mod swar;
 pub mod timefmt;
 pub mod worker;

@@ -6,6 +6,7 @@
 
 use crate::ingest::quarantine::QuarantineRow;
 use crate::ingest::records::{BufferRow, EtlRow, GameRow, LobbyRow, LogRow, TaskRow};
+use crate::ingest::swar;
 
 /// A row that writes itself as `json.dumps(row)` would.
 pub trait RowJson {
@@ -63,18 +64,11 @@ pub fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Whether all eight bytes of `w` are printable ASCII (`' '..='~'`) other than `"` and `\`: the
-/// bytes [`put_str`] copies as they are. Each test below is true iff some byte matches it (a borrow
-/// or carry starts only at a byte that matches).
+/// bytes [`put_str`] copies as they are.
 #[inline]
 fn all_plain(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below = |v: u64, n: u64| v.wrapping_sub(ONES * n) & !v & HIGH;
-    let control = below(w, 0x20);
-    let del_or_wide = (w.wrapping_add(ONES) | w) & HIGH;
-    let quote = below(w ^ (ONES * u64::from(b'"')), 1);
-    let backslash = below(w ^ (ONES * u64::from(b'\\')), 1);
-    (control | del_or_wide | quote | backslash) == 0
+    let special = swar::below(w, b' ') | swar::equal(w, b'"') | swar::equal(w, b'\\');
+    swar::below(w, 0x7f) & !special == swar::HIGH
 }
 
 fn put_unit(out: &mut Vec<u8>, unit: u16) {

@@ -7,6 +7,8 @@
 //! byte, and the quotes it covers are not looked at. A general deflate hashes every byte, which is
 //! where zlib spends its time on this input.
 
+use crate::ingest::swar;
+
 /// Deflate's window and longest match (RFC 1951 §3.2.5).
 pub const WINDOW: usize = 32 * 1024;
 pub const MAX_MATCH: usize = 258;
@@ -116,7 +118,7 @@ impl<'a> Quotes<'a> {
         }
         loop {
             if self.pending != 0 {
-                let at = self.word_at + (self.pending.trailing_zeros() / 8) as usize;
+                let at = self.word_at + swar::first(self.pending);
                 self.pending &= self.pending - 1;
                 return Some(at);
             }
@@ -132,20 +134,13 @@ impl<'a> Quotes<'a> {
 /// The high bit of each byte of `data[at..at + 8]` that is `"` (bytes past the end count as none).
 #[inline]
 fn quote_bits(data: &[u8], at: usize) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let w = match data.get(at..at + 8) {
-        Some(full) => word(full, 0),
-        None => {
-            let mut w = [0u8; 8];
-            let tail = data.get(at..).unwrap_or_default();
-            w[..tail.len()].copy_from_slice(tail);
-            w
-        }
-    };
-    let x = u64::from_le_bytes(w) ^ (u64::from(b'"') * 0x0101_0101_0101_0101);
-    // A byte of x is zero exactly where the input had `"`: without its high bit, add 0x7f; the
-    // high bit ends up clear only for zero.
-    !(((x & LOW7) + LOW7) | x | LOW7)
+    let w = swar::word_at(data, at).unwrap_or_else(|| {
+        let mut w = [0u8; 8];
+        let tail = data.get(at..).unwrap_or_default();
+        w[..tail.len()].copy_from_slice(tail);
+        u64::from_le_bytes(w)
+    });
+    swar::equal(w, b'"')
 }
 
 /// The table slot of the 16 bytes at `at`, if there are 16.
