@@ -14,9 +14,16 @@
 //!     LREM games:players:<n> 0 <g>     (n = GET games:<g>:participants; 2 and 3 when unknown)
 //!     DEL games:<g>:logs
 //! ```
+//!
+//! The whole batch's clean-up is one script call (`EVALSHA`, loaded on first use): as a pipeline of
+//! separate commands it cost the worker more CPU than any other step but the encoding (about 0.6
+//! Redis commands per message, each encoded and its reply parsed by the client; bench numbers in
+//! runtime/docs/ingest-performance.md). Each pair is read and cleaned in turn inside the script. The
+//! script builds its key names from the tokens, so it needs a single Redis node (as the original's),
+//! not a Redis Cluster.
 
 use redis::aio::ConnectionManager;
-use redis::RedisResult;
+use redis::{RedisResult, Script};
 
 /// What a clean-up pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +32,39 @@ pub struct CleanupStats {
     pub games: usize,
 }
 
-/// Runs the clean-up for every `(game_token, user_token)` in two round trips.
+/// ARGV[1] = TTL, then `game_token, user_token` pairs. Returns how many pairs were their game's
+/// host. `games:<g>:participants` counts as known when it is a `u32` written in decimal (as the
+/// simulator writes it), with optional spaces and `+`.
+const CLEAN: &str = r"
+local ttl = ARGV[1]
+local games = 0
+for i = 2, #ARGV - 1, 2 do
+  local g, u = ARGV[i], ARGV[i + 1]
+  local game = 'games:' .. g
+  local host = redis.call('GET', game .. ':host')
+  local size = redis.call('GET', game .. ':participants')
+  redis.call('EXPIRE', game .. ':superheros:' .. u, ttl)
+  if host == u then
+    games = games + 1
+    for _, key in ipairs({'order', 'status', 'participants', 'host', 'superheros'}) do
+      redis.call('EXPIRE', game .. ':' .. key, ttl)
+    end
+    redis.call('EXPIRE', game, ttl)
+    redis.call('ZREM', 'games:participants', g)
+    local sizes = {2, 3}
+    local digits = size and string.match(size, '^%s*%+?(%d+)%s*$')
+    local n = digits and tonumber(digits)
+    if n and n <= 4294967295 then sizes = {n} end
+    for _, n in ipairs(sizes) do
+      redis.call('LREM', 'games:players:' .. string.format('%d', n), 0, g)
+    end
+    redis.call('DEL', game .. ':logs')
+  end
+end
+return games
+";
+
+/// Runs the clean-up for every `(game_token, user_token)` in one script call.
 pub async fn clean_games(
     conn: &mut ConnectionManager,
     items: &[(String, String)],
@@ -34,55 +73,15 @@ pub async fn clean_games(
     if items.is_empty() {
         return Ok(CleanupStats::default());
     }
-    let mut read = redis::pipe();
-    for (g, _) in items {
-        read.cmd("GET").arg(format!("games:{g}:host"));
-        read.cmd("GET").arg(format!("games:{g}:participants"));
+    let script = Script::new(CLEAN);
+    let mut call = script.prepare_invoke();
+    call.arg(ttl_secs);
+    for (g, u) in items {
+        call.arg(g).arg(u);
     }
-    let values: Vec<Option<String>> = read.query_async(conn).await?;
-    let mut write = redis::pipe();
-    let mut stats = CleanupStats::default();
-    for (i, (g, u)) in items.iter().enumerate() {
-        stats.participants += 1;
-        write
-            .cmd("EXPIRE")
-            .arg(format!("games:{g}:superheros:{u}"))
-            .arg(ttl_secs)
-            .ignore();
-        let host = values.get(2 * i).cloned().flatten();
-        if host.as_deref() != Some(u.as_str()) {
-            continue;
-        }
-        stats.games += 1;
-        for key in ["order", "status", "participants", "host", "superheros"] {
-            write
-                .cmd("EXPIRE")
-                .arg(format!("games:{g}:{key}"))
-                .arg(ttl_secs)
-                .ignore();
-        }
-        write
-            .cmd("EXPIRE")
-            .arg(format!("games:{g}"))
-            .arg(ttl_secs)
-            .ignore();
-        write.cmd("ZREM").arg("games:participants").arg(g).ignore();
-        let size = values
-            .get(2 * i + 1)
-            .cloned()
-            .flatten()
-            .and_then(|n| n.trim().parse::<u32>().ok());
-        let sizes: Vec<u32> = size.map_or_else(|| vec![2, 3], |n| vec![n]);
-        for n in sizes {
-            write
-                .cmd("LREM")
-                .arg(format!("games:players:{n}"))
-                .arg(0)
-                .arg(g)
-                .ignore();
-        }
-        write.cmd("DEL").arg(format!("games:{g}:logs")).ignore();
-    }
-    write.query_async::<()>(conn).await?;
-    Ok(stats)
+    let games: usize = call.invoke_async(conn).await?;
+    Ok(CleanupStats {
+        participants: items.len(),
+        games,
+    })
 }

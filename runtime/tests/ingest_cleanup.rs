@@ -1,0 +1,157 @@
+//! The Redis clean-up of finished games against a real redis-server: which keys expire, which
+//! lists and sets lose the game, what is left alone, and that a replay changes nothing. A missing
+//! redis-server skips the test with a notice, and fails it under CI (override: REDIS_SERVER_BIN).
+#![allow(clippy::unwrap_used)]
+
+use redis::aio::ConnectionManager;
+use redis::Commands;
+use runtime::ingest::cleanup::{clean_games, CleanupStats};
+use test_kit::Tool;
+
+const TTL: i64 = 600;
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(g, u)| (g.to_string(), u.to_string()))
+        .collect()
+}
+
+/// A game as the simulator leaves it in Redis; `size` is what `games:<g>:participants` holds.
+fn seed_game(r: &mut redis::Connection, g: &str, host: &str, users: &[&str], size: Option<&str>) {
+    let _: () = r.set(format!("games:{g}:host"), host).unwrap();
+    if let Some(size) = size {
+        let _: () = r.set(format!("games:{g}:participants"), size).unwrap();
+    }
+    let _: () = r.set(format!("games:{g}:order"), "a,b").unwrap();
+    let _: () = r.set(format!("games:{g}:status"), "END").unwrap();
+    let _: () = r.hset(format!("games:{g}"), "round", 3).unwrap();
+    let _: () = r.rpush(format!("games:{g}:logs"), "attack").unwrap();
+    for u in users {
+        let _: () = r.sadd(format!("games:{g}:superheros"), *u).unwrap();
+        let _: () = r
+            .hset(format!("games:{g}:superheros:{u}"), "hp", 10)
+            .unwrap();
+    }
+    let _: () = r.zadd("games:participants", g, users.len()).unwrap();
+    for n in ["2", "3", "4"] {
+        let _: () = r.rpush(format!("games:players:{n}"), g).unwrap();
+    }
+}
+
+fn ttl(r: &mut redis::Connection, key: &str) -> i64 {
+    r.ttl(key).unwrap()
+}
+
+fn expiring(r: &mut redis::Connection, key: &str) -> bool {
+    let t = ttl(r, key);
+    t > 0 && t <= TTL
+}
+
+fn players(r: &mut redis::Connection, n: u32) -> Vec<String> {
+    r.lrange(format!("games:players:{n}"), 0, -1).unwrap()
+}
+
+#[tokio::test]
+async fn finished_games_expire_and_leave_the_lists_and_a_replay_changes_nothing() {
+    let Some(bin) = Tool::Redis.for_test() else {
+        return;
+    };
+    let server = test_kit::redis(&bin).unwrap();
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).unwrap();
+    let mut r = client.get_connection().unwrap();
+    let mut conn = ConnectionManager::new(client.clone()).await.unwrap();
+
+    // g1: three players, host alice; g2: no participants count; g3: a count that is not a number;
+    // g4: only a player who is not the host has finished; g5: a count written with spaces and `+`.
+    seed_game(&mut r, "g1", "alice", &["alice", "bob", "cy"], Some("3"));
+    seed_game(&mut r, "g2", "carol", &["carol", "dan"], None);
+    seed_game(&mut r, "g3", "erin", &["erin", "fay"], Some("three"));
+    seed_game(&mut r, "g4", "gus", &["gus", "hal"], Some("2"));
+    seed_game(
+        &mut r,
+        "g5",
+        "ivy",
+        &["ivy", "jo", "kim", "lu"],
+        Some(" +04 "),
+    );
+    let _: () = r.rpush("games:players:3", "other").unwrap();
+
+    let items = pairs(&[
+        ("g1", "bob"),
+        ("g1", "alice"),
+        ("g2", "carol"),
+        ("g3", "erin"),
+        ("g4", "hal"),
+        ("g5", "ivy"),
+    ]);
+    let stats = clean_games(&mut conn, &items, TTL).await.unwrap();
+    assert_eq!(
+        stats,
+        CleanupStats {
+            participants: 6,
+            games: 4
+        }
+    );
+
+    for g in ["g1", "g2", "g3", "g5"] {
+        for key in ["order", "status", "participants", "host", "superheros"] {
+            let key = format!("games:{g}:{key}");
+            let exists: bool = r.exists(&key).unwrap();
+            assert!(
+                !exists || expiring(&mut r, &key),
+                "{key}: ttl {}",
+                ttl(&mut r, &key)
+            );
+        }
+        assert!(expiring(&mut r, &format!("games:{g}")), "games:{g}");
+        let logs: bool = r.exists(format!("games:{g}:logs")).unwrap();
+        assert!(!logs, "games:{g}:logs still there");
+    }
+    for key in [
+        "games:g1:superheros:alice",
+        "games:g1:superheros:bob",
+        "games:g2:superheros:carol",
+        "games:g4:superheros:hal",
+    ] {
+        assert!(expiring(&mut r, key), "{key}: ttl {}", ttl(&mut r, key));
+    }
+    // Players nobody cleaned keep their keys for good.
+    assert_eq!(ttl(&mut r, "games:g1:superheros:cy"), -1);
+    assert_eq!(ttl(&mut r, "games:g2:superheros:dan"), -1);
+
+    // g4's host has not finished: the game is untouched but for hal's own key.
+    for key in [
+        "games:g4:host",
+        "games:g4:order",
+        "games:g4",
+        "games:g4:logs",
+    ] {
+        assert_eq!(ttl(&mut r, key), -1, "{key}");
+    }
+    let left: Vec<String> = r.zrange("games:participants", 0, -1).unwrap();
+    assert_eq!(left, vec!["g4"]);
+
+    // Known counts leave only their own list; unknown ones (g2, g3) leave the lists of 2 and 3.
+    assert_eq!(players(&mut r, 2), vec!["g1", "g4", "g5"]);
+    assert_eq!(players(&mut r, 3), vec!["g4", "g5", "other"]);
+    assert_eq!(players(&mut r, 4), vec!["g1", "g2", "g3", "g4"]);
+
+    // A replayed batch changes nothing.
+    let again = clean_games(&mut conn, &items, TTL).await.unwrap();
+    assert_eq!(again, stats);
+    assert_eq!(players(&mut r, 2), vec!["g1", "g4", "g5"]);
+    assert_eq!(players(&mut r, 3), vec!["g4", "g5", "other"]);
+    assert_eq!(players(&mut r, 4), vec!["g1", "g2", "g3", "g4"]);
+
+    // Nothing to clean: no call at all.
+    let none = clean_games(&mut conn, &[], TTL).await.unwrap();
+    assert_eq!(none, CleanupStats::default());
+
+    // A key of the wrong type is Redis's error, with its code, not a panic.
+    let _: () = r.rpush("games:g9:host", "x").unwrap();
+    let err = clean_games(&mut conn, &pairs(&[("g9", "x")]), TTL)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("WRONGTYPE"), "{err}");
+}
