@@ -29,7 +29,10 @@
 # and keep NAME.perf.data there; its figures then carry perf's own overhead), BENCH_PYTHON (0 = skip
 # the Python port, e.g. for a profile; default 1), BENCH_STAGES (default 50000: also run
 # examples/ingest_stages on that many of the messages and print what parsing and gzip alone cost
-# per message at the faster setting, beside the 5 us target; 0 = no), BENCH_ORIGINAL_SLEEP
+# per message at the faster setting, beside the 5 us target; 0 = no), BENCH_REPEAT (default 2, at
+# most 12: run the bare consumer and the worker at the faster setting this many more times,
+# alternately, and print every run's CPU per message with the median: this machine's speed drifts
+# by tens of percent from one minute to the next), BENCH_ORIGINAL_SLEEP
 # (1 = also run the port with the original's sleep; default 1), TANSU_BIN, REDIS_SERVER_BIN,
 # BENCH_VENV (Python venv location).
 set -euo pipefail
@@ -44,6 +47,8 @@ BENCH_PROFILE=${BENCH_PROFILE:-release}
 BENCH_PERF=${BENCH_PERF:-}
 BENCH_PYTHON=${BENCH_PYTHON:-1}
 BENCH_STAGES=${BENCH_STAGES:-50000}
+BENCH_REPEAT=${BENCH_REPEAT:-2}
+[ "$BENCH_REPEAT" -le 12 ] || { echo "BENCH_REPEAT is at most 12 (one Redis db per run)" >&2; exit 2; }
 [ "$BENCH_PYTHON" = 1 ] || BENCH_ORIGINAL_SLEEP=0
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TANSU_BIN=${TANSU_BIN:-/root/.cache/superhero-dataflow/tansu/bin/tansu}
@@ -93,12 +98,14 @@ BYTES=$(du -sb "$WORK/tansu.db" | cut -f1)
 echo "   $TOTAL messages"
 
 echo "== ceiling: bare consumer (counts messages only)"
-BARE_JSON=$(BENCH_START=$(date +%s.%N) KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KPORT" INGEST_GROUP_ID=bench-bare \
-  RUST_LOG=warn "$BIN/examples/bare_consumer" "$TOTAL")
-field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-BARE_SECS=$(field "$BARE_JSON" secs)
-BARE_DRAIN=$(field "$BARE_JSON" secs_after_first)
-BARE_CPU=$(python3 -c "import os;print(round($(field "$BARE_JSON" cpu_ticks)/os.sysconf('SC_CLK_TCK'),2))")
+# run_bare GROUP: the bare consumer in its own group; prints "seconds drain-seconds cpu-seconds".
+run_bare() {
+  local json
+  json=$(BENCH_START=$(date +%s.%N) KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KPORT" INGEST_GROUP_ID="$1" \
+    RUST_LOG=warn "$BIN/examples/bare_consumer" "$TOTAL")
+  python3 -c "import json,os,sys;j=json.loads(sys.argv[1]);print(j['secs'],j['secs_after_first'],round(j['cpu_ticks']/os.sysconf('SC_CLK_TCK'),2))" "$json"
+}
+read -r BARE_SECS BARE_DRAIN BARE_CPU < <(run_bare bench-bare)
 BARE_RATE=$(python3 -c "print(round($TOTAL/$BARE_SECS))")
 
 # run_rust NAME GZIP_LEVEL REDIS_DB [BINARY]: one worker (its own group and Redis db, so it starts from the
@@ -192,6 +199,22 @@ if [ -n "${BENCH_COMPARE_BIN:-}" ]; then
   echo "   ($CMP_SECS s, $CMP_RATE msgs/s, $CMP_CPU cpu s, $(python3 -c "print(round(1e6*$CMP_CPU/$TOTAL,1))") cpu us/msg)"
 fi
 
+REPEATS=
+if [ -n "$BENCH_FAST_LEVEL" ] && [ "$BENCH_REPEAT" -gt 0 ]; then
+  echo "== $BENCH_REPEAT more runs each of the bare consumer and the worker at $BENCH_FAST_LEVEL, alternately"
+  BARE_US=("$(python3 -c "print(round(1e6*$BARE_CPU/$TOTAL,1))")")
+  FAST_US=("$(python3 -c "print(round(1e6*$FAST_CPU/$TOTAL,1))")")
+  for i in $(seq 1 "$BENCH_REPEAT"); do
+    read -r _ _ cpu < <(run_bare "bench-bare-$i")
+    BARE_US+=("$(python3 -c "print(round(1e6*$cpu/$TOTAL,1))")")
+    read -r _ _ cpu < <(run_rust "rust-fast-$i" "$BENCH_FAST_LEVEL" $((2 + i)))
+    FAST_US+=("$(python3 -c "print(round(1e6*$cpu/$TOTAL,1))")")
+  done
+  median() { python3 -c "import statistics,sys;print(round(statistics.median(map(float,sys.argv[1:])),1))" "$@"; }
+  REPEATS="cpu us/msg over $((BENCH_REPEAT + 1)) runs each, in run order: bare consumer ${BARE_US[*]} (median $(median "${BARE_US[@]}")),
+  rust ingest at gzip $BENCH_FAST_LEVEL ${FAST_US[*]} (median $(median "${FAST_US[@]}"); target <= 5)"
+fi
+
 if [ "$BENCH_STAGES" != 0 ]; then
   # Where the worker's CPU goes, on the same broker and messages: this thread's CPU per stage, best
   # of 3 (examples/ingest_stages). Parsing and gzip with the default setting are the floor of the
@@ -259,6 +282,8 @@ if [ -n "$BENCH_FAST_LEVEL" ]; then
     "$(python3 -c "d=round(100*($GZFAST/$GZREF-1),1); print(abs(d), '% larger' if d > 0 else '% smaller')")"
 fi
 echo "worker CPU seconds by thread, gzip $BENCH_REF_LEVEL: $(cat "$WORK/rust.threads")"
+[ -z "$BENCH_FAST_LEVEL" ] || echo "  and at gzip $BENCH_FAST_LEVEL: $(cat "$WORK/rust-fast.threads")"
+[ -z "$REPEATS" ] || echo "$REPEATS"
 if [ "$BENCH_STAGES" != 0 ]; then
   echo "floor with gzip $STAGE_LEVEL (stage profile, same run): parse $PARSE_US + gzip $GZIP_US =" \
     "$(python3 -c "print(round($PARSE_US + $GZIP_US, 2))") us/msg of the 5 us target, before writing rows, ids, consuming, files"
