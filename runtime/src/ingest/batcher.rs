@@ -12,6 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Most messages a new batch makes room for before its first message.
+const MAX_PRESIZED: usize = 10_000;
+
 /// A topic-partition.
 pub type Tp = (Arc<str>, i32);
 
@@ -122,7 +125,9 @@ impl Batcher {
             }
         }
         let open = part.open.get_or_insert_with(|| Open {
-            messages: Vec::new(),
+            // Room for a full batch up front (a forced range may hold more): growing by doubling
+            // moved every message of the batch about twice.
+            messages: Vec::with_capacity(limits.max_messages.min(MAX_PRESIZED)),
             opened_at: now,
         });
         open.messages.push(msg);

@@ -17,6 +17,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, Timestamp, TopicPartitionList};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,8 @@ pub struct IngestContext {
     redis: redis::Client,
     conn: Mutex<Option<redis::Connection>>,
     events: Mutex<Vec<RebalanceEvent>>,
+    /// Whether `events` may hold something: checked before the lock, once per message.
+    has_events: AtomicBool,
     topics: Vec<Arc<str>>,
     last_error_log: Mutex<Option<Instant>>,
 }
@@ -42,6 +45,7 @@ impl IngestContext {
             redis,
             conn: Mutex::new(None),
             events: Mutex::new(Vec::new()),
+            has_events: AtomicBool::new(false),
             topics: topics.iter().map(|t| Arc::from(t.as_str())).collect(),
             last_error_log: Mutex::new(None),
         }
@@ -58,15 +62,22 @@ impl IngestContext {
 
     /// Takes the queued rebalance events, oldest first.
     pub fn take_events(&self) -> Vec<RebalanceEvent> {
+        if !self.has_events.load(Ordering::Acquire) {
+            return Vec::new();
+        }
         self.events
             .lock()
-            .map(|mut e| std::mem::take(&mut *e))
+            .map(|mut e| {
+                self.has_events.store(false, Ordering::Release);
+                std::mem::take(&mut *e)
+            })
             .unwrap_or_default()
     }
 
     fn push_event(&self, ev: RebalanceEvent) {
         if let Ok(mut e) = self.events.lock() {
             e.push(ev);
+            self.has_events.store(true, Ordering::Release);
         }
     }
 
@@ -284,5 +295,30 @@ pub fn to_raw(msg: &BorrowedMessage<'_>, topic: Arc<str>) -> RawMessage {
             .map(|h| h.iter().map(|h| h.key.to_string()).collect())
             .unwrap_or_default(),
         value: msg.payload().map(Bytes::copy_from_slice),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_rebalances_are_taken_once_in_order() {
+        let ctx = IngestContext::new(
+            redis::Client::open("redis://127.0.0.1:1/").unwrap(),
+            &["t".to_string()],
+        );
+        assert_eq!(ctx.take_events(), vec![]);
+        let tp = (ctx.topic("t"), 3);
+        let assigned = RebalanceEvent::Assigned(vec![(tp.clone(), Committed::default())]);
+        let revoked = RebalanceEvent::Revoked(vec![tp]);
+        ctx.push_event(assigned.clone());
+        ctx.push_event(revoked.clone());
+        assert_eq!(ctx.take_events(), vec![assigned.clone(), revoked]);
+        assert_eq!(ctx.take_events(), vec![]);
+        ctx.push_event(assigned.clone());
+        assert_eq!(ctx.take_events(), vec![assigned]);
+        assert_eq!(ctx.take_events(), vec![]);
     }
 }
