@@ -48,7 +48,8 @@ BENCH_PERF=${BENCH_PERF:-}
 BENCH_PYTHON=${BENCH_PYTHON:-1}
 BENCH_STAGES=${BENCH_STAGES:-50000}
 BENCH_REPEAT=${BENCH_REPEAT:-2}
-[ "$BENCH_REPEAT" -le 12 ] || { echo "BENCH_REPEAT is at most 12 (one Redis db per run)" >&2; exit 2; }
+[[ "$BENCH_REPEAT" =~ ^[0-9]+$ ]] && [ "$BENCH_REPEAT" -le 12 ] ||
+  { echo "BENCH_REPEAT must be a whole number from 0 to 12 (one Redis db per run), not '$BENCH_REPEAT'" >&2; exit 2; }
 [ "$BENCH_PYTHON" = 1 ] || BENCH_ORIGINAL_SLEEP=0
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TANSU_BIN=${TANSU_BIN:-/root/.cache/superhero-dataflow/tansu/bin/tansu}

@@ -31,8 +31,8 @@ pub fn format_raw(t: &NaiveDateTime) -> String {
     put_digits(&mut b[14..16], t.minute());
     put_digits(&mut b[17..19], t.second());
     put_digits(&mut b[20..26], t.nanosecond() / 1_000);
-    // ASCII digits and separators: always UTF-8.
-    std::str::from_utf8(&b).unwrap_or_default().to_owned()
+    // ASCII digits and separators: always valid, so nothing is ever replaced.
+    String::from_utf8_lossy(&b).into_owned()
 }
 
 /// Writes the last `out.len()` decimal digits of `v`, zero-padded.
