@@ -132,6 +132,16 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// An object that may appear once under its key (`seen` remembers that it did).
+    fn object_once(
+        &mut self,
+        seen: &mut Option<()>,
+        field: impl FnMut(&mut Self, &'a str) -> Maybe<()>,
+    ) -> Maybe<()> {
+        set(seen, ())?;
+        self.object(field)
+    }
+
     /// `open item, item, ... close` (or `open close`), each item read by `item`.
     fn items(
         &mut self,
@@ -292,14 +302,11 @@ fn starting_match<'a>(r: &mut Reader<'a>) -> Maybe<TaskKind<'a>> {
     let mut payload = None;
     r.object(|r, key| match key {
         "TIMESTAMP" => set(&mut timestamp, r.string()?),
-        "PAYLOAD" => {
-            set(&mut payload, ())?;
-            r.object(|r, key| match key {
-                "GAME_TOKEN" => set(&mut game_token, r.string()?),
-                "PARTICIPANTS_HEROS" => set(&mut heroes, read_heroes(r)?),
-                _ => r.skip(),
-            })
-        }
+        "PAYLOAD" => r.object_once(&mut payload, |r, key| match key {
+            "GAME_TOKEN" => set(&mut game_token, r.string()?),
+            "PARTICIPANTS_HEROS" => set(&mut heroes, read_heroes(r)?),
+            _ => r.skip(),
+        }),
         _ => r.skip(),
     })?;
     Some(TaskKind::StartingMatch {
@@ -341,31 +348,22 @@ fn attack_completed<'a>(r: &mut Reader<'a>) -> Maybe<AttackRow<'a>> {
     let (mut payload, mut status, mut details) = (None, None, None);
     r.object(|r, key| match key {
         "TIMESTAMP" => set(&mut timestamp, r.string()?),
-        "PAYLOAD" => {
-            set(&mut payload, ())?;
-            r.object(|r, key| match key {
-                "GAME_TOKEN" => set(&mut game_token, r.string()?),
-                "USER_TOKEN" => set(&mut user_token, r.string()?),
+        "PAYLOAD" => r.object_once(&mut payload, |r, key| match key {
+            "GAME_TOKEN" => set(&mut game_token, r.string()?),
+            "USER_TOKEN" => set(&mut user_token, r.string()?),
+            _ => r.skip(),
+        }),
+        "STATUS" => r.object_once(&mut status, |r, key| match key {
+            "ACTION" => set(&mut action, r.string()?),
+            "DETAILS" => r.object_once(&mut details, |r, key| match key {
+                "ENEMY_TOKEN" => set(&mut enemy_token, r.string()?),
+                "ENEMY_DAMAGE" => set(&mut damage, r.unsigned(i64::MAX)?),
+                "ENEMY_HEALTH_PRIOR" => set(&mut prior, r.unsigned(i64::MAX)?),
+                "ENEMY_HEALTH_POST" => set(&mut post, r.unsigned(i64::MAX)?),
                 _ => r.skip(),
-            })
-        }
-        "STATUS" => {
-            set(&mut status, ())?;
-            r.object(|r, key| match key {
-                "ACTION" => set(&mut action, r.string()?),
-                "DETAILS" => {
-                    set(&mut details, ())?;
-                    r.object(|r, key| match key {
-                        "ENEMY_TOKEN" => set(&mut enemy_token, r.string()?),
-                        "ENEMY_DAMAGE" => set(&mut damage, r.unsigned(i64::MAX)?),
-                        "ENEMY_HEALTH_PRIOR" => set(&mut prior, r.unsigned(i64::MAX)?),
-                        "ENEMY_HEALTH_POST" => set(&mut post, r.unsigned(i64::MAX)?),
-                        _ => r.skip(),
-                    })
-                }
-                _ => r.skip(),
-            })
-        }
+            }),
+            _ => r.skip(),
+        }),
         _ => r.skip(),
     })?;
     Some(AttackRow {
