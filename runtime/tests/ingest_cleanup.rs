@@ -6,9 +6,21 @@
 use redis::aio::ConnectionManager;
 use redis::Commands;
 use runtime::ingest::cleanup::{clean_games, CleanupStats};
-use test_kit::Tool;
+use test_kit::{Service, Tool};
 
 const TTL: i64 = 600;
+
+/// A redis-server of this test's own (kept running while the `Service` lives), a plain connection
+/// to seed and inspect it, and the worker's kind of connection; `None` when redis-server is missing
+/// outside CI.
+async fn redis_for_test() -> Option<(Service, redis::Connection, ConnectionManager)> {
+    let bin = Tool::Redis.for_test()?;
+    let server = test_kit::redis(&bin).unwrap();
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).unwrap();
+    let r = client.get_connection().unwrap();
+    let conn = ConnectionManager::new(client).await.unwrap();
+    Some((server, r, conn))
+}
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items
@@ -71,13 +83,9 @@ fn players(r: &mut redis::Connection, n: u32) -> Vec<String> {
 
 #[tokio::test]
 async fn finished_games_expire_and_leave_the_lists_and_a_replay_changes_nothing() {
-    let Some(bin) = Tool::Redis.for_test() else {
+    let Some((_server, mut r, mut conn)) = redis_for_test().await else {
         return;
     };
-    let server = test_kit::redis(&bin).unwrap();
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).unwrap();
-    let mut r = client.get_connection().unwrap();
-    let mut conn = ConnectionManager::new(client.clone()).await.unwrap();
 
     // g1: three players, host alice; g2: no participants count; g3: a count that is not a number;
     // g4: only a player who is not the host has finished; g5: a count written with spaces and `+`.
@@ -171,13 +179,9 @@ async fn finished_games_expire_and_leave_the_lists_and_a_replay_changes_nothing(
 
 #[tokio::test]
 async fn a_key_redis_refuses_is_reported_after_the_other_pairs_are_cleaned() {
-    let Some(bin) = Tool::Redis.for_test() else {
+    let Some((_server, mut r, mut conn)) = redis_for_test().await else {
         return;
     };
-    let server = test_kit::redis(&bin).unwrap();
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).unwrap();
-    let mut r = client.get_connection().unwrap();
-    let mut conn = ConnectionManager::new(client.clone()).await.unwrap();
 
     // h2's players list of 5 is a hash (LREM fails); g9's host is a list (GET fails).
     seed_game(&mut r, "h1", "ann", &["ann", "ben"], Some("2"));
