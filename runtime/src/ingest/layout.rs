@@ -14,7 +14,7 @@
 use crate::ingest::gzip::RawGzip;
 use crate::ingest::quarantine::QuarantineRow;
 use crate::ingest::records::{
-    self, buffer_row, log_row, RawMessage, TaskKind, GAME_TOPIC, LOBBY_TOPIC,
+    self, buffer_row_at, log_row, RawMessage, TaskKind, GAME_TOPIC, LOBBY_TOPIC,
 };
 use crate::ingest::rowjson::{self, RowJson};
 use crate::ingest::timefmt;
@@ -72,30 +72,38 @@ pub struct BatchOutput {
 
 /// Deterministic batch id.
 pub fn etl_id(topic: &str, partition: i32, first: i64, last: i64) -> Uuid {
-    derived_id(topic, partition, &[first, last])
+    derived_id(topic, partition, [first, last])
 }
 
 /// Deterministic message id.
 pub fn msg_id(topic: &str, partition: i32, offset: i64) -> Uuid {
-    derived_id(topic, partition, &[offset])
+    derived_id(topic, partition, [offset])
 }
 
 /// UUIDv5 of `topic/partition/n/...`, the name built without the formatting machinery: this runs
 /// per message. The SHA-1 is the `sha1` crate's, which uses the CPU's SHA instructions where it
 /// has them (uuid's own is portable code, ~4 % of the worker's CPU).
-fn derived_id(topic: &str, partition: i32, numbers: &[i64]) -> Uuid {
-    let mut name = Vec::with_capacity(topic.len() + 16 + 21 * numbers.len());
-    name.extend_from_slice(topic.as_bytes());
-    name.push(b'/');
-    rowjson::put_int(&mut name, i64::from(partition));
-    for n in numbers {
-        name.push(b'/');
-        rowjson::put_int(&mut name, *n);
+fn derived_id<const N: usize>(topic: &str, partition: i32, numbers: [i64; N]) -> Uuid {
+    const { assert!(N <= 2, "the buffer holds the partition and two numbers") };
+    // `/partition/n/...` on the stack (at most 3 x 21 bytes); the topic is hashed in place.
+    let mut tail = [0u8; 64];
+    let mut len = 0;
+    for n in std::iter::once(i64::from(partition)).chain(numbers) {
+        let mut digits = [0u8; 20];
+        let text = rowjson::int_text(n, &mut digits);
+        tail[len] = b'/';
+        tail[len + 1..len + 1 + text.len()].copy_from_slice(text);
+        len += 1 + text.len();
     }
     let digest = Sha1::new()
         .chain_update(ID_NAMESPACE.as_bytes())
-        .chain_update(&name)
+        .chain_update(topic.as_bytes())
+        .chain_update(&tail[..len])
         .finalize();
+    uuid_from(&digest)
+}
+
+fn uuid_from(digest: &[u8]) -> Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_sha1_bytes(bytes).into_uuid()
@@ -156,11 +164,8 @@ pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput>
     let topic: &str = &batch.topic;
     let (first, last) = (batch.first_offset(), batch.last_offset());
     let etl = etl_id(topic, batch.partition, first, last).to_string();
-    let times: Vec<NaiveDateTime> = batch
-        .messages
-        .iter()
-        .filter_map(|m| m.timestamp_ms.and_then(timefmt::from_epoch_ms))
-        .collect();
+    // The batch's first and last Kafka time, over every message (quarantined ones too).
+    let mut span: Option<(NaiveDateTime, NaiveDateTime)> = None;
     let epoch = NaiveDateTime::default();
     let date = batch
         .messages
@@ -189,6 +194,10 @@ pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput>
     let mut tasks = ArrayWriter::with_capacity(n * 450 + 64);
     let mut quarantine = ArrayWriter::with_capacity(1024);
     for msg in &batch.messages {
+        let time = msg.timestamp_ms.and_then(timefmt::from_epoch_ms);
+        if let Some(t) = time {
+            span = Some(span.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+        }
         let mut id_text = Uuid::encode_buffer();
         let id: &str = msg_id(topic, msg.partition, msg.offset)
             .hyphenated()
@@ -202,7 +211,7 @@ pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput>
                 continue;
             }
         };
-        buffers.push(&buffer_row(&etl, id, msg));
+        buffers.push(&buffer_row_at(&etl, id, msg, time));
         logs.push(&log_row(&etl, id, &parsed.envelope));
         parsed.task.for_each_row(&etl, id, |row| tasks.push(&row));
         if let TaskKind::Cleaning {
@@ -217,8 +226,7 @@ pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput>
     out.task_rows = tasks.rows;
     if buffers.rows > 0 {
         let mut etl_rows = ArrayWriter::with_capacity(256);
-        let start = times.iter().min().copied().unwrap_or(epoch);
-        let end = times.iter().max().copied().unwrap_or(epoch);
+        let (start, end) = span.unwrap_or((epoch, epoch));
         etl_rows.push(&records::EtlRow {
             etl_id: &etl,
             service: "Kafka",

@@ -452,11 +452,18 @@ pub fn log_row<'a>(etl_id: &'a str, msg_id: &'a str, envelope: &'a Envelope<'_>)
 
 /// The `buffer_meta` row of a message (aiokafka's `ConsumerRecord` fields as the original saw them).
 pub fn buffer_row<'a>(etl_id: &'a str, msg_id: &'a str, msg: &'a RawMessage) -> BufferRow<'a> {
-    let timestamp = msg
-        .timestamp_ms
-        .and_then(timefmt::from_epoch_ms)
-        .map(|t| timefmt::format_raw(&t))
-        .unwrap_or_default();
+    let time = msg.timestamp_ms.and_then(timefmt::from_epoch_ms);
+    buffer_row_at(etl_id, msg_id, msg, time)
+}
+
+/// [`buffer_row`] with the message's Kafka time already converted (the batch needs it anyway).
+pub fn buffer_row_at<'a>(
+    etl_id: &'a str,
+    msg_id: &'a str,
+    msg: &'a RawMessage,
+    time: Option<NaiveDateTime>,
+) -> BufferRow<'a> {
+    let timestamp = time.map(|t| timefmt::format_raw(&t)).unwrap_or_default();
     BufferRow {
         etl_id,
         msg_id,

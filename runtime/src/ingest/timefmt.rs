@@ -32,7 +32,11 @@ pub fn format_raw(t: &NaiveDateTime) -> String {
     put_digits(&mut b[17..19], t.second());
     put_digits(&mut b[20..26], t.nanosecond() / 1_000);
     // ASCII digits and separators: always valid, so nothing is ever replaced.
-    String::from_utf8_lossy(&b).into_owned()
+    match std::str::from_utf8(&b) {
+        Ok(text) => text.to_owned(),
+        // Unreachable: every byte above is an ASCII digit or separator.
+        Err(_) => t.format(RAW_FORMAT).to_string(),
+    }
 }
 
 /// Writes the last `out.len()` decimal digits of `v`, zero-padded.
