@@ -32,7 +32,8 @@
 # per message at the faster setting, beside the 5 us target; 0 = no), BENCH_REPEAT (default 2, at
 # most 12: run the bare consumer and the worker at the faster setting this many more times,
 # alternately, and print every run's CPU per message with the median: this machine's speed drifts
-# by tens of percent from one minute to the next), BENCH_ORIGINAL_SLEEP
+# by tens of percent from one minute to the next; with BENCH_COMPARE_BIN, that build runs after each
+# too, for an A/B in the same minutes), BENCH_ORIGINAL_SLEEP
 # (1 = also run the port with the original's sleep; default 1), TANSU_BIN, REDIS_SERVER_BIN,
 # BENCH_VENV (Python venv location).
 set -euo pipefail
@@ -205,15 +206,24 @@ if [ -n "$BENCH_FAST_LEVEL" ] && [ "$BENCH_REPEAT" -gt 0 ]; then
   echo "== $BENCH_REPEAT more runs each of the bare consumer and the worker at $BENCH_FAST_LEVEL, alternately"
   BARE_US=("$(python3 -c "print(round(1e6*$BARE_CPU/$TOTAL,1))")")
   FAST_US=("$(python3 -c "print(round(1e6*$FAST_CPU/$TOTAL,1))")")
+  [ -z "${BENCH_COMPARE_BIN:-}" ] || CMP_US=("$(python3 -c "print(round(1e6*$CMP_CPU/$TOTAL,1))")")
   for i in $(seq 1 "$BENCH_REPEAT"); do
     read -r _ _ cpu < <(run_bare "bench-bare-$i")
     BARE_US+=("$(python3 -c "print(round(1e6*$cpu/$TOTAL,1))")")
     read -r _ _ cpu < <(run_rust "rust-fast-$i" "$BENCH_FAST_LEVEL" $((2 + i)))
     FAST_US+=("$(python3 -c "print(round(1e6*$cpu/$TOTAL,1))")")
+    if [ -n "${BENCH_COMPARE_BIN:-}" ]; then
+      # The other build right after, in Redis db 15 emptied first (dbs 0-14 are the runs above).
+      "$VENV/bin/python" -c "import redis,sys;redis.Redis(port=int(sys.argv[1]),db=15).flushdb()" "$RPORT"
+      read -r _ _ cpu < <(run_rust "compare-$i" "$BENCH_COMPARE_LEVEL" 15 "$BENCH_COMPARE_BIN")
+      CMP_US+=("$(python3 -c "print(round(1e6*$cpu/$TOTAL,1))")")
+    fi
   done
   median() { python3 -c "import statistics,sys;print(round(statistics.median(map(float,sys.argv[1:])),1))" "$@"; }
   REPEATS="cpu us/msg over $((BENCH_REPEAT + 1)) runs each, in run order: bare consumer ${BARE_US[*]} (median $(median "${BARE_US[@]}")),
   rust ingest at gzip $BENCH_FAST_LEVEL ${FAST_US[*]} (median $(median "${FAST_US[@]}"); target <= 5)"
+  [ -z "${BENCH_COMPARE_BIN:-}" ] || REPEATS="$REPEATS
+  $BENCH_COMPARE_BIN at gzip $BENCH_COMPARE_LEVEL ${CMP_US[*]} (median $(median "${CMP_US[@]}"))"
 fi
 
 if [ "$BENCH_STAGES" != 0 ]; then
