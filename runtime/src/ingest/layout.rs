@@ -16,7 +16,7 @@ use crate::ingest::quarantine::QuarantineRow;
 use crate::ingest::records::{
     self, buffer_row_at, log_row, RawMessage, TaskKind, GAME_TOPIC, LOBBY_TOPIC,
 };
-use crate::ingest::rowjson::{self, RowJson};
+use crate::ingest::rowjson::{self, IdRowJson, RowJson};
 use crate::ingest::timefmt;
 use bytes::Bytes;
 use chrono::{Datelike, NaiveDateTime};
@@ -142,6 +142,16 @@ impl ArrayWriter {
         row.write_json(&mut self.json);
         self.rows += 1;
     }
+    /// [`push`](Self::push) of a message's row whose start, `ids` ([`rowjson::put_ids`]), is
+    /// already written.
+    fn push_ids(&mut self, ids: &[u8], row: &impl IdRowJson) {
+        if self.rows > 0 {
+            self.json.extend_from_slice(b", ");
+        }
+        self.json.extend_from_slice(ids);
+        row.write_rest(&mut self.json);
+        self.rows += 1;
+    }
     fn finish(mut self, path: String, gzip: RawGzip) -> std::io::Result<RawFile> {
         self.json.push(b']');
         Ok(RawFile {
@@ -193,6 +203,7 @@ pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput>
     let mut logs = ArrayWriter::with_capacity(n * 300 + 64);
     let mut tasks = ArrayWriter::with_capacity(n * 450 + 64);
     let mut quarantine = ArrayWriter::with_capacity(1024);
+    let mut ids = Vec::with_capacity(128);
     for msg in &batch.messages {
         let time = msg.timestamp_ms.and_then(timefmt::from_epoch_ms);
         if let Some(t) = time {
@@ -211,9 +222,13 @@ pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput>
                 continue;
             }
         };
-        buffers.push(&buffer_row_at(&etl, id, msg, time));
-        logs.push(&log_row(&etl, id, &parsed.envelope));
-        parsed.task.for_each_row(&etl, id, |row| tasks.push(&row));
+        ids.clear();
+        rowjson::put_ids(&mut ids, &etl, id);
+        buffers.push_ids(&ids, &buffer_row_at(&etl, id, msg, time));
+        logs.push_ids(&ids, &log_row(&etl, id, &parsed.envelope));
+        parsed
+            .task
+            .for_each_row(&etl, id, |row| tasks.push_ids(&ids, &row));
         if let TaskKind::Cleaning {
             game_token,
             user_token,
@@ -278,6 +293,61 @@ mod tests {
 
     const START: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:20.999999", "name": "kafka.lib.server.lobby", "log_message": "Starting Match", "task": "{\"TIMESTAMP\": \"2024-01-13T23:59:20Z\", \"PAYLOAD\": {\"GAME_TOKEN\": \"g\", \"PARTICIPANTS\": [\"a\", \"b\"], \"PARTICIPANTS_HEROS\": {\"a\": {\"token\": \"a\", \"id\": 14, \"attack\": 73600, \"health\": 4536000}, \"b\": {\"token\": \"b\", \"id\": 243, \"attack\": 1, \"health\": 10}}}, \"STATUS\": {\"GAME\": \"START\"}}"}"#;
     const CLEAN: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:25.000001", "name": "kafka.lib.server.lobby", "log_message": "Cleaning Game Records", "task": {"game_token": "g", "user_token": "a"}}"#;
+
+    /// Each file holds what serde with the `json.dumps` formatter writes for the same rows, built
+    /// one by one: the rows' shared start, written once per message, is each row's own.
+    #[test]
+    fn files_hold_serdes_json_of_their_rows() {
+        use crate::ingest::pyjson;
+        use crate::ingest::records::{buffer_row, log_row, TaskRow};
+        let batch = Batch {
+            topic: Arc::from(LOBBY_TOPIC),
+            partition: 1,
+            messages: vec![
+                msg(7, START.as_bytes()),
+                msg(8, b"garbage"),
+                msg(9, CLEAN.as_bytes()),
+                msg(10, START.as_bytes()),
+            ],
+        };
+        let out = assemble(&batch).unwrap();
+        let etl = out.etl_id.clone();
+        let good: Vec<_> = batch
+            .messages
+            .iter()
+            .filter_map(|m| {
+                let parsed = records::parse(LOBBY_TOPIC, m.value.as_deref()).ok()?;
+                Some((m, msg_id(LOBBY_TOPIC, 1, m.offset).to_string(), parsed))
+            })
+            .collect();
+        let buffers: Vec<_> = good
+            .iter()
+            .map(|(m, id, _)| buffer_row(&etl, id, m))
+            .collect();
+        let logs: Vec<_> = good
+            .iter()
+            .map(|(_, id, p)| log_row(&etl, id, &p.envelope))
+            .collect();
+        let mut tasks: Vec<TaskRow> = Vec::new();
+        for (_, id, p) in &good {
+            p.task.for_each_row(&etl, id, |row| tasks.push(row));
+        }
+        assert_eq!(tasks.len(), 4);
+        let file = |folder: &str| {
+            let f = out
+                .files
+                .iter()
+                .find(|f| f.path.starts_with(folder))
+                .unwrap();
+            gunzip(&f.bytes)
+        };
+        assert_eq!(file("buffer_meta/"), pyjson::to_string(&buffers).unwrap());
+        assert_eq!(file("log_meta/"), pyjson::to_string(&logs).unwrap());
+        assert_eq!(
+            file("lib_server_lobby/"),
+            pyjson::to_string(&tasks).unwrap()
+        );
+    }
 
     #[test]
     fn ids_are_the_uuid_v5_of_their_formatted_names() {

@@ -13,6 +13,22 @@ pub trait RowJson {
     fn write_json(&self, out: &mut Vec<u8>);
 }
 
+/// A row of one message, which starts with the batch's `etl_id` and the message's `msg_id`: that
+/// start is the same in each of the message's rows, so it is written once ([`put_ids`]) and
+/// copied.
+pub trait IdRowJson {
+    /// The row after its `msg_id`: `, "key": value, ...}`.
+    fn write_rest(&self, out: &mut Vec<u8>);
+}
+
+/// `{"etl_id": "...", "msg_id": "..."`, the start of a message's rows.
+pub fn put_ids(out: &mut Vec<u8>, etl_id: &str, msg_id: &str) {
+    out.extend_from_slice(b"{\"etl_id\": ");
+    put_str(out, etl_id);
+    out.extend_from_slice(b", \"msg_id\": ");
+    put_str(out, msg_id);
+}
+
 /// `s` as a JSON string, `ensure_ascii` style: printable ASCII as is, `"` and `\` escaped, the
 /// short escapes for `\b \f \n \r \t`, every other character as lowercase `\uXXXX` UTF-16 units.
 pub fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -156,6 +172,15 @@ impl RowJson for TaskRow<'_> {
     }
 }
 
+impl IdRowJson for TaskRow<'_> {
+    fn write_rest(&self, out: &mut Vec<u8>) {
+        match self {
+            TaskRow::Lobby(row) => row.write_rest(out),
+            TaskRow::Game(row) => row.write_rest(out),
+        }
+    }
+}
+
 impl RowJson for EtlRow<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"etl_id\": ");
@@ -174,10 +199,13 @@ impl RowJson for EtlRow<'_> {
 
 impl RowJson for BufferRow<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"etl_id\": ");
-        put_str(out, self.etl_id);
-        out.extend_from_slice(b", \"msg_id\": ");
-        put_str(out, self.msg_id);
+        put_ids(out, self.etl_id, self.msg_id);
+        self.write_rest(out);
+    }
+}
+
+impl IdRowJson for BufferRow<'_> {
+    fn write_rest(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b", \"checksum\": ");
         match self.checksum {
             Some(c) => put_int(out, i64::from(c)),
@@ -216,10 +244,13 @@ impl RowJson for BufferRow<'_> {
 
 impl RowJson for LogRow<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"etl_id\": ");
-        put_str(out, self.etl_id);
-        out.extend_from_slice(b", \"msg_id\": ");
-        put_str(out, self.msg_id);
+        put_ids(out, self.etl_id, self.msg_id);
+        self.write_rest(out);
+    }
+}
+
+impl IdRowJson for LogRow<'_> {
+    fn write_rest(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b", \"level\": ");
         put_str(out, self.level);
         out.extend_from_slice(b", \"timestamp\": ");
@@ -234,10 +265,13 @@ impl RowJson for LogRow<'_> {
 
 impl RowJson for LobbyRow<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"etl_id\": ");
-        put_str(out, self.etl_id);
-        out.extend_from_slice(b", \"msg_id\": ");
-        put_str(out, self.msg_id);
+        put_ids(out, self.etl_id, self.msg_id);
+        self.write_rest(out);
+    }
+}
+
+impl IdRowJson for LobbyRow<'_> {
+    fn write_rest(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b", \"timestamp\": ");
         put_str(out, self.timestamp);
         out.extend_from_slice(b", \"game_token\": ");
@@ -256,10 +290,13 @@ impl RowJson for LobbyRow<'_> {
 
 impl RowJson for GameRow<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"etl_id\": ");
-        put_str(out, self.etl_id);
-        out.extend_from_slice(b", \"msg_id\": ");
-        put_str(out, self.msg_id);
+        put_ids(out, self.etl_id, self.msg_id);
+        self.write_rest(out);
+    }
+}
+
+impl IdRowJson for GameRow<'_> {
+    fn write_rest(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b", \"timestamp\": ");
         put_str(out, self.timestamp);
         out.extend_from_slice(b", \"game_token\": ");
