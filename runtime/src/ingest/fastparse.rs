@@ -310,7 +310,7 @@ fn starting_match<'a>(r: &mut Reader<'a>) -> Maybe<TaskKind<'a>> {
         _ => r.skip(),
     })?;
     Some(TaskKind::StartingMatch {
-        timestamp: task_timestamp(timestamp?)?,
+        timestamp: records::raw_timestamp(timestamp?)?,
         game_token: Cow::Borrowed(game_token?),
         heroes: heroes?,
     })
@@ -367,7 +367,7 @@ fn attack_completed<'a>(r: &mut Reader<'a>) -> Maybe<AttackRow<'a>> {
         _ => r.skip(),
     })?;
     Some(AttackRow {
-        timestamp: task_timestamp(timestamp?)?,
+        timestamp: records::raw_timestamp(timestamp?)?,
         game_token: Cow::Borrowed(game_token?),
         user_token: Cow::Borrowed(user_token?),
         action: Cow::Borrowed(action?),
@@ -376,10 +376,6 @@ fn attack_completed<'a>(r: &mut Reader<'a>) -> Maybe<AttackRow<'a>> {
         enemy_health_prior: prior?,
         enemy_health_post: post?,
     })
-}
-
-fn task_timestamp(text: &str) -> Option<String> {
-    records::parse_timestamp(text).map(|t| crate::ingest::timefmt::format_raw(&t))
 }
 
 /// The first `"`, `\\` or control character of `b` from `at` (or `b.len()`): the end of a string

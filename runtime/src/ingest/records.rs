@@ -248,11 +248,22 @@ fn task_timestamp(task: &Map<String, Value>) -> Result<String, BadMessage> {
             field: "TIMESTAMP",
             expected: "string",
         })?;
-    let t = parse_timestamp(text).ok_or_else(|| BadMessage::BadTimestamp {
+    raw_timestamp(text).ok_or_else(|| BadMessage::BadTimestamp {
         field: "TIMESTAMP",
         value: text.to_string(),
-    })?;
-    Ok(timefmt::format_raw(&t))
+    })
+}
+
+/// A timestamp in one of the contract's forms ([`parse_timestamp`]) written in the raw `%S.%f`
+/// form ([`timefmt::format_raw`]).
+pub(crate) fn raw_timestamp(text: &str) -> Option<String> {
+    let t = contract_timestamp::parse(text)?;
+    // Already `YYYY-MM-DDTHH:MM:SS.ffffff`, every field checked by the parse: the raw form is the
+    // text itself (the simulator's usual form), without converting there and back.
+    if text.len() == timefmt::RAW_LEN && text.as_bytes()[19] == b'.' {
+        return Some(text.to_owned());
+    }
+    DateTime::from_timestamp(t.seconds, t.nanos).map(|d| timefmt::format_raw(&d.naive_utc()))
 }
 
 /// A timestamp in one of the forms the standard contract accepts (the ETL's parser).
@@ -495,6 +506,58 @@ pub(crate) mod tests {
     const START: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:20.999999", "name": "kafka.lib.server.lobby", "log_message": "Starting Match", "task": "{\"TIMESTAMP\": \"2024-01-13T23:59:20Z\", \"PAYLOAD\": {\"GAME_TOKEN\": \"g\", \"PARTICIPANTS\": [\"a\", \"b\"], \"PARTICIPANTS_HEROS\": {\"a\": {\"token\": \"a\", \"id\": 14, \"attack\": 73600, \"health\": 4536000}, \"b\": {\"token\": \"b\", \"id\": 243, \"attack\": 1, \"health\": 10}}}, \"STATUS\": {\"GAME\": \"START\"}}"}"#;
     const CLEAN: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:25.000001", "name": "kafka.lib.server.lobby", "log_message": "Cleaning Game Records", "task": {"game_token": "g", "user_token": "a"}}"#;
     const OTHER: &str = r#"{"level": "WARNING", "timestamp": "2024-01-13T23:59:25", "name": "kafka.lib.server.game", "log_message": "Game Timed Out", "task": "{\"GAME_TOKEN\": \"g\", \"N\": [1, 2.5, null, true]}"}"#;
+
+    /// The shortcut for text already in the raw form gives what formatting the parsed time gives,
+    /// for every form the contract accepts, dates that do not exist, and random digits in every
+    /// field (most of them invalid).
+    #[test]
+    fn raw_timestamps_are_the_parsed_times_formatted() {
+        let formatted = |text: &str| parse_timestamp(text).map(|t| timefmt::format_raw(&t));
+        let mut cases: Vec<String> = [
+            "2024-01-13T23:59:21.000000",
+            "2024-01-13T23:59:21.654321Z",
+            "2024-01-13T23:59:21Z",
+            "2024-01-13T23:59:21",
+            "2024-01-13T23:59:21.5",
+            "2024-01-13T23:59:21.123456789",
+            "0001-01-01T00:00:00.000000",
+            "9999-12-31T23:59:59.999999",
+            "0000-01-01T00:00:00.000000",
+            "2024-02-30T00:00:00.000000",
+            "2023-02-29T00:00:00.000000",
+            "2024-02-29T00:00:00.000000",
+            "2024-01-13T24:00:00.000000",
+            "2024-01-13T23:59:60.000000",
+            "2024-01-13 23:59:21.000000",
+            "2024-01-13T23:59:21,000000",
+            "2024-01-13T23:59:21.00000a",
+            "+024-01-13T23:59:21.000000",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let d = |shift: u32, modulo: u64| (x >> shift) % modulo;
+            cases.push(format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
+                d(0, 10_000),
+                d(14, 14),
+                d(18, 33),
+                d(24, 26),
+                d(30, 62),
+                d(36, 62),
+                d(42, 1_000_000)
+            ));
+        }
+        let valid = cases.iter().filter(|c| formatted(c).is_some()).count();
+        assert!(valid > 5_000, "{valid}");
+        for text in &cases {
+            assert_eq!(raw_timestamp(text), formatted(text), "{text}");
+        }
+    }
 
     /// The four message shapes, every one-character change of them (the inner task JSON too), and
     /// shapes a derived struct would take that the general parser must decide.

@@ -7,6 +7,8 @@ use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
 /// The raw files' timestamp format (`strftime('%Y-%m-%dT%H:%M:%S.%f')`).
 pub const RAW_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+/// Length of a [`RAW_FORMAT`] text of a year 0-9999.
+pub const RAW_LEN: usize = 26;
 
 /// Parses any of the simulator's timestamp forms. Returns `None` when the text is not one of them.
 pub fn parse_loose(text: &str) -> Option<NaiveDateTime> {
