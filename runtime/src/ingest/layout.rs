@@ -294,6 +294,33 @@ mod tests {
     const START: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:20.999999", "name": "kafka.lib.server.lobby", "log_message": "Starting Match", "task": "{\"TIMESTAMP\": \"2024-01-13T23:59:20Z\", \"PAYLOAD\": {\"GAME_TOKEN\": \"g\", \"PARTICIPANTS\": [\"a\", \"b\"], \"PARTICIPANTS_HEROS\": {\"a\": {\"token\": \"a\", \"id\": 14, \"attack\": 73600, \"health\": 4536000}, \"b\": {\"token\": \"b\", \"id\": 243, \"attack\": 1, \"health\": 10}}}, \"STATUS\": {\"GAME\": \"START\"}}"}"#;
     const CLEAN: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:25.000001", "name": "kafka.lib.server.lobby", "log_message": "Cleaning Game Records", "task": {"game_token": "g", "user_token": "a"}}"#;
 
+    /// `etl_meta`'s span is the batch's first and last Kafka time over every message, the
+    /// quarantined ones too (here the first and the last).
+    #[test]
+    fn the_batch_span_counts_quarantined_messages() {
+        let batch = Batch {
+            topic: Arc::from(LOBBY_TOPIC),
+            partition: 1,
+            messages: vec![
+                msg(5, b"garbage"),
+                msg(7, START.as_bytes()),
+                msg(9, CLEAN.as_bytes()),
+                msg(11, b"garbage"),
+            ],
+        };
+        let out = assemble(&batch).unwrap();
+        let etl = out
+            .files
+            .iter()
+            .find(|f| f.path.starts_with("etl_meta/"))
+            .unwrap();
+        let rows: serde_json::Value = serde_json::from_str(&gunzip(&etl.bytes)).unwrap();
+        // msg(offset) is at 1_705_190_360_317 ms + offset: 2024-01-13T23:59:20.317 + offset ms.
+        assert_eq!(rows[0]["timestamp_start"], "2024-01-13T23:59:20.322000");
+        assert_eq!(rows[0]["timestamp_end"], "2024-01-13T23:59:20.328000");
+        assert_eq!(out.quarantined, 2);
+    }
+
     /// Each file holds what serde with the `json.dumps` formatter writes for the same rows, built
     /// one by one: the rows' shared start, written once per message, is each row's own.
     #[test]

@@ -260,7 +260,11 @@ pub(crate) fn raw_timestamp(text: &str) -> Option<String> {
     let t = contract_timestamp::parse(text)?;
     // Already `YYYY-MM-DDTHH:MM:SS.ffffff`, every field checked by the parse: the raw form is the
     // text itself (the simulator's usual form), without converting there and back.
-    if text.len() == timefmt::RAW_LEN && text.as_bytes()[19] == b'.' {
+    // (26 bytes with a `.` are also a five-digit fraction and a `Z`, which the parse accepts.)
+    if text.len() == timefmt::RAW_LEN
+        && text.as_bytes()[19] == b'.'
+        && text.as_bytes()[25].is_ascii_digit()
+    {
         return Some(text.to_owned());
     }
     DateTime::from_timestamp(t.seconds, t.nanos).map(|d| timefmt::format_raw(&d.naive_utc()))
@@ -508,8 +512,9 @@ pub(crate) mod tests {
     const OTHER: &str = r#"{"level": "WARNING", "timestamp": "2024-01-13T23:59:25", "name": "kafka.lib.server.game", "log_message": "Game Timed Out", "task": "{\"GAME_TOKEN\": \"g\", \"N\": [1, 2.5, null, true]}"}"#;
 
     /// The shortcut for text already in the raw form gives what formatting the parsed time gives,
-    /// for every form the contract accepts, dates that do not exist, and random digits in every
-    /// field (most of them invalid).
+    /// for every form the contract accepts (a five-digit fraction with `Z` is 26 bytes too), dates
+    /// that do not exist, and random digits in every field (most of them invalid), fractions of
+    /// every length, with and without `Z`.
     #[test]
     fn raw_timestamps_are_the_parsed_times_formatted() {
         let formatted = |text: &str| parse_timestamp(text).map(|t| timefmt::format_raw(&t));
@@ -520,6 +525,8 @@ pub(crate) mod tests {
             "2024-01-13T23:59:21",
             "2024-01-13T23:59:21.5",
             "2024-01-13T23:59:21.123456789",
+            "2024-01-13T23:59:21.12345Z",
+            "2024-01-13T23:59:21.1234567Z",
             "0001-01-01T00:00:00.000000",
             "9999-12-31T23:59:59.999999",
             "0000-01-01T00:00:00.000000",
@@ -541,15 +548,23 @@ pub(crate) mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let d = |shift: u32, modulo: u64| (x >> shift) % modulo;
+            // Fractions of 1 to 9 digits, mostly 6, with or without a `Z`.
+            let digits = if d(62, 2) == 0 {
+                6
+            } else {
+                1 + d(58, 9) as usize
+            };
+            let fraction = format!("{:09}", d(20, 1_000_000_000));
             cases.push(format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{}{}",
                 d(0, 10_000),
                 d(14, 14),
                 d(18, 33),
                 d(24, 26),
                 d(30, 62),
                 d(36, 62),
-                d(42, 1_000_000)
+                &fraction[..digits],
+                if d(50, 3) == 0 { "Z" } else { "" }
             ));
         }
         let valid = cases.iter().filter(|c| formatted(c).is_some()).count();
