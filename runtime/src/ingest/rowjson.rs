@@ -17,8 +17,18 @@ pub trait RowJson {
 /// start is the same in each of the message's rows, so it is written once ([`put_ids`]) and
 /// copied.
 pub trait IdRowJson {
+    /// `(etl_id, msg_id)`.
+    fn ids(&self) -> (&str, &str);
     /// The row after its `msg_id`: `, "key": value, ...}`.
     fn write_rest(&self, out: &mut Vec<u8>);
+}
+
+impl<T: IdRowJson> RowJson for T {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let (etl_id, msg_id) = self.ids();
+        put_ids(out, etl_id, msg_id);
+        self.write_rest(out);
+    }
 }
 
 /// `{"etl_id": "...", "msg_id": "..."`, the start of a message's rows.
@@ -48,22 +58,22 @@ pub fn put_str(out: &mut Vec<u8>, s: &str) {
 /// branch per word, the last eight (overlapping) for the rest.
 #[inline]
 fn is_plain(bytes: &[u8]) -> bool {
-    let word = |w: &[u8]| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(w);
-        plain_bits(u64::from_le_bytes(word))
-    };
+    let word = |w: &[u8], at| plain_bits(swar::word(w, at));
     match bytes.len().checked_sub(8) {
         Some(last) => {
             let all = bytes
                 .chunks_exact(8)
-                .fold(word(&bytes[last..]), |all, w| all & word(w));
+                .fold(word(bytes, last), |all, w| all & word(w, 0));
             all == swar::HIGH
         }
-        None => bytes
-            .iter()
-            .all(|b| (b' '..=b'~').contains(b) && *b != b'"' && *b != b'\\'),
+        None => bytes.iter().all(|b| plain_byte(*b)),
     }
+}
+
+/// Whether [`put_str`] copies `b` as it is: printable ASCII (`' '..='~'`) other than `"` and `\`.
+#[inline]
+fn plain_byte(b: u8) -> bool {
+    (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'
 }
 
 /// [`put_str`] for a string with at least one byte to escape.
@@ -83,7 +93,7 @@ fn put_escaped(out: &mut Vec<u8>, s: &str) {
             }
         }
         let b = bytes[i];
-        if (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\' {
+        if plain_byte(b) {
             i += 1;
             continue;
         }
@@ -115,8 +125,7 @@ fn put_escaped(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// The high bit of each byte of `w` that is printable ASCII (`' '..='~'`) other than `"` and `\`:
-/// the bytes [`put_str`] copies as they are.
+/// The high bit of each byte of `w` that is [`plain_byte`], eight at once.
 #[inline]
 fn plain_bits(w: u64) -> u64 {
     let special = swar::below(w, b' ') | swar::equal(w, b'"') | swar::equal(w, b'\\');
@@ -163,16 +172,13 @@ fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-impl RowJson for TaskRow<'_> {
-    fn write_json(&self, out: &mut Vec<u8>) {
+impl IdRowJson for TaskRow<'_> {
+    fn ids(&self) -> (&str, &str) {
         match self {
-            TaskRow::Lobby(row) => row.write_json(out),
-            TaskRow::Game(row) => row.write_json(out),
+            TaskRow::Lobby(row) => row.ids(),
+            TaskRow::Game(row) => row.ids(),
         }
     }
-}
-
-impl IdRowJson for TaskRow<'_> {
     fn write_rest(&self, out: &mut Vec<u8>) {
         match self {
             TaskRow::Lobby(row) => row.write_rest(out),
@@ -197,14 +203,10 @@ impl RowJson for EtlRow<'_> {
     }
 }
 
-impl RowJson for BufferRow<'_> {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        put_ids(out, self.etl_id, self.msg_id);
-        self.write_rest(out);
-    }
-}
-
 impl IdRowJson for BufferRow<'_> {
+    fn ids(&self) -> (&str, &str) {
+        (self.etl_id, self.msg_id)
+    }
     fn write_rest(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b", \"checksum\": ");
         match self.checksum {
@@ -242,14 +244,10 @@ impl IdRowJson for BufferRow<'_> {
     }
 }
 
-impl RowJson for LogRow<'_> {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        put_ids(out, self.etl_id, self.msg_id);
-        self.write_rest(out);
-    }
-}
-
 impl IdRowJson for LogRow<'_> {
+    fn ids(&self) -> (&str, &str) {
+        (self.etl_id, self.msg_id)
+    }
     fn write_rest(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b", \"level\": ");
         put_str(out, self.level);
@@ -263,14 +261,10 @@ impl IdRowJson for LogRow<'_> {
     }
 }
 
-impl RowJson for LobbyRow<'_> {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        put_ids(out, self.etl_id, self.msg_id);
-        self.write_rest(out);
-    }
-}
-
 impl IdRowJson for LobbyRow<'_> {
+    fn ids(&self) -> (&str, &str) {
+        (self.etl_id, self.msg_id)
+    }
     fn write_rest(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b", \"timestamp\": ");
         put_str(out, self.timestamp);
@@ -288,14 +282,10 @@ impl IdRowJson for LobbyRow<'_> {
     }
 }
 
-impl RowJson for GameRow<'_> {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        put_ids(out, self.etl_id, self.msg_id);
-        self.write_rest(out);
-    }
-}
-
 impl IdRowJson for GameRow<'_> {
+    fn ids(&self) -> (&str, &str) {
+        (self.etl_id, self.msg_id)
+    }
     fn write_rest(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b", \"timestamp\": ");
         put_str(out, self.timestamp);

@@ -14,6 +14,15 @@ pub fn word_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(bytes))
 }
 
+/// The eight bytes of `b` from `at`, little-endian, for callers that know there are eight (it
+/// panics otherwise, as indexing does).
+#[inline]
+pub fn word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
 /// The high bit of each byte of `w` that equals `byte`.
 #[inline]
 pub fn equal(w: u64, byte: u8) -> u64 {

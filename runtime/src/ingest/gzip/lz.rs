@@ -165,14 +165,14 @@ fn common_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
     for (x, y) in a.chunks_exact(BLOCK).zip(b.chunks_exact(BLOCK)) {
         let differ = (0..BLOCK)
             .step_by(8)
-            .fold(0, |d, i| d | (word(x, i) ^ word(y, i)));
+            .fold(0, |d, i| d | (swar::word(x, i) ^ swar::word(y, i)));
         if differ != 0 {
             break;
         }
         n += BLOCK;
     }
     while n + 8 <= max {
-        let diff = word(a, n) ^ word(b, n);
+        let diff = swar::word(a, n) ^ swar::word(b, n);
         if diff != 0 {
             return n + (diff.trailing_zeros() / 8) as usize;
         }
@@ -187,14 +187,6 @@ fn common_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
 /// Bytes compared at once by [`common_len`].
 const BLOCK: usize = 32;
 
-/// The eight bytes at `at`, little-endian.
-#[inline]
-fn word(data: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&data[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
 /// How many bytes just before `at` equal those just before `from`, not reaching back before
 /// `floor` (where the pending literals start), at most `max`.
 #[inline]
@@ -204,7 +196,7 @@ fn common_behind(data: &[u8], from: usize, at: usize, floor: usize, max: usize) 
     // Eight bytes at a time, the word ending just before each position; the highest differing
     // byte is the one nearest to it.
     while n + 8 <= max {
-        let diff = word(data, from - n - 8) ^ word(data, at - n - 8);
+        let diff = swar::word(data, from - n - 8) ^ swar::word(data, at - n - 8);
         if diff != 0 {
             return n + (diff.leading_zeros() / 8) as usize;
         }
