@@ -100,10 +100,6 @@ fn derived_id<const N: usize>(topic: &str, partition: i32, numbers: [i64; N]) ->
         .chain_update(topic.as_bytes())
         .chain_update(&tail[..len])
         .finalize();
-    uuid_from(&digest)
-}
-
-fn uuid_from(digest: &[u8]) -> Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_sha1_bytes(bytes).into_uuid()
@@ -136,20 +132,22 @@ impl ArrayWriter {
         Self { json, rows: 0 }
     }
     fn push(&mut self, row: &impl RowJson) {
-        if self.rows > 0 {
-            self.json.extend_from_slice(b", ");
-        }
-        row.write_json(&mut self.json);
-        self.rows += 1;
+        self.push_with(|json| row.write_json(json));
     }
     /// [`push`](Self::push) of a message's row whose start, `ids` ([`rowjson::put_ids`]), is
     /// already written.
     fn push_ids(&mut self, ids: &[u8], row: &impl IdRowJson) {
+        self.push_with(|json| {
+            json.extend_from_slice(ids);
+            row.write_rest(json);
+        });
+    }
+    /// One more row, which `write` appends to the array.
+    fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         if self.rows > 0 {
             self.json.extend_from_slice(b", ");
         }
-        self.json.extend_from_slice(ids);
-        row.write_rest(&mut self.json);
+        write(&mut self.json);
         self.rows += 1;
     }
     fn finish(mut self, path: String, gzip: RawGzip) -> std::io::Result<RawFile> {
@@ -285,6 +283,15 @@ mod tests {
         }
     }
 
+    /// A batch of partition 1 of the lobby topic (the messages of [`msg`]).
+    fn lobby_batch(messages: Vec<RawMessage>) -> Batch {
+        Batch {
+            topic: Arc::from(LOBBY_TOPIC),
+            partition: 1,
+            messages,
+        }
+    }
+
     fn gunzip(b: &[u8]) -> String {
         let mut s = String::new();
         GzDecoder::new(b).read_to_string(&mut s).unwrap();
@@ -298,16 +305,12 @@ mod tests {
     /// quarantined ones too (here the first and the last).
     #[test]
     fn the_batch_span_counts_quarantined_messages() {
-        let batch = Batch {
-            topic: Arc::from(LOBBY_TOPIC),
-            partition: 1,
-            messages: vec![
-                msg(5, b"garbage"),
-                msg(7, START.as_bytes()),
-                msg(9, CLEAN.as_bytes()),
-                msg(11, b"garbage"),
-            ],
-        };
+        let batch = lobby_batch(vec![
+            msg(5, b"garbage"),
+            msg(7, START.as_bytes()),
+            msg(9, CLEAN.as_bytes()),
+            msg(11, b"garbage"),
+        ]);
         let out = assemble(&batch).unwrap();
         let etl = out
             .files
@@ -327,16 +330,12 @@ mod tests {
     fn files_hold_serdes_json_of_their_rows() {
         use crate::ingest::pyjson;
         use crate::ingest::records::{buffer_row, log_row, TaskRow};
-        let batch = Batch {
-            topic: Arc::from(LOBBY_TOPIC),
-            partition: 1,
-            messages: vec![
-                msg(7, START.as_bytes()),
-                msg(8, b"garbage"),
-                msg(9, CLEAN.as_bytes()),
-                msg(10, START.as_bytes()),
-            ],
-        };
+        let batch = lobby_batch(vec![
+            msg(7, START.as_bytes()),
+            msg(8, b"garbage"),
+            msg(9, CLEAN.as_bytes()),
+            msg(10, START.as_bytes()),
+        ]);
         let out = assemble(&batch).unwrap();
         let etl = out.etl_id.clone();
         let good: Vec<_> = batch
@@ -407,15 +406,11 @@ mod tests {
 
     #[test]
     fn batch_files_are_deterministic_and_shaped_like_the_original() {
-        let batch = Batch {
-            topic: Arc::from(LOBBY_TOPIC),
-            partition: 1,
-            messages: vec![
-                msg(7, START.as_bytes()),
-                msg(8, b"garbage"),
-                msg(9, CLEAN.as_bytes()),
-            ],
-        };
+        let batch = lobby_batch(vec![
+            msg(7, START.as_bytes()),
+            msg(8, b"garbage"),
+            msg(9, CLEAN.as_bytes()),
+        ]);
         let a = assemble(&batch).unwrap();
         let b = assemble(&batch).unwrap();
         let names: Vec<_> = a.files.iter().map(|f| f.path.clone()).collect();
