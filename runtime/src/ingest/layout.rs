@@ -21,6 +21,7 @@ use crate::ingest::timefmt;
 use bytes::Bytes;
 use chrono::{Datelike, NaiveDateTime};
 use sha1::{Digest, Sha1};
+use std::borrow::Cow;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -172,8 +173,9 @@ pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput>
     let topic: &str = &batch.topic;
     let (first, last) = (batch.first_offset(), batch.last_offset());
     let etl = etl_id(topic, batch.partition, first, last).to_string();
-    // The batch's first and last Kafka time, over every message (quarantined ones too).
-    let mut span: Option<(NaiveDateTime, NaiveDateTime)> = None;
+    // The batch's first and last Kafka time (ms), over every message (quarantined ones too).
+    let mut span: Option<(i64, i64)> = None;
+    let mut times = timefmt::EpochMsText::new();
     let epoch = NaiveDateTime::default();
     let date = batch
         .messages
@@ -203,8 +205,8 @@ pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput>
     let mut quarantine = ArrayWriter::with_capacity(1024);
     let mut ids = Vec::with_capacity(128);
     for msg in &batch.messages {
-        let time = msg.timestamp_ms.and_then(timefmt::from_epoch_ms);
-        if let Some(t) = time {
+        let time = msg.timestamp_ms.and_then(|ms| Some((ms, times.text(ms)?)));
+        if let Some((t, _)) = time {
             span = Some(span.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
         }
         let mut id_text = Uuid::encode_buffer();
@@ -222,7 +224,11 @@ pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput>
         };
         ids.clear();
         rowjson::put_ids(&mut ids, &etl, id);
-        buffers.push_ids(&ids, &buffer_row_at(&etl, id, msg, time));
+        let timestamp = time.map_or("", |(_, text)| text);
+        buffers.push_ids(
+            &ids,
+            &buffer_row_at(&etl, id, msg, Cow::Borrowed(timestamp)),
+        );
         logs.push_ids(&ids, &log_row(&etl, id, &parsed.envelope));
         parsed
             .task
@@ -239,7 +245,9 @@ pub fn assemble_at(batch: &Batch, gzip: RawGzip) -> std::io::Result<BatchOutput>
     out.task_rows = tasks.rows;
     if buffers.rows > 0 {
         let mut etl_rows = ArrayWriter::with_capacity(256);
-        let (start, end) = span.unwrap_or((epoch, epoch));
+        // Times that have text have a datetime.
+        let datetime = |ms| timefmt::from_epoch_ms(ms).unwrap_or(epoch);
+        let (start, end) = span.map_or((epoch, epoch), |(lo, hi)| (datetime(lo), datetime(hi)));
         etl_rows.push(&records::EtlRow {
             etl_id: &etl,
             service: "Kafka",

@@ -349,12 +349,12 @@ pub struct BufferRow<'a> {
     pub msg_id: &'a str,
     pub checksum: Option<u32>,
     pub headers: &'a [String],
-    pub key: String,
+    pub key: Cow<'a, str>,
     pub offset: i64,
     pub partition: i32,
     pub serialized_key_size: i64,
     pub serialized_value_size: i64,
-    pub timestamp: String,
+    pub timestamp: Cow<'a, str>,
     pub timestamp_type: i32,
     pub topic: &'a str,
     #[serde(rename = "_is_protocol")]
@@ -467,18 +467,22 @@ pub fn log_row<'a>(etl_id: &'a str, msg_id: &'a str, envelope: &'a Envelope<'_>)
 
 /// The `buffer_meta` row of a message (aiokafka's `ConsumerRecord` fields as the original saw them).
 pub fn buffer_row<'a>(etl_id: &'a str, msg_id: &'a str, msg: &'a RawMessage) -> BufferRow<'a> {
-    let time = msg.timestamp_ms.and_then(timefmt::from_epoch_ms);
-    buffer_row_at(etl_id, msg_id, msg, time)
+    let timestamp = msg
+        .timestamp_ms
+        .and_then(timefmt::from_epoch_ms)
+        .map(|t| timefmt::format_raw(&t))
+        .unwrap_or_default();
+    buffer_row_at(etl_id, msg_id, msg, Cow::Owned(timestamp))
 }
 
-/// [`buffer_row`] with the message's Kafka time already converted (the batch needs it anyway).
+/// [`buffer_row`] with the message's Kafka time already written (`""` when it has none): the batch
+/// writes it with [`timefmt::EpochMsText`].
 pub fn buffer_row_at<'a>(
     etl_id: &'a str,
     msg_id: &'a str,
     msg: &'a RawMessage,
-    time: Option<NaiveDateTime>,
+    timestamp: Cow<'a, str>,
 ) -> BufferRow<'a> {
-    let timestamp = time.map(|t| timefmt::format_raw(&t)).unwrap_or_default();
     BufferRow {
         etl_id,
         msg_id,
@@ -487,7 +491,7 @@ pub fn buffer_row_at<'a>(
         key: msg
             .key
             .as_ref()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .map(|k| String::from_utf8_lossy(k))
             .unwrap_or_default(),
         offset: msg.offset,
         partition: msg.partition,

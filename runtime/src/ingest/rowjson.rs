@@ -338,6 +338,7 @@ mod tests {
     use crate::ingest::pyjson;
     use proptest::prelude::*;
     use serde::Serialize;
+    use std::borrow::Cow;
 
     /// Both writers on one row: the hand-written one must give serde's bytes.
     fn agree<T: RowJson + Serialize>(row: &T) {
@@ -370,12 +371,12 @@ mod tests {
                 msg_id: t,
                 checksum,
                 headers,
-                key: s.to_string(),
+                key: Cow::Borrowed(s),
                 offset: n,
                 partition: m,
                 serialized_key_size: -1,
                 serialized_value_size: n.wrapping_neg(),
-                timestamp: t.to_string(),
+                timestamp: Cow::Borrowed(t),
                 timestamp_type: m.wrapping_neg(),
                 topic: s,
                 is_protocol,

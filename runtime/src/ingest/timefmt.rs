@@ -54,6 +54,65 @@ pub fn from_epoch_ms(ms: i64) -> Option<NaiveDateTime> {
     DateTime::<Utc>::from_timestamp_millis(ms).map(|d| d.naive_utc())
 }
 
+/// Kafka epoch milliseconds as raw text, `format_raw(&from_epoch_ms(ms)?)`, for the messages of a
+/// batch: they share a day or two, so the date is worked out with chrono once per day and the
+/// time of day with integer arithmetic (chrono's conversion and a String per message cost more
+/// than the rest of the buffer row).
+#[derive(Debug, Default)]
+pub struct EpochMsText {
+    /// The day (`ms.div_euclid(MS_PER_DAY)`) whose date `text` holds, when it holds one.
+    day: Option<i64>,
+    /// `YYYY-MM-DDT` of `day`, then the last time of day written.
+    text: [u8; RAW_LEN],
+    /// A day whose year is outside 0-9999 or beyond chrono's range: formatted by [`format_raw`].
+    other: Option<String>,
+}
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+impl EpochMsText {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The text of `ms`, or `None` when chrono has no datetime for it.
+    pub fn text(&mut self, ms: i64) -> Option<&str> {
+        let day = ms.div_euclid(MS_PER_DAY);
+        if self.day != Some(day) {
+            self.set_day(day, ms)?;
+        }
+        if self.other.is_some() {
+            self.other = Some(format_raw(&from_epoch_ms(ms)?));
+            return self.other.as_deref();
+        }
+        let of_day = ms.rem_euclid(MS_PER_DAY);
+        let t = &mut self.text;
+        put_digits(&mut t[11..13], (of_day / 3_600_000) as u32);
+        put_digits(&mut t[14..16], (of_day / 60_000 % 60) as u32);
+        put_digits(&mut t[17..19], (of_day / 1000 % 60) as u32);
+        put_digits(&mut t[20..23], (of_day % 1000) as u32);
+        std::str::from_utf8(&self.text).ok()
+    }
+
+    /// Takes `day` (of `ms`) as the current one.
+    fn set_day(&mut self, day: i64, ms: i64) -> Option<()> {
+        self.day = None;
+        let date = from_epoch_ms(ms)?;
+        let year = date.year();
+        if (0..=9999).contains(&year) {
+            self.text = *b"0000-00-00T00:00:00.000000";
+            put_digits(&mut self.text[0..4], year as u32);
+            put_digits(&mut self.text[5..7], date.month());
+            put_digits(&mut self.text[8..10], date.day());
+            self.other = None;
+        } else {
+            self.other = Some(String::new());
+        }
+        self.day = Some(day);
+        Some(())
+    }
+}
+
 /// Python's `datetime.isoformat()`: the fraction is left out when microseconds are 0.
 pub fn python_isoformat(t: &NaiveDateTime) -> String {
     if t.and_utc().timestamp_subsec_micros() == 0 {
@@ -124,6 +183,45 @@ mod tests {
         }
         for t in cases {
             assert_eq!(format_raw(&t), t.format(RAW_FORMAT).to_string(), "{t:?}");
+        }
+    }
+
+    /// The day-cached text is `format_raw` of chrono's datetime for every millisecond, across
+    /// days, years 0 and 9999, negative times and times chrono has no datetime for.
+    #[test]
+    fn epoch_ms_text_is_format_raw_of_from_epoch_ms() {
+        let mut starts = vec![
+            0,
+            -1,
+            1_705_190_360_317,
+            -62_167_219_200_000, // 0000-01-01
+            -62_167_219_200_001,
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+            253_402_300_800_000,
+            i64::MIN,
+            i64::MAX,
+            i64::MIN + 86_399_999,
+            -8_334_632_851_200_000, // chrono's first day
+            8_210_298_412_799_999,  // chrono's last millisecond
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..300 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            starts.push((x % 400_000_000_000_000) as i64 - 100_000_000_000_000);
+        }
+        let mut text = EpochMsText::new();
+        for start in starts {
+            // Runs within a day and across the next midnight, as a batch's times arrive.
+            let mut ms = start;
+            for step in [
+                0, 1, 999, 1000, 59_999, 3_600_000, 86_399_999, 86_400_000, 7, 1,
+            ] {
+                ms = ms.saturating_add(step);
+                let want = from_epoch_ms(ms).map(|t| format_raw(&t));
+                assert_eq!(text.text(ms).map(str::to_string), want, "{ms}");
+            }
         }
     }
 
