@@ -79,12 +79,10 @@ fn run() -> Result<(), String> {
         "ids + times",
         best_of(3, || {
             for b in &batches {
+                let mut times = timefmt::EpochMsText::new();
                 for m in &b.messages {
                     let id = layout::msg_id(&b.topic, m.partition, m.offset).to_string();
-                    let t = m
-                        .timestamp_ms
-                        .and_then(timefmt::from_epoch_ms)
-                        .map(|t| timefmt::format_raw(&t));
+                    let t = m.timestamp_ms.and_then(|ms| times.text(ms).map(str::len));
                     std::hint::black_box((id, t));
                 }
             }
