@@ -41,10 +41,7 @@ impl<'a> QuarantineRow<'a> {
             topic: &msg.topic,
             partition: msg.partition,
             offset: msg.offset,
-            timestamp: msg
-                .timestamp_ms
-                .and_then(timefmt::from_epoch_ms)
-                .map(|t| timefmt::format_raw(&t)),
+            timestamp: msg.timestamp_ms.and_then(timefmt::format_epoch_ms),
             error,
             value_encoding,
             value,

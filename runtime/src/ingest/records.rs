@@ -469,8 +469,7 @@ pub fn log_row<'a>(etl_id: &'a str, msg_id: &'a str, envelope: &'a Envelope<'_>)
 pub fn buffer_row<'a>(etl_id: &'a str, msg_id: &'a str, msg: &'a RawMessage) -> BufferRow<'a> {
     let timestamp = msg
         .timestamp_ms
-        .and_then(timefmt::from_epoch_ms)
-        .map(|t| timefmt::format_raw(&t))
+        .and_then(timefmt::format_epoch_ms)
         .unwrap_or_default();
     buffer_row_at(etl_id, msg_id, msg, Cow::Owned(timestamp))
 }

@@ -25,20 +25,39 @@ pub fn format_raw(t: &NaiveDateTime) -> String {
         // Signed or 5-digit years, leap seconds: chrono's own rendering.
         return t.format(RAW_FORMAT).to_string();
     }
-    let mut b = *b"0000-00-00T00:00:00.000000";
-    put_digits(&mut b[0..4], year as u32);
-    put_digits(&mut b[5..7], t.month());
-    put_digits(&mut b[8..10], t.day());
-    put_digits(&mut b[11..13], t.hour());
-    put_digits(&mut b[14..16], t.minute());
-    put_digits(&mut b[17..19], t.second());
-    put_digits(&mut b[20..26], t.nanosecond() / 1_000);
+    let mut b = RAW_TEMPLATE;
+    put_date(&mut b, year as u32, t.month(), t.day());
+    put_time(
+        &mut b,
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() / 1_000,
+    );
     // ASCII digits and separators: always valid, so nothing is ever replaced.
     match std::str::from_utf8(&b) {
         Ok(text) => text.to_owned(),
         // Unreachable: every byte above is an ASCII digit or separator.
         Err(_) => t.format(RAW_FORMAT).to_string(),
     }
+}
+
+/// A [`RAW_FORMAT`] text of a year 0-9999 before its date and time are written.
+const RAW_TEMPLATE: [u8; RAW_LEN] = *b"0000-00-00T00:00:00.000000";
+
+/// Writes the date part of a [`RAW_TEMPLATE`] text.
+fn put_date(b: &mut [u8; RAW_LEN], year: u32, month: u32, day: u32) {
+    put_digits(&mut b[0..4], year);
+    put_digits(&mut b[5..7], month);
+    put_digits(&mut b[8..10], day);
+}
+
+/// Writes the time part of a [`RAW_TEMPLATE`] text.
+fn put_time(b: &mut [u8; RAW_LEN], hour: u32, minute: u32, second: u32, micros: u32) {
+    put_digits(&mut b[11..13], hour);
+    put_digits(&mut b[14..16], minute);
+    put_digits(&mut b[17..19], second);
+    put_digits(&mut b[20..26], micros);
 }
 
 /// Writes the last `out.len()` decimal digits of `v`, zero-padded.
@@ -54,18 +73,25 @@ pub fn from_epoch_ms(ms: i64) -> Option<NaiveDateTime> {
     DateTime::<Utc>::from_timestamp_millis(ms).map(|d| d.naive_utc())
 }
 
+/// Kafka epoch milliseconds as raw text (`None` when out of range); [`EpochMsText`] writes the
+/// same for a batch's run of times.
+pub fn format_epoch_ms(ms: i64) -> Option<String> {
+    from_epoch_ms(ms).map(|t| format_raw(&t))
+}
+
 /// Kafka epoch milliseconds as raw text, `format_raw(&from_epoch_ms(ms)?)`, for the messages of a
 /// batch: they share a day or two, so the date is worked out with chrono once per day and the
 /// time of day with integer arithmetic (chrono's conversion and a String per message cost more
 /// than the rest of the buffer row).
 #[derive(Debug, Default)]
 pub struct EpochMsText {
-    /// The day (`ms.div_euclid(MS_PER_DAY)`) whose date `text` holds, when it holds one.
+    /// The day (`ms.div_euclid(MS_PER_DAY)`) the fields below are for.
     day: Option<i64>,
-    /// `YYYY-MM-DDT` of `day`, then the last time of day written.
+    /// Whether that day's year is 0-9999: then `text` holds its date, and the last time of day
+    /// written; otherwise each text is [`format_raw`]'s, in `other`.
+    four_digit_year: bool,
     text: [u8; RAW_LEN],
-    /// A day whose year is outside 0-9999 or beyond chrono's range: formatted by [`format_raw`].
-    other: Option<String>,
+    other: String,
 }
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -81,16 +107,18 @@ impl EpochMsText {
         if self.day != Some(day) {
             self.set_day(day, ms)?;
         }
-        if self.other.is_some() {
-            self.other = Some(format_raw(&from_epoch_ms(ms)?));
-            return self.other.as_deref();
+        if !self.four_digit_year {
+            self.other = format_epoch_ms(ms)?;
+            return Some(&self.other);
         }
         let of_day = ms.rem_euclid(MS_PER_DAY);
-        let t = &mut self.text;
-        put_digits(&mut t[11..13], (of_day / 3_600_000) as u32);
-        put_digits(&mut t[14..16], (of_day / 60_000 % 60) as u32);
-        put_digits(&mut t[17..19], (of_day / 1000 % 60) as u32);
-        put_digits(&mut t[20..23], (of_day % 1000) as u32);
+        put_time(
+            &mut self.text,
+            (of_day / 3_600_000) as u32,
+            (of_day / 60_000 % 60) as u32,
+            (of_day / 1000 % 60) as u32,
+            (of_day % 1000) as u32 * 1000,
+        );
         std::str::from_utf8(&self.text).ok()
     }
 
@@ -99,14 +127,10 @@ impl EpochMsText {
         self.day = None;
         let date = from_epoch_ms(ms)?;
         let year = date.year();
-        if (0..=9999).contains(&year) {
-            self.text = *b"0000-00-00T00:00:00.000000";
-            put_digits(&mut self.text[0..4], year as u32);
-            put_digits(&mut self.text[5..7], date.month());
-            put_digits(&mut self.text[8..10], date.day());
-            self.other = None;
-        } else {
-            self.other = Some(String::new());
+        self.four_digit_year = (0..=9999).contains(&year);
+        if self.four_digit_year {
+            self.text = RAW_TEMPLATE;
+            put_date(&mut self.text, year as u32, date.month(), date.day());
         }
         self.day = Some(day);
         Some(())
