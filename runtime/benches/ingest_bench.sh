@@ -8,7 +8,12 @@
 #   * a faithful minimal Python port of the original worker (runtime/benches/ingest_original.py,
 #     aiokafka from PyPI), without and with the original's 1 s sleep per partition per poll,
 # on the same tansu broker and the same messages (written once by `loadgen`). Both write to a local
-# directory, so the numbers compare the workers, not the storage.
+# directory, so the numbers compare the workers, not the storage. That directory is on tmpfs
+# (/dev/shm) by default: on this machine's ext4 disk the kernel's CPU for the very same file writes
+# varies tenfold from one minute to the next (0.07-0.9 s of system time for 1,000 files of 16 KB,
+# measured with the same script minutes apart), which buried the worker's own CPU in the disk's
+# noise. The bench prints that cost beside the run's figures: it writes the gzip-rows run's files
+# again, as object_store's local store does (staging file, rename), on tmpfs and on the disk.
 #
 # Both Rust runs are timed from their launch (so both include process start and the group join) to
 # their last message: the bare consumer's own report, the worker's last committed offset in Redis.
@@ -26,7 +31,8 @@
 # RAW_GZIP_LEVEL, default 6; its JSON is checked against the reference run's either way), BENCH_NO_BUILD (1 = use the binaries
 # already built), BENCH_PROFILE (cargo profile of the binaries: release, or `profiling` for a build
 # with symbols), BENCH_PERF (a directory: attach `perf record --call-graph dwarf` to every worker run
-# and keep NAME.perf.data there; its figures then carry perf's own overhead), BENCH_PYTHON (0 = skip
+# and keep NAME.perf.data there; its figures then carry perf's own overhead; BENCH_PERF_ARGS replaces
+# perf's sampling options, e.g. `-F 20000` for a flat profile), BENCH_PYTHON (0 = skip
 # the Python port, e.g. for a profile; default 1), BENCH_STAGES (default 50000: also run
 # examples/ingest_stages on that many of the messages and print what parsing and gzip alone cost
 # per message at the faster setting, beside the 5 us target; 0 = no), BENCH_REPEAT (default 2, at
@@ -35,7 +41,8 @@
 # by tens of percent from one minute to the next; with BENCH_COMPARE_BIN, that build runs after each
 # too, for an A/B in the same minutes), BENCH_ORIGINAL_SLEEP
 # (1 = also run the port with the original's sleep; default 1), TANSU_BIN, REDIS_SERVER_BIN,
-# BENCH_VENV (Python venv location).
+# BENCH_VENV (Python venv location), BENCH_RAW_DIR (where the workers' raw files go: default
+# /dev/shm when it is a writable directory, else the bench's temporary directory on disk).
 set -euo pipefail
 
 GAMES=${GAMES:-2000}
@@ -62,11 +69,15 @@ for bin in "$TANSU_BIN" "$REDIS_SERVER_BIN"; do
 done
 
 WORK=$(mktemp -d)
+if [ -z "${BENCH_RAW_DIR:-}" ]; then
+  if [ -d /dev/shm ] && [ -w /dev/shm ]; then BENCH_RAW_DIR=/dev/shm; else BENCH_RAW_DIR=$WORK; fi
+fi
+RAW=$(mktemp -d -p "$BENCH_RAW_DIR" ingest-bench-raw.XXXXXX)
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  rm -rf "$WORK" "$RAW"
 }
 trap cleanup EXIT
 
@@ -117,12 +128,12 @@ run_rust() {
   local start end ipid cpu
   start=$(date +%s.%N)
   KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KPORT" REDIS_HOST=127.0.0.1 REDIS_PORT=$RPORT REDIS_DB=$3 \
-    RAW_LOCAL_DIR="$WORK/$1" RAW_GZIP_LEVEL=$2 BATCH_SIZE=$BATCH_SIZE BATCH_MAX_AGE=0.2 \
+    RAW_LOCAL_DIR="$RAW/$1" RAW_GZIP_LEVEL=$2 BATCH_SIZE=$BATCH_SIZE BATCH_MAX_AGE=0.2 \
     INGEST_GROUP_ID="bench-$1" RUST_LOG=warn "${4:-$BIN/ingest}" >"$WORK/$1.out" 2>"$WORK/$1.err" &
   ipid=$!; PIDS+=($ipid)
   local perf_pid=
   if [ -n "$BENCH_PERF" ]; then
-    perf record -q -F 997 --call-graph dwarf -p "$ipid" -o "$BENCH_PERF/$1.perf.data" >/dev/null 2>"$WORK/$1.perf.err" &
+    perf record -q ${BENCH_PERF_ARGS:--F 997 --call-graph dwarf} -p "$ipid" -o "$BENCH_PERF/$1.perf.data" >/dev/null 2>"$WORK/$1.perf.err" &
     perf_pid=$!
   fi
   # Done when every partition's committed offset is its last message (tansu offsets start at 0).
@@ -173,10 +184,10 @@ PY
 same_json() {
   local n=0 f
   while read -r f; do
-    [ -f "$WORK/$2/$f" ] || continue
-    cmp -s <(gzip -dc "$WORK/$1/$f") <(gzip -dc "$WORK/$2/$f") || { echo "different JSON in $2: $f" >&2; exit 1; }
+    [ -f "$RAW/$2/$f" ] || continue
+    cmp -s <(gzip -dc "$RAW/$1/$f") <(gzip -dc "$RAW/$2/$f") || { echo "different JSON in $2: $f" >&2; exit 1; }
     n=$((n + 1))
-  done < <(cd "$WORK/$1" && find . -type f)
+  done < <(cd "$RAW/$1" && find . -type f)
   [ "$n" -gt 0 ] || { echo "$1 and $2 have no batch in common" >&2; exit 1; }
   echo "$n"
 }
@@ -188,8 +199,8 @@ if [ -n "$BENCH_FAST_LEVEL" ]; then
   SAME=$(same_json rust rust-fast)
   echo "   $SAME files of the batches cut alike hold the same JSON as at $BENCH_REF_LEVEL"
   # The price of the faster setting: compressed bytes of the batches both runs cut alike.
-  read -r GZREF GZFAST < <(cd "$WORK/rust" && find . -type f | while read -r f; do
-    [ -f "$WORK/rust-fast/$f" ] && echo "$(stat -c %s "$f") $(stat -c %s "$WORK/rust-fast/$f")"; done |
+  read -r GZREF GZFAST < <(cd "$RAW/rust" && find . -type f | while read -r f; do
+    [ -f "$RAW/rust-fast/$f" ] && echo "$(stat -c %s "$f") $(stat -c %s "$RAW/rust-fast/$f")"; done |
     awk '{a += $1; b += $2} END {print a, b}')
 fi
 if [ -n "${BENCH_COMPARE_BIN:-}" ]; then
@@ -243,7 +254,7 @@ fi
 
 run_py() {
   "$VENV/bin/python" "$ROOT/runtime/benches/ingest_original.py" --bootstrap "127.0.0.1:$KPORT" \
-    --out "$WORK/$1" --expect "$TOTAL" --batch-size "$BATCH_SIZE" --redis-port "$RPORT" --group "bench-$1" "${@:2}"
+    --out "$RAW/$1" --expect "$TOTAL" --batch-size "$BATCH_SIZE" --redis-port "$RPORT" --group "bench-$1" "${@:2}"
 }
 if [ "$BENCH_PYTHON" = 1 ]; then
   echo "== python port of the original (no sleep)"
@@ -258,6 +269,47 @@ if [ "$BENCH_ORIGINAL_SLEEP" = 1 ]; then
   PYS_SECS=$(python3 -c "import json;print(round(json.loads('$PYS_JSON')['elapsed_secs'],3))")
   PYS_RATE=$(python3 -c "import json;print(round(json.loads('$PYS_JSON')['messages_per_sec']))")
   PYS_CPU=$(python3 -c "import json;print(round(json.loads('$PYS_JSON')['cpu_secs'],2))")
+fi
+
+# rewrite_cpu PARENT: writes the gzip-rows run's files again into a new directory under PARENT, as
+# object_store's local store writes them (staging file, fstat, rename); prints "files bytes cpu-s",
+# the CPU (user + system) of those writes alone: what the stand-in storage costs on that file system.
+rewrite_cpu() {
+  python3 - "$RAW/rust-fast" "$1" <<'PY'
+import os, resource, shutil, sys, tempfile
+src, parent = sys.argv[1], sys.argv[2]
+files = []
+for root, _, names in os.walk(src):
+    for name in names:
+        path = os.path.join(root, name)
+        with open(path, "rb") as f:
+            files.append((os.path.relpath(path, src), f.read()))
+dst = tempfile.mkdtemp(prefix="ingest-bench-rewrite.", dir=parent)
+try:
+    t0 = resource.getrusage(resource.RUSAGE_SELF)
+    for rel, data in files:
+        path = os.path.join(dst, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + "#1", "xb") as f:
+            f.write(data)
+            os.fstat(f.fileno())
+        os.rename(path + "#1", path)
+    t1 = resource.getrusage(resource.RUSAGE_SELF)
+    print(len(files), sum(len(d) for _, d in files), round(t1.ru_utime - t0.ru_utime + t1.ru_stime - t0.ru_stime, 3))
+finally:
+    shutil.rmtree(dst, ignore_errors=True)
+PY
+}
+STORAGE=
+if [ -n "$BENCH_FAST_LEVEL" ]; then
+  echo "== stand-in storage: the gzip $BENCH_FAST_LEVEL run's files written again, 3 times on each file system"
+  for parent in "$BENCH_RAW_DIR" "$WORK"; do
+    fs="$(stat -f -c %T "$parent") ($parent)"
+    costs=()
+    for _ in 1 2 3; do read -r nfiles nbytes cpu < <(rewrite_cpu "$parent"); costs+=("$cpu"); done
+    STORAGE+="  $nfiles files, $nbytes bytes, on $fs: ${costs[*]} cpu s ($(IFS=,; python3 -c "print(', '.join(str(round(1e6*c/$TOTAL,2)) for c in [${costs[*]}]))") us/msg)"$'\n'
+    [ "$parent" != "$WORK" ] && [ "$(stat -f -c %i "$parent")" != "$(stat -f -c %i "$WORK")" ] || break
+  done
 fi
 
 ratio() { python3 -c "print(round($1/$2,1))"; }
@@ -295,6 +347,8 @@ fi
 echo "worker CPU seconds by thread, gzip $BENCH_REF_LEVEL: $(cat "$WORK/rust.threads")"
 [ -z "$BENCH_FAST_LEVEL" ] || echo "  and at gzip $BENCH_FAST_LEVEL: $(cat "$WORK/rust-fast.threads")"
 [ -z "$REPEATS" ] || echo "$REPEATS"
+[ -z "$STORAGE" ] || printf 'the runs wrote their files to %s; what writing the gzip %s run'"'"'s files costs there and on disk,\n%s' \
+  "$(stat -f -c %T "$BENCH_RAW_DIR") ($BENCH_RAW_DIR)" "$BENCH_FAST_LEVEL" "$STORAGE"
 if [ "$BENCH_STAGES" != 0 ]; then
   echo "floor with gzip $STAGE_LEVEL (stage profile, same run): parse $PARSE_US + gzip $GZIP_US =" \
     "$(python3 -c "print(round($PARSE_US + $GZIP_US, 2))") us/msg of the 5 us target, before writing rows, ids, consuming, files"
