@@ -159,20 +159,26 @@ sys.exit("rust ingest did not finish in 600 s")
 PY
   end=$(date +%s.%N)
   # CPU seconds (user + system) of the worker so far, from /proc/<pid>/stat fields 14 and 15; and
-  # per thread name (librdkafka's rdk:* threads, tokio's workers, ...) into $WORK/NAME.threads.
+  # per thread name (librdkafka's rdk:* threads, tokio's workers, ...), with the threads' context
+  # switches, into $WORK/NAME.threads.
   cpu=$(python3 -c "import os;f=open('/proc/$ipid/stat').read().rsplit(')',1)[1].split();print(round((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'),2))")
   python3 - "$ipid" >"$WORK/$1.threads" <<'PY' || true
 import os, sys, collections
-pid, tck, by = sys.argv[1], os.sysconf('SC_CLK_TCK'), collections.Counter()
+pid, tck = sys.argv[1], os.sysconf('SC_CLK_TCK')
+by, switches = collections.Counter(), collections.Counter()
 for t in os.listdir(f'/proc/{pid}/task'):
     try:
         stat = open(f'/proc/{pid}/task/{t}/stat').read()
+        status = open(f'/proc/{pid}/task/{t}/status').read()
     except OSError:
         continue
     name, rest = stat.split('(', 1)[1].rsplit(')', 1)
+    name = name.rstrip('0123456789')
     f = rest.split()
-    by[name.rstrip('0123456789')] += int(f[11]) + int(f[12])
-print(', '.join(f'{n} {v / tck:.2f}' for n, v in by.most_common()))
+    by[name] += int(f[11]) + int(f[12])
+    switches[name] += sum(int(line.split()[1]) for line in status.splitlines()
+                          if line.startswith(('voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches')))
+print(', '.join(f'{n} {v / tck:.2f} ({switches[n]} switches)' for n, v in by.most_common()))
 PY
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   kill -TERM $ipid; wait $ipid || true
