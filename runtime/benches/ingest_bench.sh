@@ -68,18 +68,23 @@ for bin in "$TANSU_BIN" "$REDIS_SERVER_BIN"; do
   command -v "$bin" >/dev/null 2>&1 || { echo "SKIPPED: $bin not found (set TANSU_BIN / REDIS_SERVER_BIN)"; exit 0; }
 done
 
-WORK=$(mktemp -d)
-if [ -z "${BENCH_RAW_DIR:-}" ]; then
-  if [ -d /dev/shm ] && [ -w /dev/shm ]; then BENCH_RAW_DIR=/dev/shm; else BENCH_RAW_DIR=$WORK; fi
+if [ -n "${BENCH_RAW_DIR:-}" ] && ! [ -d "$BENCH_RAW_DIR" -a -w "$BENCH_RAW_DIR" ]; then
+  echo "BENCH_RAW_DIR=$BENCH_RAW_DIR is not a writable directory: point it at one, or unset it for /dev/shm" >&2
+  exit 2
 fi
-RAW=$(mktemp -d -p "$BENCH_RAW_DIR" ingest-bench-raw.XXXXXX)
+WORK=$(mktemp -d)
+RAW=
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK" "$RAW"
+  rm -rf "$WORK" ${RAW:+"$RAW"}
 }
 trap cleanup EXIT
+if [ -z "${BENCH_RAW_DIR:-}" ]; then
+  if [ -d /dev/shm ] && [ -w /dev/shm ]; then BENCH_RAW_DIR=/dev/shm; else BENCH_RAW_DIR=$WORK; fi
+fi
+RAW=$(mktemp -d -p "$BENCH_RAW_DIR" ingest-bench-raw.XXXXXX)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up"; exit 1; }
