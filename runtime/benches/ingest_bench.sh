@@ -282,45 +282,49 @@ if [ "$BENCH_ORIGINAL_SLEEP" = 1 ]; then
   PYS_CPU=$(python3 -c "import json;print(round(json.loads('$PYS_JSON')['cpu_secs'],2))")
 fi
 
-# rewrite_cpu PARENT: writes the gzip-rows run's files again into a new directory under PARENT, as
-# object_store's local store writes them (staging file, fstat, rename); prints "files bytes cpu-s",
-# the CPU (user + system) of those writes alone: what the stand-in storage costs on that file system.
-rewrite_cpu() {
-  python3 - "$RAW/rust-fast" "$1" <<'PY'
-import os, resource, shutil, sys, tempfile
-src, parent = sys.argv[1], sys.argv[2]
+# The stand-in storage's own cost: the gzip-rows run's files, read once, are written again three
+# times under each of the given directories (the second only when it is on another file system), as
+# object_store's local store writes them (staging file, fstat, rename); one line per file system
+# with the CPU (user + system) of each pass alone, in seconds and per message.
+STORAGE=
+if [ -n "$BENCH_FAST_LEVEL" ]; then
+  echo "== stand-in storage: the gzip $BENCH_FAST_LEVEL run's files written again, 3 times on each file system"
+  STORAGE=$(python3 - "$RAW/rust-fast" "$TOTAL" "$BENCH_RAW_DIR" "$WORK" <<'PY'
+import os, resource, shutil, subprocess, sys, tempfile
+src, total, parents = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 files = []
 for root, _, names in os.walk(src):
     for name in names:
         path = os.path.join(root, name)
         with open(path, "rb") as f:
             files.append((os.path.relpath(path, src), f.read()))
-dst = tempfile.mkdtemp(prefix="ingest-bench-rewrite.", dir=parent)
-try:
-    t0 = resource.getrusage(resource.RUSAGE_SELF)
-    for rel, data in files:
-        path = os.path.join(dst, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path + "#1", "xb") as f:
-            f.write(data)
-            os.fstat(f.fileno())
-        os.rename(path + "#1", path)
-    t1 = resource.getrusage(resource.RUSAGE_SELF)
-    print(len(files), sum(len(d) for _, d in files), round(t1.ru_utime - t0.ru_utime + t1.ru_stime - t0.ru_stime, 3))
-finally:
-    shutil.rmtree(dst, ignore_errors=True)
+if os.stat(parents[0]).st_dev == os.stat(parents[1]).st_dev:
+    parents = parents[:1]
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+for parent in parents:
+    costs = []
+    for _ in range(3):
+        dst = tempfile.mkdtemp(prefix="ingest-bench-rewrite.", dir=parent)
+        try:
+            t0 = cpu()
+            for rel, data in files:
+                path = os.path.join(dst, rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path + "#1", "xb") as f:
+                    f.write(data)
+                    os.fstat(f.fileno())
+                os.rename(path + "#1", path)
+            costs.append(cpu() - t0)
+        finally:
+            shutil.rmtree(dst, ignore_errors=True)
+    fs = subprocess.run(["stat", "-f", "-c", "%T", parent], capture_output=True, text=True).stdout.strip()
+    print(f"  {len(files)} files, {sum(len(d) for _, d in files)} bytes, on {fs} ({parent}): "
+          + " ".join(str(round(c, 3)) for c in costs) + " cpu s ("
+          + ", ".join(str(round(1e6 * c / total, 2)) for c in costs) + " us/msg)")
 PY
-}
-STORAGE=
-if [ -n "$BENCH_FAST_LEVEL" ]; then
-  echo "== stand-in storage: the gzip $BENCH_FAST_LEVEL run's files written again, 3 times on each file system"
-  for parent in "$BENCH_RAW_DIR" "$WORK"; do
-    fs="$(stat -f -c %T "$parent") ($parent)"
-    costs=()
-    for _ in 1 2 3; do read -r nfiles nbytes cpu < <(rewrite_cpu "$parent"); costs+=("$cpu"); done
-    STORAGE+="  $nfiles files, $nbytes bytes, on $fs: ${costs[*]} cpu s ($(IFS=,; python3 -c "print(', '.join(str(round(1e6*c/$TOTAL,2)) for c in [${costs[*]}]))") us/msg)"$'\n'
-    [ "$parent" != "$WORK" ] && [ "$(stat -f -c %i "$parent")" != "$(stat -f -c %i "$WORK")" ] || break
-  done
+)
 fi
 
 ratio() { python3 -c "print(round($1/$2,1))"; }
@@ -358,7 +362,7 @@ fi
 echo "worker CPU seconds by thread, gzip $BENCH_REF_LEVEL: $(cat "$WORK/rust.threads")"
 [ -z "$BENCH_FAST_LEVEL" ] || echo "  and at gzip $BENCH_FAST_LEVEL: $(cat "$WORK/rust-fast.threads")"
 [ -z "$REPEATS" ] || echo "$REPEATS"
-[ -z "$STORAGE" ] || printf 'the runs wrote their files to %s; what writing the gzip %s run'"'"'s files costs there and on disk,\n%s' \
+[ -z "$STORAGE" ] || printf 'the runs wrote their files to %s; what writing the gzip %s run'"'"'s files costs there and on disk,\n%s\n' \
   "$(stat -f -c %T "$BENCH_RAW_DIR") ($BENCH_RAW_DIR)" "$BENCH_FAST_LEVEL" "$STORAGE"
 if [ "$BENCH_STAGES" != 0 ]; then
   echo "floor with gzip $STAGE_LEVEL (stage profile, same run): parse $PARSE_US + gzip $GZIP_US =" \
