@@ -90,7 +90,7 @@ pub struct Envelope<'a> {
 pub enum TaskKind<'a> {
     /// `Starting Match` on the lobby topic: one lobby row per hero.
     StartingMatch {
-        timestamp: String,
+        timestamp: Cow<'a, str>,
         game_token: Cow<'a, str>,
         heroes: Vec<Hero<'a>>,
     },
@@ -117,7 +117,7 @@ pub struct Hero<'a> {
 /// The fields of a `lib_server_game` row taken from the task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttackRow<'a> {
-    pub timestamp: String,
+    pub timestamp: Cow<'a, str>,
     pub game_token: Cow<'a, str>,
     pub user_token: Cow<'a, str>,
     pub action: Cow<'a, str>,
@@ -239,7 +239,7 @@ fn attack_completed(task: &Map<String, Value>) -> Result<AttackRow<'static>, Bad
 }
 
 /// The task `TIMESTAMP`, converted to the raw `%S.%f` form (UTC, as the simulator wrote it).
-fn task_timestamp(task: &Map<String, Value>) -> Result<String, BadMessage> {
+fn task_timestamp(task: &Map<String, Value>) -> Result<Cow<'static, str>, BadMessage> {
     let text = task
         .get("TIMESTAMP")
         .ok_or(BadMessage::Missing("TIMESTAMP"))?
@@ -248,15 +248,18 @@ fn task_timestamp(task: &Map<String, Value>) -> Result<String, BadMessage> {
             field: "TIMESTAMP",
             expected: "string",
         })?;
-    raw_timestamp(text).ok_or_else(|| BadMessage::BadTimestamp {
-        field: "TIMESTAMP",
-        value: text.to_string(),
-    })
+    match raw_timestamp(text) {
+        Some(raw) => Ok(Cow::Owned(raw.into_owned())),
+        None => Err(BadMessage::BadTimestamp {
+            field: "TIMESTAMP",
+            value: text.to_string(),
+        }),
+    }
 }
 
 /// A timestamp in one of the contract's forms ([`parse_timestamp`]) written in the raw `%S.%f`
-/// form ([`timefmt::format_raw`]).
-pub(crate) fn raw_timestamp(text: &str) -> Option<String> {
+/// form ([`timefmt::format_raw`]): `text` itself when it is already in that form.
+pub(crate) fn raw_timestamp(text: &str) -> Option<Cow<'_, str>> {
     let t = contract_timestamp::parse(text)?;
     // Already `YYYY-MM-DDTHH:MM:SS.ffffff`, every field checked by the parse: the raw form is the
     // text itself (the simulator's usual form), without converting there and back.
@@ -265,9 +268,10 @@ pub(crate) fn raw_timestamp(text: &str) -> Option<String> {
         && text.as_bytes()[19] == b'.'
         && text.as_bytes()[25].is_ascii_digit()
     {
-        return Some(text.to_owned());
+        return Some(Cow::Borrowed(text));
     }
-    DateTime::from_timestamp(t.seconds, t.nanos).map(|d| timefmt::format_raw(&d.naive_utc()))
+    DateTime::from_timestamp(t.seconds, t.nanos)
+        .map(|d| Cow::Owned(timefmt::format_raw(&d.naive_utc())))
 }
 
 /// A timestamp in one of the forms the standard contract accepts (the ETL's parser).
@@ -573,7 +577,11 @@ pub(crate) mod tests {
         let valid = cases.iter().filter(|c| formatted(c).is_some()).count();
         assert!(valid > 5_000, "{valid}");
         for text in &cases {
-            assert_eq!(raw_timestamp(text), formatted(text), "{text}");
+            assert_eq!(
+                raw_timestamp(text).map(String::from),
+                formatted(text),
+                "{text}"
+            );
         }
     }
 

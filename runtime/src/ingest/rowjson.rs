@@ -146,23 +146,46 @@ pub fn put_int(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(int_text(v, &mut digits));
 }
 
-/// `v` in decimal, written at the end of `digits` (20 bytes hold `i64::MIN`).
+/// `v` in decimal, written at the end of `digits` (20 bytes hold `i64::MIN`), two digits per
+/// division.
 pub fn int_text(v: i64, digits: &mut [u8; 20]) -> &[u8] {
     let mut n = v.unsigned_abs();
     let mut at = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = pair(n % 100);
+        n /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(pair);
+    }
+    if n >= 10 {
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(pair(n));
+    } else {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[at] = b'0' + n as u8;
     }
     if v < 0 {
         at -= 1;
         digits[at] = b'-';
     }
     &digits[at..]
+}
+
+/// The two digits of `n` (< 100).
+#[inline]
+fn pair(n: u64) -> &'static [u8] {
+    const PAIRS: [u8; 200] = {
+        let mut t = [0u8; 200];
+        let mut i = 0;
+        while i < 100 {
+            t[2 * i] = b'0' + (i / 10) as u8;
+            t[2 * i + 1] = b'0' + (i % 10) as u8;
+            i += 1;
+        }
+        t
+    };
+    let i = 2 * n as usize;
+    &PAIRS[i..i + 2]
 }
 
 fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
@@ -475,6 +498,29 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Every length of number, each side of every power of ten, both signs, both ends of `i64`.
+    #[test]
+    fn integers_are_written_as_display_writes_them() {
+        let mut values: Vec<i64> = (-1000..=1000).collect();
+        let mut power = 1i64;
+        while let Some(next) = power.checked_mul(10) {
+            values.extend([
+                power - 1,
+                power,
+                power + 1,
+                -power,
+                -power - 1,
+                next / 2 + 7,
+            ]);
+            power = next;
+        }
+        values.extend([power, i64::MAX, i64::MIN, i64::MIN + 1]);
+        for v in values {
+            let mut digits = [0u8; 20];
+            assert_eq!(int_text(v, &mut digits), v.to_string().as_bytes(), "{v}");
         }
     }
 

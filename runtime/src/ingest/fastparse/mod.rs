@@ -19,6 +19,8 @@ use crate::ingest::records::{
 use crate::ingest::swar;
 use std::borrow::Cow;
 
+mod shape;
+
 /// `None`: not sure, the next parser decides.
 type Maybe<T> = Option<T>;
 
@@ -41,12 +43,17 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(text: &'a str) -> Self {
+        Self::at(text, 0, 0)
+    }
+
+    /// At `pos`, outside the task string, inside `depth` containers.
+    fn at(text: &'a str, pos: usize, depth: u32) -> Self {
         Reader {
             text,
             b: text.as_bytes(),
-            pos: 0,
+            pos,
             escaped: false,
-            depth: 0,
+            depth,
         }
     }
 
@@ -98,21 +105,12 @@ impl<'a> Reader<'a> {
         self.text.get(start..end)
     }
 
-    /// An integer in `0..=i64::MAX` written without sign, fraction or exponent.
+    /// An integer in `0..=max` written without sign, fraction or exponent.
     fn unsigned(&mut self, max: i64) -> Maybe<i64> {
         self.ws();
-        let start = self.pos;
-        let digits = self.digits();
-        if digits == 0 || digits > MAX_INT_DIGITS || (digits > 1 && self.b[start] == b'0') {
-            return None;
-        }
-        if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
-            return None;
-        }
-        let v = self.b[start..self.pos]
-            .iter()
-            .fold(0i64, |v, d| v * 10 + i64::from(d - b'0'));
-        (v <= max).then_some(v)
+        let (v, end) = unsigned_at(self.b, self.pos, max)?;
+        self.pos = end;
+        Some(v)
     }
 
     fn digits(&mut self) -> usize {
@@ -224,9 +222,35 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Maybe<()> {
     slot.is_none().then(|| *slot = Some(value))
 }
 
+/// The integer in `0..=max` at `start` of `b`, written without sign, fraction or exponent, and
+/// where its digits end.
+fn unsigned_at(b: &[u8], start: usize, max: i64) -> Maybe<(i64, usize)> {
+    let digits = b
+        .get(start..)?
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let end = start + digits;
+    if digits == 0 || digits > MAX_INT_DIGITS || (digits > 1 && b[start] == b'0') {
+        return None;
+    }
+    if matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    let v = b[start..end]
+        .iter()
+        .fold(0i64, |v, d| v * 10 + i64::from(d - b'0'));
+    (v <= max).then_some((v, end))
+}
+
 /// Parses `text` (the message value, already checked to be UTF-8) of `topic`, or `None` when the
-/// general parser must decide.
+/// general parser must decide: the simulator's exact shape first ([`shape`]), then any layout.
 pub fn parse<'a>(topic: &str, text: &'a str) -> Option<Parsed<'a>> {
+    shape::parse(topic, text).or_else(|| read(topic, text))
+}
+
+/// [`parse`] by the reader alone.
+fn read<'a>(topic: &str, text: &'a str) -> Option<Parsed<'a>> {
     let mut r = Reader::new(text);
     let (mut level, mut timestamp, mut name, mut log_message) = (None, None, None, None);
     let mut task = None;
@@ -520,6 +544,41 @@ mod tests {
         }
         assert!(taken > 1000, "{taken}");
         assert_eq!(kinds.len(), 4, "all four task kinds seen");
+    }
+
+    /// The shape matcher takes every simulator message the general parser takes (it saves nothing
+    /// on the ones it leaves), and what it takes, from the simulator or among the one-character
+    /// mutations, the reader alone reads alike (and the reader agrees with the general parser,
+    /// above).
+    #[test]
+    fn shape_takes_simulator_messages_and_reads_them_as_the_reader_does() {
+        let opts = PlanOptions::new(11, 150, parse_start("2024-01-13T22:25:40").unwrap());
+        let mut attacks = 0;
+        for game in Planner::new(opts) {
+            for m in &game.messages {
+                let text = std::str::from_utf8(&m.value).unwrap();
+                let shaped = shape::parse(m.topic, text);
+                if parse_general(m.topic, Some(&m.value)).is_err() {
+                    assert_eq!(shaped, None, "{text}");
+                    continue;
+                }
+                let shaped = shaped.unwrap_or_else(|| panic!("not taken by shape: {text}"));
+                attacks += usize::from(matches!(shaped.task, TaskKind::AttackCompleted(_)));
+                assert_eq!(Some(shaped), read(m.topic, text), "{text}");
+            }
+        }
+        assert!(attacks > 500, "{attacks}");
+        let (mut taken, mut left) = (0, 0);
+        for (topic, text) in mutation_cases() {
+            match shape::parse(topic, &text) {
+                Some(shaped) => {
+                    assert_eq!(Some(shaped), read(topic, &text), "{topic}: {text}");
+                    taken += 1;
+                }
+                None => left += 1,
+            }
+        }
+        assert!(taken > 500 && left > 10_000, "{taken} taken, {left} left");
     }
 
     /// On the agreement test's one-character mutations: whatever this reader takes, the general
