@@ -91,24 +91,59 @@ mod tests {
         assert_eq!(w.finish(), vec![0xB5, 0x01, 0xEF, 0xCD, 0xAB, 0b111]);
     }
 
+    /// The pieces packed one bit at a time, least significant first: what deflate asks for.
+    fn packed_bit_by_bit(start: &[u8], pieces: &[(u32, u32)]) -> Vec<u8> {
+        let mut out = start.to_vec();
+        let mut bit = 0;
+        for &(bits, n) in pieces {
+            for i in 0..n {
+                if bit % 8 == 0 {
+                    out.push(0);
+                }
+                if let Some(last) = out.last_mut() {
+                    *last |= (((bits >> i) & 1) as u8) << (bit % 8);
+                }
+                bit += 1;
+            }
+        }
+        out
+    }
+
+    /// Runs of every length from 0 to 9 and a long one, between single puts, with codes of every
+    /// length and with every code 15 bits long (the most a word store must hold).
     #[test]
-    fn put_each_writes_what_put_writes() {
-        let mut table = [0u32; 256];
-        for (b, entry) in table.iter_mut().enumerate() {
-            let len = 1 + (b as u32 * 7) % 15;
-            *entry =
-                (((b as u32).wrapping_mul(2_654_435_761) >> 7) & ((1 << len) - 1)) | (len << 16);
+    fn put_each_writes_the_codes_bit_by_bit() {
+        for longest in [false, true] {
+            let mut table = [0u32; 256];
+            for (b, entry) in table.iter_mut().enumerate() {
+                let len = if longest { 15 } else { 1 + (b as u32 * 7) % 15 };
+                *entry = (((b as u32).wrapping_mul(2_654_435_761) >> 7) & ((1 << len) - 1))
+                    | (len << 16);
+            }
+            let mut w = BitWriter::new(vec![9]);
+            let mut pieces = Vec::new();
+            let mut next = 0u32;
+            for run in (0..=9).chain([1000]) {
+                w.put(0b101, 3);
+                pieces.push((0b101, 3));
+                let bytes: Vec<u8> = (0..run)
+                    .map(|_| {
+                        next = next.wrapping_mul(37).wrapping_add(11);
+                        (next % 256) as u8
+                    })
+                    .collect();
+                w.put_each(&bytes, &table);
+                pieces.extend(bytes.iter().map(|b| {
+                    let e = table[usize::from(*b)];
+                    (e & 0xffff, e >> 16)
+                }));
+            }
+            assert_eq!(
+                w.finish(),
+                packed_bit_by_bit(&[9], &pieces),
+                "longest {longest}"
+            );
         }
-        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 37 % 256) as u8).collect();
-        let (mut one, mut each) = (BitWriter::new(vec![9]), BitWriter::new(vec![9]));
-        one.put(0b101, 3);
-        each.put(0b101, 3);
-        for b in &bytes {
-            let e = table[usize::from(*b)];
-            one.put(e & 0xffff, e >> 16);
-        }
-        each.put_each(&bytes, &table);
-        assert_eq!(one.finish(), each.finish());
     }
 
     #[test]
