@@ -9,7 +9,7 @@
 //! A crash anywhere before 4 replays the same range (step 1 makes the next owner cut the batch at the
 //! same `last`), so every message lands in raw exactly once.
 
-use crate::ingest::batcher::{Batcher, Limits, Pushed, Tp};
+use crate::ingest::batcher::{Batcher, Limits, Pushed, Tp, TpMap};
 use crate::ingest::cleanup;
 use crate::ingest::config::IngestConfig;
 use crate::ingest::consumer::{self, IngestConsumer, IngestContext, RebalanceEvent};
@@ -23,7 +23,6 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::Offset;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::{sleep, sleep_until, Instant};
@@ -79,7 +78,7 @@ const DRAIN_MAX: usize = 4096;
 struct Intake<'a> {
     context: &'a IngestContext,
     batcher: &'a mut Batcher,
-    committed: &'a mut HashMap<Tp, Option<i64>>,
+    committed: &'a mut TpMap<Option<i64>>,
     stats: &'a mut Stats,
     /// The wake-up's time, read once for every message it takes (all were already queued then): a
     /// batch's age counts from it.
@@ -104,7 +103,7 @@ impl Intake<'_> {
 fn apply_events(
     context: &IngestContext,
     batcher: &mut Batcher,
-    committed: &mut HashMap<Tp, Option<i64>>,
+    committed: &mut TpMap<Option<i64>>,
 ) {
     for ev in context.take_events() {
         match ev {
@@ -184,7 +183,7 @@ struct Worker {
     redis: ConnectionManager,
     consumer: IngestConsumer,
     batcher: Batcher,
-    committed: HashMap<Tp, Option<i64>>,
+    committed: TpMap<Option<i64>>,
     stats: Stats,
     uploads: u64,
 }
@@ -244,7 +243,7 @@ pub async fn run(
         redis,
         consumer,
         batcher: Batcher::new(limits),
-        committed: HashMap::new(),
+        committed: TpMap::default(),
         stats: Stats::default(),
         uploads: 0,
     };

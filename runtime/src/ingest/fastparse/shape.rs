@@ -24,8 +24,9 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    /// The bytes `expected`, exactly.
-    #[inline]
+    /// The bytes `expected`, exactly. Inlined into each call, so the compare of a literal of known
+    /// length is a few loads, not a `memcmp` call.
+    #[inline(always)]
     fn lit(&mut self, expected: &[u8]) -> Maybe<()> {
         let end = self.pos + expected.len();
         (self.text.as_bytes().get(self.pos..end)? == expected).then(|| self.pos = end)
@@ -33,7 +34,7 @@ impl<'a> Cursor<'a> {
 
     /// A string's text without escapes, then its closing `quote` (`"`, or `\"` in the task
     /// string), which is passed.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self, quote: &[u8]) -> Maybe<&'a str> {
         let b = self.text.as_bytes();
         let end = special_from(b, self.pos);
