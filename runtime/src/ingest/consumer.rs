@@ -233,10 +233,12 @@ pub fn client_config(
         .set("socket.keepalive.enable", "true")
         // Notice topics created after start-up within seconds (default is 5 minutes).
         .set("topic.metadata.refresh.interval.ms", "5000")
-        // Fetch at least 256 KiB, or whatever is there after 100 ms: a busy partition arrives in a
-        // few large fetch responses instead of many small ones, each of which wakes the consumer
-        // (runtime/docs/ingest-performance.md). A batch waits up to BATCH_MAX_AGE anyway.
-        .set("fetch.min.bytes", "262144")
+        // Fetch at least 1 MiB (up to 2 MiB per partition), or whatever is there after 100 ms: a
+        // busy partition arrives in a few large fetch responses instead of many small ones, each of
+        // which wakes the consumer (runtime/docs/ingest-performance.md, docs/decisions.md). A batch
+        // waits up to BATCH_MAX_AGE anyway.
+        .set("fetch.min.bytes", "1048576")
+        .set("max.partition.fetch.bytes", "2097152")
         .set("fetch.wait.max.ms", "100")
         .set_log_level(RDKafkaLogLevel::Warning);
     for kv in extra {

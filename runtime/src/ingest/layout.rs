@@ -309,6 +309,32 @@ mod tests {
     const START: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:20.999999", "name": "kafka.lib.server.lobby", "log_message": "Starting Match", "task": "{\"TIMESTAMP\": \"2024-01-13T23:59:20Z\", \"PAYLOAD\": {\"GAME_TOKEN\": \"g\", \"PARTICIPANTS\": [\"a\", \"b\"], \"PARTICIPANTS_HEROS\": {\"a\": {\"token\": \"a\", \"id\": 14, \"attack\": 73600, \"health\": 4536000}, \"b\": {\"token\": \"b\", \"id\": 243, \"attack\": 1, \"health\": 10}}}, \"STATUS\": {\"GAME\": \"START\"}}"}"#;
     const CLEAN: &str = r#"{"level": "INFO", "timestamp": "2024-01-13T23:59:25.000001", "name": "kafka.lib.server.lobby", "log_message": "Cleaning Game Records", "task": {"game_token": "g", "user_token": "a"}}"#;
 
+    /// Every row of every file, quarantine included, carries the id of the batch's first and last
+    /// offset (UUIDv5, computed here from its name), and the same id names the files.
+    #[test]
+    fn every_row_carries_the_batch_id_of_its_first_and_last_offset() {
+        let batch = lobby_batch(vec![
+            msg(40, START.as_bytes()),
+            msg(41, b"garbage"),
+            msg(42, CLEAN.as_bytes()),
+            msg(43, START.as_bytes()),
+        ]);
+        let out = assemble(&batch).unwrap();
+        let want = Uuid::new_v5(&ID_NAMESPACE, format!("{LOBBY_TOPIC}/1/40/43").as_bytes());
+        assert_eq!(out.etl_id, want.to_string());
+        let mut rows = 0;
+        for file in &out.files {
+            assert!(file.path.contains(&format!("/{want}_")), "{}", file.path);
+            let parsed: serde_json::Value = serde_json::from_str(&gunzip(&file.bytes)).unwrap();
+            for row in parsed.as_array().unwrap() {
+                assert_eq!(row["etl_id"], want.to_string(), "{}", file.path);
+                rows += 1;
+            }
+        }
+        // etl_meta 1, buffer_meta 3, log_meta 3, lobby 4 heroes, quarantine 1.
+        assert_eq!(rows, 12);
+    }
+
     /// `etl_meta`'s span is the batch's first and last Kafka time over every message, the
     /// quarantined ones too (here the first and the last).
     #[test]
