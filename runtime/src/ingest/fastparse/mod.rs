@@ -553,7 +553,7 @@ mod tests {
     #[test]
     fn shape_takes_simulator_messages_and_reads_them_as_the_reader_does() {
         let opts = PlanOptions::new(11, 150, parse_start("2024-01-13T22:25:40").unwrap());
-        let mut attacks = 0;
+        let (mut attacks, mut starts) = (0, 0);
         for game in Planner::new(opts) {
             for m in &game.messages {
                 let text = std::str::from_utf8(&m.value).unwrap();
@@ -564,10 +564,14 @@ mod tests {
                 }
                 let shaped = shaped.unwrap_or_else(|| panic!("not taken by shape: {text}"));
                 attacks += usize::from(matches!(shaped.task, TaskKind::AttackCompleted(_)));
+                starts += usize::from(matches!(shaped.task, TaskKind::StartingMatch { .. }));
                 assert_eq!(Some(shaped), read(m.topic, text), "{text}");
             }
         }
-        assert!(attacks > 500, "{attacks}");
+        assert!(
+            attacks > 500 && starts > 100,
+            "{attacks} attacks, {starts} starts"
+        );
         let (mut taken, mut left) = (0, 0);
         for (topic, text) in mutation_cases() {
             match shape::parse(topic, &text) {

@@ -1,9 +1,9 @@
 //! The simulator's own bytes, matched as they are: the envelope's four strings in the simulator's
-//! key order with `json.dumps`' separators, then an `Attack Completed` task string field by field,
-//! or any other task through the [`Reader`](super::Reader). Each key and separator is one compare
-//! of a fixed byte string, where the reader skips whitespace, reads each key as a string and
-//! dispatches on it: most messages are attacks, and their parse took about a sixth of the worker's
-//! CPU.
+//! key order with `json.dumps`' separators, then an `Attack Completed` or `Starting Match` task
+//! string field by field, or any other task through the [`Reader`](super::Reader). Each key and
+//! separator is one compare of a fixed byte string, where the reader skips whitespace, reads each
+//! key as a string and dispatches on it: most messages are attacks, and their parse took about a
+//! sixth of the worker's CPU.
 //!
 //! It takes a strict subset of what the reader takes (no other key order, whitespace or fields, no
 //! trailing whitespace) and reads the strings, numbers and timestamps with the reader's own
@@ -12,7 +12,9 @@
 //! mutations of them).
 
 use super::{read_task, special_from, unsigned_at, Maybe, Reader};
-use crate::ingest::records::{self, AttackRow, Envelope, Parsed, TaskKind, GAME_TOPIC};
+use crate::ingest::records::{
+    self, AttackRow, Envelope, Hero, Parsed, TaskKind, GAME_TOPIC, HERO_ID_MAX, LOBBY_TOPIC,
+};
 use std::borrow::Cow;
 
 /// The task string's quote.
@@ -45,10 +47,25 @@ impl<'a> Cursor<'a> {
     }
 
     #[inline]
-    fn unsigned(&mut self) -> Maybe<i64> {
-        let (v, end) = unsigned_at(self.text.as_bytes(), self.pos, i64::MAX)?;
+    fn unsigned(&mut self, max: i64) -> Maybe<i64> {
+        let (v, end) = unsigned_at(self.text.as_bytes(), self.pos, max)?;
         self.pos = end;
         Some(v)
+    }
+
+    /// `item`s separated by `, ` up to `close` (`item` reads each; none before `close` is allowed).
+    #[inline(always)]
+    fn list(&mut self, close: &[u8], mut item: impl FnMut(&mut Self) -> Maybe<()>) -> Maybe<()> {
+        if self.lit(close).is_some() {
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            if self.lit(close).is_some() {
+                return Some(());
+            }
+            self.lit(b", ")?;
+        }
     }
 }
 
@@ -66,6 +83,8 @@ pub(super) fn parse<'a>(topic: &str, text: &'a str) -> Maybe<Parsed<'a>> {
     c.lit(br#", "task": "#)?;
     let task = if (topic, log_message) == (GAME_TOPIC, "Attack Completed") {
         TaskKind::AttackCompleted(attack_completed(&mut c)?)
+    } else if (topic, log_message) == (LOBBY_TOPIC, "Starting Match") {
+        starting_match(&mut c)?
     } else {
         // Inside the envelope, as the reader would be at this point.
         let mut r = Reader::at(text, c.pos, 1);
@@ -100,11 +119,11 @@ fn attack_completed<'a>(c: &mut Cursor<'a>) -> Maybe<AttackRow<'a>> {
     c.lit(br#", \"DETAILS\": {\"ENEMY_TOKEN\": \""#)?;
     let enemy_token = c.string(ESCAPED_QUOTE)?;
     c.lit(br#", \"ENEMY_DAMAGE\": "#)?;
-    let enemy_damage = c.unsigned()?;
+    let enemy_damage = c.unsigned(i64::MAX)?;
     c.lit(br#", \"ENEMY_HEALTH_PRIOR\": "#)?;
-    let enemy_health_prior = c.unsigned()?;
+    let enemy_health_prior = c.unsigned(i64::MAX)?;
     c.lit(br#", \"ENEMY_HEALTH_POST\": "#)?;
-    let enemy_health_post = c.unsigned()?;
+    let enemy_health_post = c.unsigned(i64::MAX)?;
     c.lit(br#"}}}""#)?;
     Some(AttackRow {
         timestamp: records::raw_timestamp(timestamp)?,
@@ -115,5 +134,54 @@ fn attack_completed<'a>(c: &mut Cursor<'a>) -> Maybe<AttackRow<'a>> {
         enemy_damage,
         enemy_health_prior,
         enemy_health_post,
+    })
+}
+
+/// The task string of a starting match, its quotes included: the participants' tokens (read and
+/// not kept, as the reader skips them), then each participant's hero in document order, then the
+/// status object with one string.
+fn starting_match<'a>(c: &mut Cursor<'a>) -> Maybe<TaskKind<'a>> {
+    c.lit(br#""{\"TIMESTAMP\": \""#)?;
+    let timestamp = c.string(ESCAPED_QUOTE)?;
+    c.lit(br#", \"PAYLOAD\": {\"GAME_TOKEN\": \""#)?;
+    let game_token = c.string(ESCAPED_QUOTE)?;
+    c.lit(br#", \"PARTICIPANTS\": ["#)?;
+    c.list(b"]", |c| {
+        c.lit(ESCAPED_QUOTE)?;
+        c.string(ESCAPED_QUOTE).map(drop)
+    })?;
+    c.lit(br#", \"PARTICIPANTS_HEROS\": {"#)?;
+    let mut heroes: Vec<Hero<'a>> = Vec::new();
+    c.list(b"}", |c| {
+        c.lit(ESCAPED_QUOTE)?;
+        let user = c.string(ESCAPED_QUOTE)?;
+        // A repeated key: serde_json keeps the last value, a case left to the reader.
+        if heroes.iter().any(|h| h.user_token == user) {
+            return None;
+        }
+        c.lit(br#": {\"token\": \""#)?;
+        c.string(ESCAPED_QUOTE)?;
+        c.lit(br#", \"id\": "#)?;
+        let id = c.unsigned(HERO_ID_MAX)?;
+        c.lit(br#", \"attack\": "#)?;
+        let attack = c.unsigned(i64::MAX)?;
+        c.lit(br#", \"health\": "#)?;
+        let health = c.unsigned(i64::MAX)?;
+        c.lit(b"}")?;
+        heroes.push(Hero {
+            user_token: Cow::Borrowed(user),
+            id,
+            attack,
+            health,
+        });
+        Some(())
+    })?;
+    c.lit(br#"}, \"STATUS\": {\"GAME\": \""#)?;
+    c.string(ESCAPED_QUOTE)?;
+    c.lit(br#"}}""#)?;
+    Some(TaskKind::StartingMatch {
+        timestamp: records::raw_timestamp(timestamp)?,
+        game_token: Cow::Borrowed(game_token),
+        heroes,
     })
 }
