@@ -32,7 +32,7 @@ pub fn free_port() -> u16 {
     }
 }
 
-/// Waits until something accepts connections on 127.0.0.1:`port`; fails early if `child` exits.
+/// Waits until `child` accepts connections on 127.0.0.1:`port`; fails early if `child` exits.
 pub fn wait_listening(
     name: &str,
     port: u16,
@@ -41,7 +41,7 @@ pub fn wait_listening(
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() && listener_is(child.id(), port) {
             return Ok(());
         }
         if let Some(status) = child.try_wait()? {
@@ -55,6 +55,50 @@ pub fn wait_listening(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether the socket listening on `port` is process `pid`'s. Another process can hold the port:
+/// two test processes may pick the same free port for their children at once, and then the
+/// child that lost the race would pass for started (the other's service answering for it) until
+/// that service went away. Where the sockets cannot be read (not Linux), or no listening socket on
+/// the port is found, it answers yes, as the connection alone did before.
+fn listener_is(pid: u32, port: u16) -> bool {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return true;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return true;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| {
+            let target = target.to_string_lossy();
+            inodes
+                .iter()
+                .any(|inode| target == format!("socket:[{inode}]"))
+        })
+    })
+}
+
+/// The inodes of the sockets listening on `port` (any local address), from `/proc/net/tcp{,6}`.
+fn listening_inodes(port: u16) -> Vec<String> {
+    const LISTEN: &str = "0A";
+    let port = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let (local, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+                    (local.ends_with(&port) && *state == LISTEN).then(|| inode.to_string())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// A running service. Dropping it kills the process; a test that panicked keeps its folder.

@@ -22,6 +22,34 @@ fn each_service_listens_on_loopback_and_is_gone_after_drop() {
     }
 }
 
+/// A port another process listens on does not pass for the child's: two test processes can pick
+/// the same free port for their children at once, and the child that lost the race must not be
+/// taken for started while the other's service answers.
+#[test]
+fn another_process_on_the_port_does_not_pass_for_the_child() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("local address").port();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("sleep starts");
+    let waited = test_kit::wait_listening(
+        "sleeper",
+        port,
+        &mut child,
+        std::time::Duration::from_millis(600),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let error = waited.expect_err("the listener is this test's, not the child's");
+    let text = format!("{error:#}");
+    assert!(
+        text.contains(&format!("sleeper did not listen on 127.0.0.1:{port}")),
+        "{text}"
+    );
+    drop(listener);
+}
+
 #[test]
 fn a_tool_that_exits_at_start_is_an_error_naming_it_and_its_log() {
     let dir = tempfile::tempdir().expect("tempdir");
