@@ -202,11 +202,7 @@ impl<'a> Reader<'a> {
         if self.peek() == Some(b'-') {
             self.pos += 1;
         }
-        let start = self.pos;
-        let digits = self.digits();
-        if digits == 0 || digits > MAX_INT_DIGITS || (digits > 1 && self.b[start] == b'0') {
-            return None;
-        }
+        self.pos = int_part(self.b, self.pos)?;
         if self.peek() == Some(b'.') {
             self.pos += 1;
             if self.digits() == 0 {
@@ -222,18 +218,24 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Maybe<()> {
     slot.is_none().then(|| *slot = Some(value))
 }
 
-/// The integer in `0..=max` at `start` of `b`, written without sign, fraction or exponent, and
-/// where its digits end.
-fn unsigned_at(b: &[u8], start: usize, max: i64) -> Maybe<(i64, usize)> {
+/// Where the integer part of a number at `start` of `b` ends: one to [`MAX_INT_DIGITS`] digits,
+/// without a leading zero unless it is the only one.
+fn int_part(b: &[u8], start: usize) -> Maybe<usize> {
     let digits = b
         .get(start..)?
         .iter()
         .take_while(|c| c.is_ascii_digit())
         .count();
-    let end = start + digits;
     if digits == 0 || digits > MAX_INT_DIGITS || (digits > 1 && b[start] == b'0') {
         return None;
     }
+    Some(start + digits)
+}
+
+/// The integer in `0..=max` at `start` of `b`, written without sign, fraction or exponent, and
+/// where its digits end.
+fn unsigned_at(b: &[u8], start: usize, max: i64) -> Maybe<(i64, usize)> {
+    let end = int_part(b, start)?;
     if matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
         return None;
     }
@@ -241,6 +243,24 @@ fn unsigned_at(b: &[u8], start: usize, max: i64) -> Maybe<(i64, usize)> {
         .iter()
         .fold(0i64, |v, d| v * 10 + i64::from(d - b'0'));
     (v <= max).then_some((v, end))
+}
+
+/// A parsed message from its envelope's four strings, borrowed, and its task; `None` when the
+/// envelope's timestamp is not in a form the contract accepts.
+fn borrowed<'a>(
+    [level, timestamp, name, log_message]: [&'a str; 4],
+    task: TaskKind<'a>,
+) -> Maybe<Parsed<'a>> {
+    records::parse_timestamp(timestamp)?;
+    Some(Parsed {
+        envelope: Envelope {
+            level: Cow::Borrowed(level),
+            timestamp: Cow::Borrowed(timestamp),
+            name: Cow::Borrowed(name),
+            log_message: Cow::Borrowed(log_message),
+        },
+        task,
+    })
 }
 
 /// Parses `text` (the message value, already checked to be UTF-8) of `topic`, or `None` when the
@@ -267,17 +287,7 @@ fn read<'a>(topic: &str, text: &'a str) -> Option<Parsed<'a>> {
     if r.pos != r.b.len() {
         return None;
     }
-    let timestamp = timestamp?;
-    records::parse_timestamp(timestamp)?;
-    Some(Parsed {
-        envelope: Envelope {
-            level: Cow::Borrowed(level?),
-            timestamp: Cow::Borrowed(timestamp),
-            name: Cow::Borrowed(name?),
-            log_message: Cow::Borrowed(log_message?),
-        },
-        task: task?,
-    })
+    borrowed([level?, timestamp?, name?, log_message?], task?)
 }
 
 /// The envelope's `task`: a string holding a JSON object (read in place) or an object.

@@ -11,9 +11,9 @@
 //! the message from its start (the tests compare the two on every simulator message and on
 //! mutations of them).
 
-use super::{read_task, special_from, unsigned_at, Maybe, Reader};
+use super::{borrowed, read_task, special_from, unsigned_at, Maybe, Reader};
 use crate::ingest::records::{
-    self, AttackRow, Envelope, Hero, Parsed, TaskKind, GAME_TOPIC, HERO_ID_MAX, LOBBY_TOPIC,
+    self, AttackRow, Hero, Parsed, TaskKind, GAME_TOPIC, HERO_ID_MAX, LOBBY_TOPIC,
 };
 use std::borrow::Cow;
 
@@ -94,24 +94,22 @@ pub(super) fn parse<'a>(topic: &str, text: &'a str) -> Maybe<Parsed<'a>> {
     };
     c.lit(b"}")?;
     (c.pos == text.len()).then_some(())?;
-    records::parse_timestamp(timestamp)?;
-    Some(Parsed {
-        envelope: Envelope {
-            level: Cow::Borrowed(level),
-            timestamp: Cow::Borrowed(timestamp),
-            name: Cow::Borrowed(name),
-            log_message: Cow::Borrowed(log_message),
-        },
-        task,
-    })
+    borrowed([level, timestamp, name, log_message], task)
 }
 
-/// The task string of an attack, its quotes included.
-fn attack_completed<'a>(c: &mut Cursor<'a>) -> Maybe<AttackRow<'a>> {
+/// The start both task strings share, its opening quote included: `TIMESTAMP`, then `PAYLOAD`'s
+/// `GAME_TOKEN`, whose closing quote it passes.
+fn timestamp_and_game_token<'a>(c: &mut Cursor<'a>) -> Maybe<(&'a str, &'a str)> {
     c.lit(br#""{\"TIMESTAMP\": \""#)?;
     let timestamp = c.string(ESCAPED_QUOTE)?;
     c.lit(br#", \"PAYLOAD\": {\"GAME_TOKEN\": \""#)?;
     let game_token = c.string(ESCAPED_QUOTE)?;
+    Some((timestamp, game_token))
+}
+
+/// The task string of an attack, its quotes included.
+fn attack_completed<'a>(c: &mut Cursor<'a>) -> Maybe<AttackRow<'a>> {
+    let (timestamp, game_token) = timestamp_and_game_token(c)?;
     c.lit(br#", \"USER_TOKEN\": \""#)?;
     let user_token = c.string(ESCAPED_QUOTE)?;
     c.lit(br#"}, \"STATUS\": {\"ACTION\": \""#)?;
@@ -141,10 +139,7 @@ fn attack_completed<'a>(c: &mut Cursor<'a>) -> Maybe<AttackRow<'a>> {
 /// not kept, as the reader skips them), then each participant's hero in document order, then the
 /// status object with one string.
 fn starting_match<'a>(c: &mut Cursor<'a>) -> Maybe<TaskKind<'a>> {
-    c.lit(br#""{\"TIMESTAMP\": \""#)?;
-    let timestamp = c.string(ESCAPED_QUOTE)?;
-    c.lit(br#", \"PAYLOAD\": {\"GAME_TOKEN\": \""#)?;
-    let game_token = c.string(ESCAPED_QUOTE)?;
+    let (timestamp, game_token) = timestamp_and_game_token(c)?;
     c.lit(br#", \"PARTICIPANTS\": ["#)?;
     c.list(b"]", |c| {
         c.lit(ESCAPED_QUOTE)?;
