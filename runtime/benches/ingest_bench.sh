@@ -115,6 +115,10 @@ echo "== producing $GAMES games"
 TOTAL=$(python3 -c "import json;print(json.load(open('$WORK/counts.json'))['total_messages'])")
 BYTES=$(du -sb "$WORK/tansu.db" | cut -f1)
 echo "   $TOTAL messages"
+# Figures as the report prints them: a ratio, a percentage, CPU seconds as us per message.
+ratio() { python3 -c "print(round($1/$2,1))"; }
+pct() { python3 -c "print(round(100*$1/$2))"; }
+us_per_msg() { python3 -c "print(round(1e6*$1/$TOTAL,1))"; }
 
 echo "== ceiling: bare consumer (counts messages only)"
 # run_bare GROUP: the bare consumer in its own group; prints "seconds drain-seconds cpu-seconds".
@@ -229,30 +233,30 @@ if [ -n "${BENCH_COMPARE_BIN:-}" ]; then
   read -r CMP_SECS CMP_RATE CMP_CPU < <(run_rust compare "$BENCH_COMPARE_LEVEL" 2 "$BENCH_COMPARE_BIN")
   SAME=$(same_json rust compare)
   echo "   $SAME files of the batches cut alike hold the same JSON as $BENCH_COMPARE_BIN's"
-  echo "   ($CMP_SECS s, $CMP_RATE msgs/s, $CMP_CPU cpu s, $(python3 -c "print(round(1e6*$CMP_CPU/$TOTAL,1))") cpu us/msg)"
+  echo "   ($CMP_SECS s, $CMP_RATE msgs/s, $CMP_CPU cpu s, $(us_per_msg "$CMP_CPU") cpu us/msg)"
 fi
 
 REPEATS=
 if [ -n "$BENCH_FAST_LEVEL" ] && [ "$BENCH_REPEAT" -gt 0 ]; then
   echo "== $BENCH_REPEAT more runs each of the bare consumer and the worker at $BENCH_FAST_LEVEL, alternately"
-  BARE_US=("$(python3 -c "print(round(1e6*$BARE_CPU/$TOTAL,1))")")
-  FAST_US=("$(python3 -c "print(round(1e6*$FAST_CPU/$TOTAL,1))")")
-  [ -z "${BENCH_COMPARE_BIN:-}" ] || CMP_US=("$(python3 -c "print(round(1e6*$CMP_CPU/$TOTAL,1))")")
+  BARE_US=("$(us_per_msg "$BARE_CPU")")
+  FAST_US=("$(us_per_msg "$FAST_CPU")")
+  [ -z "${BENCH_COMPARE_BIN:-}" ] || CMP_US=("$(us_per_msg "$CMP_CPU")")
   # Each worker run's msgs/s against the bare consumer's run just before it, and the steal in it.
-  RATE_PCT=("$(python3 -c "print(round(100*$BARE_SECS/$FAST_SECS))")")
+  RATE_PCT=("$(pct "$BARE_SECS" "$FAST_SECS")")
   STEAL=("$(cat "$WORK/rust-fast.steal")")
   for i in $(seq 1 "$BENCH_REPEAT"); do
     read -r bare_secs _ cpu < <(run_bare "bench-bare-$i")
-    BARE_US+=("$(python3 -c "print(round(1e6*$cpu/$TOTAL,1))")")
+    BARE_US+=("$(us_per_msg "$cpu")")
     read -r fast_secs _ cpu < <(run_rust "rust-fast-$i" "$BENCH_FAST_LEVEL" $((2 + i)))
-    FAST_US+=("$(python3 -c "print(round(1e6*$cpu/$TOTAL,1))")")
-    RATE_PCT+=("$(python3 -c "print(round(100*$bare_secs/$fast_secs))")")
+    FAST_US+=("$(us_per_msg "$cpu")")
+    RATE_PCT+=("$(pct "$bare_secs" "$fast_secs")")
     STEAL+=("$(cat "$WORK/rust-fast-$i.steal")")
     if [ -n "${BENCH_COMPARE_BIN:-}" ]; then
       # The other build right after, in Redis db 15 emptied first (dbs 0-14 are the runs above).
       "$VENV/bin/python" -c "import redis,sys;redis.Redis(port=int(sys.argv[1]),db=15).flushdb()" "$RPORT"
       read -r _ _ cpu < <(run_rust "compare-$i" "$BENCH_COMPARE_LEVEL" 15 "$BENCH_COMPARE_BIN")
-      CMP_US+=("$(python3 -c "print(round(1e6*$cpu/$TOTAL,1))")")
+      CMP_US+=("$(us_per_msg "$cpu")")
     fi
   done
   median() { python3 -c "import statistics,sys;print(round(statistics.median(map(float,sys.argv[1:])),1))" "$@"; }
@@ -343,9 +347,6 @@ PY
 )
 fi
 
-ratio() { python3 -c "print(round($1/$2,1))"; }
-pct() { python3 -c "print(round(100*$1/$2))"; }
-us_per_msg() { python3 -c "print(round(1e6*$1/$TOTAL,1))"; }
 echo
 printf '%-42s %8s %9s %11s %8s %14s %9s\n' "worker (1 instance, $TOTAL msgs, batch $BATCH_SIZE)" "seconds" "msgs/s" "rust x (wall)" "cpu s" "rust x (cpu)" "cpu us/msg"
 printf '%-42s %8s %9s %11s %8s %14s %9s\n' "ceiling: bare consumer, counts only" "$BARE_SECS" "$BARE_RATE" "-" "$BARE_CPU" "-" \

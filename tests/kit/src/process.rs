@@ -63,25 +63,22 @@ pub fn wait_listening(
 /// that service went away. Where the sockets cannot be read (not Linux), or no listening socket on
 /// the port is found, it answers yes, as the connection alone did before.
 fn listener_is(pid: u32, port: u16) -> bool {
-    let inodes = listening_inodes(port);
-    if inodes.is_empty() {
+    let sockets = listening_sockets(port);
+    if sockets.is_empty() {
         return true;
     }
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return true;
     };
     fds.flatten().any(|fd| {
-        std::fs::read_link(fd.path()).is_ok_and(|target| {
-            let target = target.to_string_lossy();
-            inodes
-                .iter()
-                .any(|inode| target == format!("socket:[{inode}]"))
-        })
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| sockets.iter().any(|s| target.as_os_str() == s.as_str()))
     })
 }
 
-/// The inodes of the sockets listening on `port` (any local address), from `/proc/net/tcp{,6}`.
-fn listening_inodes(port: u16) -> Vec<String> {
+/// The sockets listening on `port` (any local address), from `/proc/net/tcp{,6}`, as a process's
+/// fd links name them: `socket:[inode]`.
+fn listening_sockets(port: u16) -> Vec<String> {
     const LISTEN: &str = "0A";
     let port = format!(":{port:04X}");
     ["/proc/net/tcp", "/proc/net/tcp6"]
@@ -94,7 +91,8 @@ fn listening_inodes(port: u16) -> Vec<String> {
                 .filter_map(|line| {
                     let fields: Vec<&str> = line.split_whitespace().collect();
                     let (local, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
-                    (local.ends_with(&port) && *state == LISTEN).then(|| inode.to_string())
+                    (local.ends_with(&port) && *state == LISTEN)
+                        .then(|| format!("socket:[{inode}]"))
                 })
                 .collect::<Vec<_>>()
         })
